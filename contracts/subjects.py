@@ -1,0 +1,122 @@
+"""Building and parsing ONE Bus subjects (DESIGN §2).
+
+Every subject is `one.v1.<tenant>.<kind>...`; the tenant token becomes `groupId`.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Final, Literal, get_args
+
+from contracts.ontology import CONNECTION_TYPES, ENTITY_TYPES, EVENT_TYPES
+
+PREFIX: Final = "one.v1"
+TENANT_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# A protocol or message-type token: one NATS token, nothing that needs escaping.
+TOKEN_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+IngestKind = Literal["entities", "connections", "tags", "events", "protocols"]
+INGEST_KINDS: Final[tuple[str, ...]] = get_args(IngestKind)
+EntityOp = Literal["upsert", "delete", "archive"]
+ConnectionOp = Literal["create", "delete"]
+TagOp = Literal["set", "delete"]
+
+ENTITY_OPS: Final[tuple[str, ...]] = get_args(EntityOp)
+CONNECTION_OPS: Final[tuple[str, ...]] = get_args(ConnectionOp)
+TAG_OPS: Final[tuple[str, ...]] = get_args(TagOp)
+
+
+class SubjectError(ValueError):
+    """The subject does not name a valid ONE Bus destination."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSubject:
+    """A parsed ingest subject.
+
+    `type` is the entity, relationship or event type (the protocol for `protocols`);
+    `op` is the operation (the message type for `protocols`; None for events).
+    """
+
+    tenant: str
+    kind: IngestKind
+    type: str | None
+    op: str | None
+
+
+def is_tenant(token: str) -> bool:
+    return TENANT_RE.fullmatch(token) is not None
+
+
+def _expect(condition: bool, subject: str, why: str) -> None:
+    if not condition:
+        raise SubjectError(f"{subject!r}: {why}")
+
+
+def parse_ingest_subject(subject: str) -> IngestSubject:
+    """Parse a subject a publisher sent; raise SubjectError if it names nothing valid."""
+    tokens = subject.split(".")
+    _expect(len(tokens) >= 4 and ".".join(tokens[:2]) == PREFIX, subject, f"not under {PREFIX}.")
+    tenant, kind, rest = tokens[2], tokens[3], tokens[4:]
+    _expect(is_tenant(tenant), subject, "tenant must match [A-Za-z0-9_-]{1,64}")
+    if kind == "entities":
+        _expect(len(rest) == 2, subject, "expected entities.<entityType>.<op>")
+        _expect(rest[0] in ENTITY_TYPES, subject, f"unknown entity type {rest[0]!r}")
+        _expect(rest[1] in ENTITY_OPS, subject, f"entity op must be one of {ENTITY_OPS}")
+        return IngestSubject(tenant, "entities", rest[0], rest[1])
+    if kind == "connections":
+        _expect(len(rest) == 2, subject, "expected connections.<relationshipType>.<op>")
+        _expect(rest[0] in CONNECTION_TYPES, subject, f"unknown relationship type {rest[0]!r}")
+        _expect(rest[1] in CONNECTION_OPS, subject, f"connection op must be one of {CONNECTION_OPS}")
+        return IngestSubject(tenant, "connections", rest[0], rest[1])
+    if kind == "tags":
+        _expect(len(rest) == 1, subject, "expected tags.<op>")
+        _expect(rest[0] in TAG_OPS, subject, f"tag op must be one of {TAG_OPS}")
+        return IngestSubject(tenant, "tags", None, rest[0])
+    if kind == "events":
+        _expect(len(rest) == 1, subject, "expected events.<eventType>")
+        _expect(rest[0] in EVENT_TYPES, subject, f"unknown event type {rest[0]!r}")
+        return IngestSubject(tenant, "events", rest[0], None)
+    if kind == "protocols":
+        _expect(len(rest) == 2, subject, "expected protocols.<protocol>.<messageType>")
+        _expect(all(TOKEN_RE.fullmatch(t) for t in rest), subject, "bad protocol token")
+        return IngestSubject(tenant, "protocols", rest[0].lower(), rest[1])
+    raise SubjectError(f"{subject!r}: unknown kind {kind!r}; expected one of {INGEST_KINDS}")
+
+
+def entity_subject(tenant: str, entity_type: str, op: EntityOp) -> str:
+    return f"{PREFIX}.{tenant}.entities.{entity_type}.{op}"
+
+
+def connection_subject(tenant: str, relationship_type: str, op: ConnectionOp) -> str:
+    return f"{PREFIX}.{tenant}.connections.{relationship_type}.{op}"
+
+
+def tag_subject(tenant: str, op: TagOp) -> str:
+    return f"{PREFIX}.{tenant}.tags.{op}"
+
+
+def event_subject(tenant: str, event_type: str) -> str:
+    return f"{PREFIX}.{tenant}.events.{event_type}"
+
+
+def protocol_subject(tenant: str, protocol: str, message_type: str) -> str:
+    return f"{PREFIX}.{tenant}.protocols.{protocol}.{message_type}"
+
+
+def query_subject(tenant: str, name: str) -> str:
+    return f"{PREFIX}.{tenant}.query.{name}"
+
+
+def change_subject(tenant: str, collection: str, type_token: str) -> str:
+    return f"{PREFIX}.{tenant}.changes.{collection}.{type_token}"
+
+
+def dlq_subject(tenant: str, source_kind: str) -> str:
+    return f"{PREFIX}.{tenant}.dlq.{source_kind}"
+
+
+# Wildcards for declaring streams and subscribing across tenants.
+INGEST_WILDCARDS: Final[tuple[str, ...]] = tuple(f"{PREFIX}.*.{kind}.>" for kind in INGEST_KINDS)
+QUERY_WILDCARD: Final = f"{PREFIX}.*.query.>"
+CHANGES_WILDCARD: Final = f"{PREFIX}.*.changes.>"
+DLQ_WILDCARD: Final = f"{PREFIX}.*.dlq.>"
