@@ -1,0 +1,43 @@
+"""Service settings, read from `ONE_*` environment variables (pydantic-settings)."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ONE_", extra="ignore")
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongodb_db: str = "one"
+    # "majority" in production (DESIGN §3); an int is also accepted as a string ("1").
+    mongodb_write_concern: str = "majority"
+
+    # Streams and consumers: declared idempotently at start unless operators manage them.
+    declare_streams: bool = True
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    ingest_stream: str = "ONE_INGEST"
+    changes_stream: str = "ONE_CHANGES"
+    dlq_stream: str = "ONE_DLQ"
+    ingest_consumer: str = "one-bus-ingest"
+    duplicate_window_s: float = Field(default=120.0, gt=0)
+
+    # Batching: a pull takes up to `batch_size` messages, waiting at most `batch_max_wait_s`.
+    batch_size: int = Field(default=256, ge=1, le=10_000)
+    batch_max_wait_s: float = Field(default=0.05, gt=0)
+    # Sized together with the batch (DESIGN §8): a whole batch must be written well within
+    # ack_wait, and max_ack_pending bounds what one replica holds unacknowledged.
+    ack_wait_s: float = Field(default=30.0, gt=0)
+    max_ack_pending: int = Field(default=4096, ge=1)
+    max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
+
+    # Transient failures (MongoDB unreachable) are nak'ed with exponential backoff.
+    retry_base_delay_s: float = Field(default=0.5, gt=0)
+    retry_max_delay_s: float = Field(default=30.0, gt=0)
+
+    # NATS timeouts: 0.5 s defaults are short for a loaded system (DESIGN §8).
+    publish_ack_timeout_s: float = Field(default=5.0, gt=0)
+    query_queue_group: str = "one-bus-query"
+    query_timeout_s: float = Field(default=5.0, gt=0)
+    query_max_limit: int = Field(default=500, ge=1)
+    query_default_limit: int = Field(default=50, ge=1)

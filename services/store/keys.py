@@ -1,0 +1,25 @@
+"""The one place that turns (tenant, publisher id) into MongoDB `_id`s and back.
+
+See docs/storage.md: `_id` is tenant-qualified so two tenants never share a record.
+"""
+
+import hashlib
+import json
+from typing import Any
+
+
+def record_key(group_id: str, record_id: str) -> str:
+    return f"{group_id}:{record_id}"
+
+
+def tag_key(group_id: str, entity_id: str, key: str, value: str) -> str:
+    digest = hashlib.sha256(json.dumps([entity_id, key, value]).encode()).hexdigest()
+    return f"{group_id}:{digest}"
+
+
+def to_record(document: dict[str, Any]) -> dict[str, Any]:
+    """A stored document as users see it: no `_id` and no internal fields."""
+    return {k: v for k, v in document.items() if k not in _INTERNAL_FIELDS}
+
+
+_INTERNAL_FIELDS = frozenset({"_id", "seq"})
