@@ -19,9 +19,7 @@ from contracts.ontology import ConnectionType, EntityStatus, EntityType, EventTy
 
 MAX_EPOCH_MS: Final = 2**53 - 1
 
-RecordId = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:~-]{0,127}$")
-]
+RecordId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:~-]{0,127}$")]
 """A publisher-chosen id: UUID, ULID or any short token of these characters."""
 TenantId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 EpochMs = Annotated[int, Field(ge=0, le=MAX_EPOCH_MS)]
@@ -134,4 +132,3 @@ COMMAND_MODELS: Final[dict[tuple[str, str | None], type[Command]]] = {
     ("events", None): EventPublish,
 }
 """The payload model for each (subject kind, op) pair."""
-

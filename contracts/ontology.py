@@ -95,7 +95,9 @@ ENTITY_STATUSES: Final[tuple[str, ...]] = get_args(EntityStatus)
 CONNECTION_TYPES: Final[tuple[str, ...]] = get_args(ConnectionType)
 EVENT_TYPES: Final[tuple[str, ...]] = get_args(EventType)
 
-LifecycleEventType = Literal["entity_created", "entity_updated", "entity_deleted", "entity_archived"]
+LifecycleEventType = Literal[
+    "entity_created", "entity_updated", "entity_deleted", "entity_archived"
+]
 
 Collection = Literal["entities", "connections", "events", "tags"]
 COLLECTIONS: Final[tuple[str, ...]] = get_args(Collection)

@@ -66,7 +66,9 @@ def parse_ingest_subject(subject: str) -> IngestSubject:
     if kind == "connections":
         _expect(len(rest) == 2, subject, "expected connections.<relationshipType>.<op>")
         _expect(rest[0] in CONNECTION_TYPES, subject, f"unknown relationship type {rest[0]!r}")
-        _expect(rest[1] in CONNECTION_OPS, subject, f"connection op must be one of {CONNECTION_OPS}")
+        _expect(
+            rest[1] in CONNECTION_OPS, subject, f"connection op must be one of {CONNECTION_OPS}"
+        )
         return IngestSubject(tenant, "connections", rest[0], rest[1])
     if kind == "tags":
         _expect(len(rest) == 1, subject, "expected tags.<op>")

@@ -1,0 +1,148 @@
+"""Commands → MongoDB write operations for connections, events and tags (pure, no I/O).
+
+Every operation is idempotent: applying it twice, or after a newer one, changes nothing.
+See docs/storage.md for the document layout.
+"""
+
+from typing import Any
+
+from pymongo import UpdateOne
+
+from contracts.commands import (
+    ConnectionCreate,
+    ConnectionDelete,
+    EntityArchive,
+    EntityDelete,
+    EntityUpsert,
+    EventPublish,
+    TagDelete,
+    TagSet,
+)
+from contracts.ontology import LifecycleEventType
+from services.store.keys import record_key, tag_key
+from services.store.write_request import WriteRequest
+
+Document = dict[str, Any]
+
+
+def event_document(request: WriteRequest) -> Document:
+    command = request.command
+    assert isinstance(command, EventPublish)
+    document: Document = {
+        "_id": record_key(request.tenant, command.id),
+        "id": command.id,
+        "groupId": request.tenant,
+        "type": command.type,
+        "actorId": command.actorId,
+        "timestamp": command.timestamp,
+        "metadata": command.metadata,
+    }
+    if command.targetId is not None:
+        document["targetId"] = command.targetId
+    return document
+
+
+def lifecycle_event_document(
+    request: WriteRequest, lifecycle: LifecycleEventType, entity: Document
+) -> Document:
+    """The audit-trail event of an applied entity command.
+
+    Its id is derived from the entity, the command and its `updatedAt`, so recording the
+    same change twice (a redelivery) leaves one event; created and updated share an id
+    because they are the same upsert seen before or after its first write.
+    """
+    command = request.command
+    assert isinstance(command, EntityUpsert | EntityDelete | EntityArchive)
+    op = lifecycle.removeprefix("entity_").replace("created", "updated")
+    event_id = f"lc~{op}~{command.updatedAt}~{command.id}"
+    return {
+        "_id": record_key(request.tenant, event_id),
+        "id": event_id,
+        "groupId": request.tenant,
+        "type": lifecycle,
+        "actorId": command.actorId,
+        "targetId": command.id,
+        "timestamp": command.updatedAt,
+        "metadata": {"entityType": entity["type"]},
+    }
+
+
+def insert_once(document: Document) -> UpdateOne:
+    """Insert unless a document with this `_id` exists: events are immutable."""
+    return UpdateOne({"_id": document["_id"]}, {"$setOnInsert": document}, upsert=True)
+
+
+def connection_document(request: WriteRequest) -> Document:
+    command = request.command
+    assert isinstance(command, ConnectionCreate)
+    document: Document = {
+        "_id": record_key(request.tenant, command.id),
+        "id": command.id,
+        "groupId": request.tenant,
+        "fromEntityId": command.fromEntityId,
+        "toEntityId": command.toEntityId,
+        "relationshipType": command.relationshipType,
+        "createdAt": command.createdAt if command.createdAt is not None else request.received_ms,
+    }
+    if command.metadata is not None:
+        document["metadata"] = command.metadata
+    return document
+
+
+def connection_create(document: Document) -> UpdateOne:
+    # $set, not $setOnInsert: a delete may have arrived first and left a tombstone that
+    # the create fills in; the tombstone's `deletedAt` stays, so the connection stays deleted.
+    fields = {k: v for k, v in document.items() if k != "_id"}
+    return UpdateOne({"_id": document["_id"]}, {"$set": fields}, upsert=True)
+
+
+def connection_delete(request: WriteRequest) -> tuple[UpdateOne, Document]:
+    command = request.command
+    assert isinstance(command, ConnectionDelete)
+    at = command.updatedAt if command.updatedAt is not None else request.received_ms
+    key = record_key(request.tenant, command.id)
+    # $min keeps the first delete time however often, and in whatever order, deletes land.
+    operation = UpdateOne(
+        {"_id": key},
+        {
+            "$min": {"deletedAt": at},
+            "$max": {"updatedAt": at},
+            "$setOnInsert": {"id": command.id, "groupId": request.tenant},
+        },
+        upsert=True,
+    )
+    change: Document = {
+        "_id": key,
+        "id": command.id,
+        "groupId": request.tenant,
+        "relationshipType": request.subject_type,
+        "deletedAt": at,
+    }
+    return operation, change
+
+
+def tag_write(request: WriteRequest) -> tuple[UpdateOne, Document]:
+    """A guarded tag set or delete: applies only if no newer tag write (by seq) is stored.
+
+    When a newer one is stored, the filter misses and the upsert collides on `_id`
+    (duplicate key): that is how the writer learns the write was stale.
+    """
+    command = request.command
+    assert isinstance(command, TagSet | TagDelete)
+    key = tag_key(request.tenant, command.entityId, command.key, command.value)
+    document: Document = {
+        "_id": key,
+        "groupId": request.tenant,
+        "entityId": command.entityId,
+        "key": command.key,
+        "value": command.value,
+        "seq": request.seq,
+    }
+    fields = {k: v for k, v in document.items() if k != "_id"}
+    if isinstance(command, TagSet):
+        update: Document = {"$set": fields, "$unset": {"deletedAt": ""}}
+    else:
+        document["deletedAt"] = request.received_ms
+        update = {"$set": {**fields, "deletedAt": request.received_ms}}
+    operation = UpdateOne({"_id": key, "seq": {"$lte": request.seq}}, update, upsert=True)
+    return operation, document

@@ -1,0 +1,39 @@
+"""Telling a bad document from a store that is briefly unavailable.
+
+Only a write error about one document (it can never be stored as it is) is permanent;
+anything else (no server, a stepped-down primary, an unmet write concern) is transient
+and must be retried, never dead-lettered as if the input were bad (DESIGN §3).
+"""
+
+from typing import Any, Final
+
+DUPLICATE_KEY: Final = 11000
+
+# Per-document write errors that still mean "try again later".
+_TRANSIENT_CODES: Final = frozenset(
+    {6, 7, 50, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
+)
+
+
+class TransientStoreError(Exception):
+    """The store could not take the batch now; retry the whole batch later."""
+
+
+def split_write_errors(
+    write_errors: list[dict[str, Any]],
+) -> tuple[set[int], dict[int, str]]:
+    """Sort a bulk write's errors into (stale op indexes, permanent failures by op index).
+
+    Raises TransientStoreError if any error is transient.
+    """
+    stale: set[int] = set()
+    failed: dict[int, str] = {}
+    for error in write_errors:
+        code = error.get("code")
+        if code == DUPLICATE_KEY:
+            stale.add(error["index"])
+        elif code in _TRANSIENT_CODES:
+            raise TransientStoreError(f"write error {code}: {error.get('errmsg')}")
+        else:
+            failed[error["index"]] = f"store refused the document ({code}): {error.get('errmsg')}"
+    return stale, failed

@@ -1,0 +1,29 @@
+"""A change that landed in the store and is to be published on the `changes` subjects."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.ontology import Collection
+from contracts.records import Change, ChangeOp
+from contracts.subjects import change_subject
+from services.store.keys import to_record
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChange:
+    tenant: str
+    collection: Collection
+    type_token: str
+    op: ChangeOp
+    document: dict[str, Any]
+    # Deterministic per applied write, so a replayed batch republishes under the same
+    # Nats-Msg-Id and JetStream drops the duplicate.
+    msg_id: str
+
+    @property
+    def subject(self) -> str:
+        return change_subject(self.tenant, self.collection, self.type_token)
+
+    def payload(self) -> bytes:
+        change = Change(collection=self.collection, op=self.op, record=to_record(self.document))
+        return change.model_dump_json().encode()
