@@ -12,6 +12,9 @@ class Settings(BaseSettings):
     mongodb_db: str = "one"
     # "majority" in production (DESIGN §3); an int is also accepted as a string ("1").
     mongodb_write_concern: str = "majority"
+    # Kept well under ack_wait: a batch waiting on an unreachable store fails fast and is
+    # retried with backoff instead of outliving its acknowledgement deadline.
+    mongodb_timeout_s: float = Field(default=5.0, gt=0)
 
     # Streams and consumers: declared idempotently at start unless operators manage them.
     declare_streams: bool = True
@@ -37,6 +40,8 @@ class Settings(BaseSettings):
 
     # NATS timeouts: 0.5 s defaults are short for a loaded system (DESIGN §8).
     publish_ack_timeout_s: float = Field(default=5.0, gt=0)
+    # On stop, how long in-flight batches and requests may take to finish.
+    drain_timeout_s: float = Field(default=15.0, gt=0)
     query_queue_group: str = "one-bus-query"
     query_timeout_s: float = Field(default=5.0, gt=0)
     query_max_limit: int = Field(default=500, ge=1)

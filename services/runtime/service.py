@@ -1,0 +1,100 @@
+"""Wiring the ONE Bus service: MongoDB, NATS, the ingest consumer and the query responder."""
+
+import logging
+from types import TracebackType
+from typing import Any, Self
+
+from faststream.nats import NatsBroker
+from pymongo import AsyncMongoClient, WriteConcern
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.ingest.batch_handler import BatchHandler
+from services.ingest.change_feed import ChangeFeed
+from services.ingest.dead_letters import DeadLetters
+from services.ingest.subscriber import include_ingest_subscriber
+from services.query.subscriber import include_query_subscriber
+from services.runtime.streams import declare_streams
+from services.settings import Settings
+from services.store.indexes import ensure_indexes
+from services.store.writer import StoreWriter
+
+log = logging.getLogger(__name__)
+
+
+def _write_concern(value: str) -> WriteConcern:
+    return WriteConcern(w=int(value) if value.isdigit() else value)
+
+
+class OneBusService:
+    """Runs ingest and query against the servers named in `settings`.
+
+    Use as `async with OneBusService(settings): ...`; stopping drains the broker.
+    """
+
+    def __init__(self, settings: Settings, *, ingest: bool = True, query: bool = True) -> None:
+        self.settings = settings
+        self._ingest = ingest
+        self._query = query
+        self._mongo: AsyncMongoClient[dict[str, Any]] | None = None
+        self._broker: NatsBroker | None = None
+
+    async def start(self) -> None:
+        settings = self.settings
+        self._mongo = AsyncMongoClient(
+            settings.mongodb_uri,
+            serverSelectionTimeoutMS=int(settings.mongodb_timeout_s * 1000),
+            tz_aware=False,
+        )
+        database: AsyncDatabase[dict[str, Any]] = self._mongo.get_database(
+            settings.mongodb_db, write_concern=_write_concern(settings.mongodb_write_concern)
+        )
+        await ensure_indexes(database)
+
+        self._broker = NatsBroker(
+            settings.nats_url,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            graceful_timeout=settings.drain_timeout_s,
+        )
+        client = await self._broker.connect()
+        js = client.jetstream(timeout=settings.publish_ack_timeout_s)
+        if settings.declare_streams:
+            await declare_streams(js, settings)
+        if self._ingest:
+            handler = BatchHandler(
+                StoreWriter(database),
+                DeadLetters(js, settings.publish_ack_timeout_s),
+                ChangeFeed(js, settings.publish_ack_timeout_s),
+                max_payload_bytes=settings.max_payload_bytes,
+                retry_base_delay_s=settings.retry_base_delay_s,
+                retry_max_delay_s=settings.retry_max_delay_s,
+            )
+            include_ingest_subscriber(self._broker, handler, settings)
+        if self._query:
+            include_query_subscriber(self._broker, database, settings)
+        await self._broker.start()
+        log.info("ONE Bus running: NATS %s, MongoDB db %r", settings.nats_url, settings.mongodb_db)
+
+    async def stop(self) -> None:
+        if self._broker is not None:
+            await self._broker.stop()
+            self._broker = None
+        if self._mongo is not None:
+            await self._mongo.close()
+            self._mongo = None
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
