@@ -1,5 +1,7 @@
 """Registering the ingest pull consumer on a FastStream NATS broker."""
 
+from typing import Annotated
+
 from faststream import AckPolicy, Context
 from faststream.message import StreamMessage
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
@@ -11,6 +13,8 @@ from nats.js.api import DeliverPolicy
 from contracts.subjects import PREFIX
 from services.ingest.batch_handler import BatchHandler
 from services.settings import Settings
+
+_BatchMessage = Annotated[NatsBatchMessage, Context("message")]
 
 
 async def _undecoded(message: StreamMessage[list[Msg]]) -> list[bytes]:
@@ -48,5 +52,5 @@ def include_ingest_subscriber(
         decoder=_undecoded,
         title="one-bus-ingest",
     )
-    async def ingest(body: list[bytes], message: NatsBatchMessage = Context()) -> None:
+    async def ingest(body: list[bytes], message: _BatchMessage) -> None:
         await handler.handle(message.raw_message)

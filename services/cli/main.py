@@ -1,0 +1,93 @@
+"""`one-bus`: run the service, run it on embedded servers, export schemas."""
+
+import asyncio
+import json
+import logging
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from contracts.json_schemas import message_schemas
+from services.runtime.service import OneBusService
+from services.settings import Settings
+
+app = typer.Typer(
+    help="ONE Bus: the ONE ontology on NATS, persisted in MongoDB.", no_args_is_help=True
+)
+schema_app = typer.Typer(help="JSON Schema for every message kind.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+console = Console(stderr=True)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+@app.command()
+def serve(log_level: Annotated[str, typer.Option(help="Python logging level.")] = "info") -> None:
+    """Run ingest and query against the servers named by ONE_NATS_URL and ONE_MONGODB_URI."""
+    _logging(log_level)
+    settings = Settings()
+
+    async def run() -> None:
+        async with OneBusService(settings):
+            await _until_signalled()
+
+    asyncio.run(run())
+
+
+@app.command()
+def dev(
+    nats_port: Annotated[int, typer.Option(help="Port for the embedded nats-server.")] = 4222,
+    mongo_port: Annotated[int, typer.Option(help="Port for the embedded SecantusDB.")] = 27017,
+    data_dir: Annotated[Path, typer.Option(help="Where both servers keep their data.")] = Path(
+        ".one-data"
+    ),
+    log_level: Annotated[str, typer.Option(help="Python logging level.")] = "info",
+) -> None:
+    """Run the whole system on embedded real servers: nats-server and SecantusDB."""
+    from services.runtime.embedded import EmbeddedServers  # needs the [embedded] extra
+
+    _logging(log_level)
+
+    async def run() -> None:
+        async with EmbeddedServers(data_dir, nats_port=nats_port, mongo_port=mongo_port) as servers:
+            settings = Settings(
+                nats_url=servers.nats_url,
+                mongodb_uri=servers.mongodb_uri,
+                # A single embedded node acknowledges majority writes itself.
+            )
+            async with OneBusService(settings):
+                console.print(f"[bold green]ONE Bus is up[/] (data in {data_dir.resolve()})")
+                console.print(f"  NATS     {servers.nats_url}")
+                console.print(f"  MongoDB  {servers.mongodb_uri}  database {settings.mongodb_db!r}")
+                console.print("  Ctrl-C stops everything.")
+                await _until_signalled()
+        console.print("stopped")
+
+    asyncio.run(run())
+
+
+@schema_app.command("export")
+def schema_export(
+    directory: Annotated[Path, typer.Argument(help="Directory to write *.schema.json into.")],
+) -> None:
+    """Write JSON Schema for every ingest payload, record and change."""
+    directory.mkdir(parents=True, exist_ok=True)
+    schemas = message_schemas()
+    for name, schema in schemas.items():
+        (directory / f"{name}.schema.json").write_text(json.dumps(schema, indent=2) + "\n")
+    console.print(f"wrote {len(schemas)} schemas to {directory}")

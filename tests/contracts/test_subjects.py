@@ -1,0 +1,69 @@
+"""Subjects are built and parsed as DESIGN §2 lays them out."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contracts.subjects import (
+    IngestSubject,
+    SubjectError,
+    connection_subject,
+    entity_subject,
+    event_subject,
+    parse_ingest_subject,
+    protocol_subject,
+    tag_subject,
+)
+
+
+def test_built_subjects_parse_back() -> None:
+    assert parse_ingest_subject(entity_subject("acme", "creator", "upsert")) == IngestSubject(
+        "acme", "entities", "creator", "upsert"
+    )
+    assert parse_ingest_subject(connection_subject("acme", "owns", "delete")) == IngestSubject(
+        "acme", "connections", "owns", "delete"
+    )
+    assert parse_ingest_subject(tag_subject("acme", "set")) == IngestSubject(
+        "acme", "tags", None, "set"
+    )
+    assert parse_ingest_subject(event_subject("acme", "payment_event")) == IngestSubject(
+        "acme", "events", "payment_event", None
+    )
+    assert parse_ingest_subject(protocol_subject("acme", "A2A", "SendMessage")) == IngestSubject(
+        "acme", "protocols", "a2a", "SendMessage"
+    )
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "one.v2.acme.entities.creator.upsert",
+        "one.v1.acme.entities.creator",
+        "one.v1.acme.entities.creator.upsert.extra",
+        "one.v1.acme.entities.wizard.upsert",
+        "one.v1.acme.entities.creator.merge",
+        "one.v1.acme.connections.likes.create",
+        "one.v1.acme.connections.owns.upsert",
+        "one.v1.acme.tags.add",
+        "one.v1.acme.events.payment_processed",
+        "one.v1.acme.events",
+        "one.v1.acme.things.creator.upsert",
+        "one.v1.ac:me.entities.creator.upsert",
+        "one.v1." + "t" * 65 + ".entities.creator.upsert",
+        "one.v1.acme.protocols.a2a",
+        "one.v1.acme.protocols.a2a.bad~type",
+        "",
+    ],
+)
+def test_invalid_subjects_are_refused_with_a_reason(subject: str) -> None:
+    with pytest.raises(SubjectError, match="."):
+        parse_ingest_subject(subject)
+
+
+@given(st.text(max_size=200))
+def test_any_text_either_parses_or_raises_subject_error(subject: str) -> None:
+    try:
+        parsed = parse_ingest_subject(subject)
+    except SubjectError:
+        return
+    assert subject.startswith(f"one.v1.{parsed.tenant}.{parsed.kind}")
