@@ -43,8 +43,14 @@ INVALID_CONNECTIONS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 VALID_EVENTS: list[tuple[str, dict[str, Any]]] = [
-    *[("content_event", {"action": a}) for a in ("created", "updated", "deleted", "viewed", "shared", "liked")],
-    *[("payment_event", {"status": s, "protocol": "x402"}) for s in ("requested", "verified", "processed")],
+    *[
+        ("content_event", {"action": a})
+        for a in ("created", "updated", "deleted", "viewed", "shared", "liked")
+    ],
+    *[
+        ("payment_event", {"status": s, "protocol": "x402"})
+        for s in ("requested", "verified", "processed")
+    ],
     *[("subscription_event", {"action": a}) for a in ("started", "renewed", "cancelled")],
     ("commerce_event", {"eventType": "checkout_created", "protocol": "acp"}),
     ("livestream_event", {"status": "started"}),
@@ -53,12 +59,15 @@ VALID_EVENTS: list[tuple[str, dict[str, Any]]] = [
     ("notification_event", {"channel": "sms", "deliveryStatus": "delivered"}),
     *[("referral_event", {"action": a}) for a in ("created", "completed", "rewarded")],
     ("communication_event", {"protocol": "ag-ui", "messageType": "TEXT_MESSAGE_END"}),
-    *[("task_event", {"action": a, "protocol": "a2a"}) for a in ("delegated", "completed", "failed")],
+    *[
+        ("task_event", {"action": a, "protocol": "a2a"})
+        for a in ("delegated", "completed", "failed")
+    ],
     ("mandate_event", {"mandateType": "intent", "protocol": "ap2"}),
     ("mandate_event", {"mandateType": "cart"}),
     ("price_event", {"action": "checked"}),
     ("price_event", {"action": "changed"}),
-]  # fmt: skip
+]
 
 INVALID_EVENTS: list[tuple[str, dict[str, Any]]] = [
     ("content_event", {"action": "printed"}),
@@ -81,8 +90,14 @@ INVALID_EVENTS: list[tuple[str, dict[str, Any]]] = [
 
 def test_every_consolidated_type_has_a_rule() -> None:
     assert set(CONNECTION_VARIANTS) == {
-        "transacted", "notified", "referred", "communicated", "delegated", "approved", "fulfilled"
-    }  # fmt: skip
+        "transacted",
+        "notified",
+        "referred",
+        "communicated",
+        "delegated",
+        "approved",
+        "fulfilled",
+    }
     assert len(EVENT_VARIANTS) == 11
     covered = {t for t, _ in VALID_EVENTS} | {t for t, _ in INVALID_EVENTS}
     assert covered == set(EVENT_VARIANTS)
