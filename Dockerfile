@@ -1,0 +1,10 @@
+# The service image: `one-bus serve`, configured by ONE_* environment variables.
+FROM python:3.12-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY contracts ./contracts
+COPY services ./services
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 onebus
+USER onebus
+ENTRYPOINT ["one-bus"]
+CMD ["serve"]
