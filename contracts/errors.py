@@ -1,0 +1,38 @@
+"""Query error replies (DESIGN §4): `{"ok": false, "error": {"code", "message", "details"}}`.
+
+The same code also travels in the NATS micro (ADR-32) error headers, as an HTTP-like status,
+so generic NATS tooling can tell a failed request from a good one without parsing JSON.
+"""
+
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+ErrorCode = Literal["invalid_request", "not_found", "timeout", "internal"]
+
+ERROR_STATUS: Final[dict[ErrorCode, int]] = {
+    "invalid_request": 400,
+    "not_found": 404,
+    "timeout": 408,
+    "internal": 500,
+}
+"""The `Nats-Service-Error-Code` header value for each error code."""
+
+SERVICE_ERROR_HEADER: Final = "Nats-Service-Error"
+SERVICE_ERROR_CODE_HEADER: Final = "Nats-Service-Error-Code"
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: ErrorCode
+    message: str
+    # JSON: for invalid_request, the list of validation problems ({loc, msg, type}).
+    details: Any = None
+
+
+class ErrorReply(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ok: Literal[False] = False
+    error: ErrorBody

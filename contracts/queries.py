@@ -1,0 +1,280 @@
+"""Query requests and replies on `one.v1.<tenant>.query.<name>` (DESIGN §4).
+
+Requests are strict pydantic models: unknown fields are refused, a string never stands in
+for a number, and every caller value has a fixed scalar type. That is what keeps caller
+input from ever reaching MongoDB as an operator: `{"id": {"$gt": ""}}` is simply not a
+string, so it is an `invalid_request` before any query is built.
+
+Replies are `{"ok": true, "data": ...}`; `data` has the shapes below. Records carry `id`
+and `groupId`, never MongoDB's `_id`.
+"""
+
+from typing import Annotated, Any, Final, Generic, Literal, Self, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from contracts.commands import EpochMs, RecordId, TagKey, TagValue
+from contracts.ontology import Collection, ConnectionType, EntityStatus, EntityType, EventType
+from contracts.records import ConnectionRecord, EntityRecord, EventRecord, TagRecord
+
+MAX_LIMIT: Final = 500
+"""The contract's bound on `limit`; a deployment may lower it (settings.query_max_limit)."""
+MAX_IDS: Final = 100
+MAX_METADATA_FILTERS: Final = 16
+MAX_CURSOR_LENGTH: Final = 1024
+MAX_GRAPH_DEPTH: Final = 3
+MAX_INT64: Final = 2**63 - 1
+
+
+def _no_surrogates(value: str) -> str:
+    # A lone UTF-16 surrogate (legal in JSON's \uXXXX) cannot be encoded to BSON.
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        raise ValueError("string contains a lone UTF-16 surrogate")
+    return value
+
+
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+=*$"),
+]
+"""Opaque: pass back the `nextCursor` of the previous page, with the same filters."""
+Protocol = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
+MetadataKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+MetadataScalar = (
+    bool
+    | Annotated[int, Field(ge=-MAX_INT64 - 1, le=MAX_INT64)]
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | Annotated[str, StringConstraints(max_length=1024), AfterValidator(_no_surrogates)]
+)
+"""An equality value on one metadata key: never an object or array, so never an operator."""
+TagKeyText = Annotated[TagKey, AfterValidator(_no_surrogates)]
+TagValueText = Annotated[TagValue, AfterValidator(_no_surrogates)]
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class EntitiesGet(Query):
+    """`{id, type?}` → the entity (or not_found); `{ids}` → `{items}` of those that exist.
+
+    With `type`, an entity of another type counts as not found (the seed's getCreator).
+    """
+
+    id: RecordId | None = None
+    ids: Annotated[list[RecordId], Field(min_length=1, max_length=MAX_IDS)] | None = None
+    type: EntityType | None = None
+    includeDeleted: bool = False
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        if (self.id is None) == (self.ids is None):
+            raise ValueError("give exactly one of `id` or `ids`")
+        return self
+
+
+class EntitiesList(Query):
+    """Newest first: sorted by `orderBy` (default `createdAt`) descending, then by id.
+
+    `createdAfter`/`updatedAfter` are exclusive lower bounds, `createdBefore` an exclusive
+    upper bound.
+    """
+
+    type: EntityType | None = None
+    status: EntityStatus | None = None
+    createdAfter: EpochMs | None = None
+    createdBefore: EpochMs | None = None
+    updatedAfter: EpochMs | None = None
+    orderBy: Literal["createdAt", "updatedAt"] = "createdAt"
+    includeDeleted: bool = False
+    limit: Limit | None = None
+    cursor: Cursor | None = None
+
+
+class ConnectionsList(Query):
+    """Connections from and/or to an entity, newest first (`createdAt` desc, then id).
+
+    `protocol` matches `metadata.protocol`. With `withEntities`, each item also carries
+    `fromEntity` and `toEntity`: null where that entity has not arrived (or is deleted).
+    """
+
+    fromEntityId: RecordId | None = None
+    toEntityId: RecordId | None = None
+    relationshipType: ConnectionType | None = None
+    protocol: Protocol | None = None
+    withEntities: bool = False
+    includeDeleted: bool = False
+    limit: Limit | None = None
+    cursor: Cursor | None = None
+
+    @model_validator(mode="after")
+    def _anchored(self) -> Self:
+        if self.fromEntityId is None and self.toEntityId is None:
+            raise ValueError("give `fromEntityId`, `toEntityId` or both")
+        return self
+
+
+class EventsList(Query):
+    """Events, newest first (`timestamp` desc, then id).
+
+    `since` is inclusive, `until` exclusive. `metadata` is a flat map of equality filters
+    on metadata keys: `{"status": "processed", "protocol": "ap2"}`.
+    """
+
+    actorId: RecordId | None = None
+    targetId: RecordId | None = None
+    type: EventType | None = None
+    since: EpochMs | None = None
+    until: EpochMs | None = None
+    metadata: (
+        Annotated[dict[MetadataKey, MetadataScalar], Field(max_length=MAX_METADATA_FILTERS)] | None
+    ) = None
+    limit: Limit | None = None
+    cursor: Cursor | None = None
+
+
+class TagsList(Query):
+    """`{entityId}` → that entity's tags by key; `{key, value?}` → tags by entity id."""
+
+    entityId: RecordId | None = None
+    key: TagKeyText | None = None
+    value: TagValueText | None = None
+    limit: Limit | None = None
+    cursor: Cursor | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        if (self.entityId is None) == (self.key is None):
+            raise ValueError("give exactly one of `entityId` or `key`")
+        if self.value is not None and self.key is None:
+            raise ValueError("`value` needs `key`")
+        return self
+
+
+RelationshipTypes = Annotated[list[ConnectionType], Field(min_length=1, max_length=64)]
+
+
+class GraphTraverse(Query):
+    """Breadth-first walk over connections from `startId`, at most `depth` hops.
+
+    `limit` bounds the edges returned; `truncated` says the walk stopped there.
+    """
+
+    startId: RecordId
+    direction: Literal["out", "in", "both"]
+    relationshipTypes: RelationshipTypes | None = None
+    depth: Annotated[int, Field(ge=1, le=MAX_GRAPH_DEPTH)]
+    limit: Limit | None = None
+
+
+GROUP_BY_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    "entities": ("type", "status"),
+    "connections": ("relationshipType",),
+    "events": ("type",),
+    "tags": ("key",),
+}
+"""The fields `stats.counts` may group each collection by."""
+
+
+class StatsCounts(Query):
+    """How many live records a tenant has, per value of `groupBy`."""
+
+    collection: Collection
+    groupBy: str
+    includeDeleted: bool = False
+
+    @model_validator(mode="after")
+    def _known_field(self) -> Self:
+        allowed = GROUP_BY_FIELDS[self.collection]
+        if self.groupBy not in allowed:
+            raise ValueError(f"{self.collection} can be grouped by {', '.join(allowed)}")
+        return self
+
+
+QueryName = Literal[
+    "entities.get",
+    "entities.list",
+    "connections.list",
+    "events.list",
+    "tags.list",
+    "graph.traverse",
+    "stats.counts",
+]
+
+QUERY_MODELS: Final[dict[str, type[Query]]] = {
+    "entities.get": EntitiesGet,
+    "entities.list": EntitiesList,
+    "connections.list": ConnectionsList,
+    "events.list": EventsList,
+    "tags.list": TagsList,
+    "graph.traverse": GraphTraverse,
+    "stats.counts": StatsCounts,
+}
+"""The request model of each query name (the subject's last tokens)."""
+
+
+# Replies. Record models ignore fields they do not know, so new stored fields do not break
+# older clients.
+
+ItemT = TypeVar("ItemT")
+DataT = TypeVar("DataT")
+
+
+class _Reply(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Items(_Reply, Generic[ItemT]):
+    items: list[ItemT]
+
+
+class Page(_Reply, Generic[ItemT]):
+    items: list[ItemT]
+    # None on the last page.
+    nextCursor: str | None
+
+
+class ConnectionItem(ConnectionRecord):
+    fromEntity: EntityRecord | None = None
+    toEntity: EntityRecord | None = None
+
+
+class Graph(_Reply):
+    nodes: list[EntityRecord]
+    edges: list[ConnectionRecord]
+    truncated: bool
+
+
+class Count(_Reply):
+    # None counts the records that lack the field (an entity without `status`).
+    value: str | None
+    count: int
+
+
+class Counts(_Reply):
+    counts: list[Count]
+
+
+class OkReply(_Reply, Generic[DataT]):
+    ok: Literal[True]
+    data: DataT
+
+
+REPLY_DATA: Final[dict[str, Any]] = {
+    "entities.get": EntityRecord | Items[EntityRecord],
+    "entities.list": Page[EntityRecord],
+    "connections.list": Page[ConnectionItem],
+    "events.list": Page[EventRecord],
+    "tags.list": Page[TagRecord],
+    "graph.traverse": Graph,
+    "stats.counts": Counts,
+}
+"""The `data` shape of each query's success reply."""

@@ -1,0 +1,46 @@
+"""What every handler gets: the database, the caller's tenant and the settings."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.queries import MAX_LIMIT, Query
+from services.query.cursor import InvalidCursorError, cursor_scope, decode_cursor, encode_cursor
+from services.query.errors import InvalidRequestError
+from services.settings import Settings
+from services.store.reads import Keyset
+
+
+@dataclass(frozen=True, slots=True)
+class QueryContext:
+    database: AsyncDatabase[dict[str, Any]]
+    tenant: str
+    name: str
+    settings: Settings
+
+    def limit(self, requested: int | None) -> int:
+        """The page size: the request's, else the default; never above the configured max.
+
+        A limit the contract allows but this deployment does not is lowered, not refused:
+        the caller pages on with `nextCursor` either way.
+        """
+        ceiling = min(self.settings.query_max_limit, MAX_LIMIT)
+        return min(requested or self.settings.query_default_limit, ceiling)
+
+    def position(
+        self, request: Query, cursor: str | None, sort_type: type[int] | type[str]
+    ) -> Keyset | None:
+        if cursor is None:
+            return None
+        scope = cursor_scope(self.name, self.tenant, request)
+        try:
+            return decode_cursor(cursor, scope=scope, tenant=self.tenant, sort_type=sort_type)
+        except InvalidCursorError as error:
+            problem = {"loc": ["cursor"], "msg": str(error)}
+            raise InvalidRequestError(str(error), [problem]) from None
+
+    def next_cursor(self, request: Query, position: Keyset | None) -> str | None:
+        if position is None:
+            return None
+        return encode_cursor(position, cursor_scope(self.name, self.tenant, request))

@@ -1,0 +1,80 @@
+"""Subject + bytes in, reply out: every outcome, including every failure, is a typed reply.
+
+Nothing a caller sends can make the responder raise or go silent: bad bytes, bad JSON, an
+unknown query, a forged cursor are `invalid_request`; a slow store is `timeout`; anything
+unexpected is logged and answered `internal`.
+"""
+
+import asyncio
+import logging
+from typing import Any, Final
+
+import pymongo
+from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from contracts.subjects import PREFIX, is_tenant
+from services.query.context import QueryContext
+from services.query.errors import InvalidRequestError, QueryError
+from services.query.replies import Reply, error_reply, ok_reply
+from services.query.routes import ROUTES
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES: Final = 64 * 1024
+# A little slack over the store's own deadline, so a store timeout is reported as such.
+_DEADLINE_SLACK_S: Final = 0.25
+
+
+def parse_query_subject(subject: str) -> tuple[str, str]:
+    """`one.v1.<tenant>.query.<name>` → (tenant, name)."""
+    tokens = subject.split(".")
+    if len(tokens) < 5 or ".".join(tokens[:2]) != PREFIX or tokens[3] != "query":
+        raise InvalidRequestError(f"not a query subject: {subject!r}")
+    if not is_tenant(tokens[2]):
+        raise InvalidRequestError("tenant must match [A-Za-z0-9_-]{1,64}")
+    return tokens[2], ".".join(tokens[4:])
+
+
+class QueryDispatcher:
+    def __init__(self, database: AsyncDatabase[dict[str, Any]], settings: Settings) -> None:
+        self._database = database
+        self._settings = settings
+
+    async def dispatch(self, subject: str, body: bytes) -> Reply:
+        try:
+            return ok_reply(await self._answer(subject, body))
+        except QueryError as error:
+            return error_reply(error.code, error.message, error.details)
+        except ValidationError as error:
+            problems = error.errors(include_url=False, include_context=False, include_input=False)
+            return error_reply("invalid_request", f"invalid {error.title} request", problems)
+        except TimeoutError:
+            return error_reply("timeout", "the query did not finish in time")
+        except PyMongoError as error:
+            if error.timeout:
+                return error_reply("timeout", "the store did not answer in time")
+            log.warning("query on %s failed in the store: %s", subject, error)
+            return error_reply("internal", "the store failed to answer")
+        except Exception:
+            log.exception("query on %s failed", subject)
+            return error_reply("internal", "the query failed")
+
+    async def _answer(self, subject: str, body: bytes) -> Any:
+        tenant, name = parse_query_subject(subject)
+        route = ROUTES.get(name)
+        if route is None:
+            raise InvalidRequestError(f"unknown query {name!r}", {"known": sorted(ROUTES)})
+        if len(body) > MAX_REQUEST_BYTES:
+            raise InvalidRequestError(f"request larger than {MAX_REQUEST_BYTES} bytes")
+        # An empty request means "no parameters", like `{}`.
+        request = route.model.model_validate_json(body or b"{}")
+        context = QueryContext(self._database, tenant, name, self._settings)
+        seconds = self._settings.query_timeout_s
+        # pymongo.timeout sets maxTimeMS on every operation inside, so the store stops
+        # working on an abandoned query; asyncio.timeout bounds everything else.
+        async with asyncio.timeout(seconds + _DEADLINE_SLACK_S):
+            with pymongo.timeout(seconds):
+                return await route.handle(context, request)

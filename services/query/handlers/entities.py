@@ -1,0 +1,44 @@
+"""`entities.get` and `entities.list`."""
+
+from typing import Any
+
+from contracts.queries import EntitiesGet, EntitiesList
+from services.query.context import QueryContext
+from services.query.errors import NotFoundError
+from services.store import reads
+
+
+async def get(context: QueryContext, request: EntitiesGet) -> dict[str, Any]:
+    if request.ids is not None:
+        found = await reads.get_entities(
+            context.database,
+            context.tenant,
+            request.ids,
+            entity_type=request.type,
+            include_deleted=request.includeDeleted,
+        )
+        # In the order asked for, once each; ids that do not exist are left out.
+        return {"items": [found[i] for i in dict.fromkeys(request.ids) if i in found]}
+    assert request.id is not None  # the model requires exactly one of id / ids
+    entity = await reads.get_entity(
+        context.database,
+        context.tenant,
+        request.id,
+        entity_type=request.type,
+        include_deleted=request.includeDeleted,
+    )
+    if entity is None:
+        kind = f"{request.type} " if request.type else ""
+        raise NotFoundError(f"no {kind}entity {request.id!r}", {"id": request.id})
+    return entity
+
+
+async def list_(context: QueryContext, request: EntitiesList) -> dict[str, Any]:
+    page = await reads.list_entities(
+        context.database,
+        context.tenant,
+        request,
+        after=context.position(request, request.cursor, int),
+        limit=context.limit(request.limit),
+    )
+    return {"items": page.items, "nextCursor": context.next_cursor(request, page.next)}

@@ -1,0 +1,18 @@
+"""`events.list`."""
+
+from typing import Any
+
+from contracts.queries import EventsList
+from services.query.context import QueryContext
+from services.store import reads
+
+
+async def list_(context: QueryContext, request: EventsList) -> dict[str, Any]:
+    page = await reads.list_events(
+        context.database,
+        context.tenant,
+        request,
+        after=context.position(request, request.cursor, int),
+        limit=context.limit(request.limit),
+    )
+    return {"items": page.items, "nextCursor": context.next_cursor(request, page.next)}

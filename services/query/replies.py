@@ -1,0 +1,45 @@
+"""Reply bytes and headers: `{"ok": true, "data"}`, or an error with NATS micro headers."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.errors import (
+    ERROR_STATUS,
+    SERVICE_ERROR_CODE_HEADER,
+    SERVICE_ERROR_HEADER,
+    ErrorCode,
+)
+
+CONTENT_TYPE = {"content-type": "application/json"}
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_error(self) -> bool:
+        return SERVICE_ERROR_CODE_HEADER in self.headers
+
+
+def _encode(value: Any) -> bytes:
+    # Stored documents came from JSON, so `default` only meets what MongoDB itself adds
+    # (an ObjectId, a date written by another tool): their text is the honest rendering.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def ok_reply(data: Any) -> Reply:
+    return Reply(_encode({"ok": True, "data": data}), dict(CONTENT_TYPE))
+
+
+def error_reply(code: ErrorCode, message: str, details: Any = None) -> Reply:
+    body = {"ok": False, "error": {"code": code, "message": message, "details": details}}
+    headers = {
+        **CONTENT_TYPE,
+        # A header value is one line: keep the message readable, never a header break.
+        SERVICE_ERROR_HEADER: " ".join(message.split())[:512],
+        SERVICE_ERROR_CODE_HEADER: str(ERROR_STATUS[code]),
+    }
+    return Reply(_encode(body), headers)

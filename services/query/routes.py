@@ -1,0 +1,37 @@
+"""The query catalog: each name under `one.v1.<tenant>.query.` → request model and handler."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+
+from contracts.queries import (
+    ConnectionsList,
+    EntitiesGet,
+    EntitiesList,
+    EventsList,
+    GraphTraverse,
+    Query,
+    StatsCounts,
+    TagsList,
+)
+from services.query.context import QueryContext
+from services.query.handlers import connections, entities, events, graph, stats, tags
+
+RequestT = TypeVar("RequestT", bound=Query)
+
+
+@dataclass(frozen=True, slots=True)
+class Route(Generic[RequestT]):
+    model: type[RequestT]
+    handle: Callable[[QueryContext, RequestT], Awaitable[Any]]
+
+
+ROUTES: Final[dict[str, Route[Any]]] = {
+    "entities.get": Route(EntitiesGet, entities.get),
+    "entities.list": Route(EntitiesList, entities.list_),
+    "connections.list": Route(ConnectionsList, connections.list_),
+    "events.list": Route(EventsList, events.list_),
+    "tags.list": Route(TagsList, tags.list_),
+    "graph.traverse": Route(GraphTraverse, graph.traverse),
+    "stats.counts": Route(StatsCounts, stats.counts),
+}

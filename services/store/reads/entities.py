@@ -1,0 +1,109 @@
+"""Entity reads: by id, and keyset pages for `entities.list`."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.queries import EntitiesList
+from services.store.indexes import ENTITY_INDEXES
+from services.store.keys import record_key, to_record
+from services.store.reads.keyset import (
+    Bound,
+    Keyset,
+    KeysetQuery,
+    Page,
+    Span,
+    read_page,
+    span_condition,
+)
+
+Document = dict[str, Any]
+
+LIVE: dict[str, Any] = {"deletedAt": None}
+"""Matches records that are not soft-deleted (`deletedAt` missing or null)."""
+
+
+async def get_entities(
+    database: AsyncDatabase[Document],
+    tenant: str,
+    ids: Sequence[str],
+    *,
+    entity_type: str | None = None,
+    include_deleted: bool = False,
+) -> dict[str, Document]:
+    """The entities among `ids` that exist (and match), keyed by id.
+
+    The lookup is by tenant-qualified `_id`, so it cannot reach another tenant's record;
+    `groupId` is matched as well so that stays true whatever a key looks like.
+    """
+    keys = list(dict.fromkeys(record_key(tenant, entity_id) for entity_id in ids))
+    if not keys:
+        return {}
+    conditions: Document = {"groupId": tenant}
+    if entity_type is not None:
+        conditions["type"] = entity_type
+    if not include_deleted:
+        conditions.update(LIVE)
+    # `_id` alone first: a point lookup on every server, then the rest on what it found.
+    pipeline: list[Document] = [{"$match": {"_id": {"$in": keys}}}, {"$match": conditions}]
+    cursor = await database["entities"].aggregate(pipeline)
+    return {document["id"]: to_record(document) async for document in cursor}
+
+
+async def get_entity(
+    database: AsyncDatabase[Document],
+    tenant: str,
+    entity_id: str,
+    *,
+    entity_type: str | None = None,
+    include_deleted: bool = False,
+) -> Document | None:
+    found = await get_entities(
+        database, tenant, [entity_id], entity_type=entity_type, include_deleted=include_deleted
+    )
+    return found.get(entity_id)
+
+
+async def list_entities(
+    database: AsyncDatabase[Document],
+    tenant: str,
+    request: EntitiesList,
+    *,
+    after: Keyset | None,
+    limit: int,
+) -> Page:
+    equalities: Document = {}
+    if request.type is not None:
+        equalities["type"] = request.type
+    if request.status is not None:
+        equalities["status"] = request.status
+    created = Span(
+        Bound(request.createdAfter, False) if request.createdAfter is not None else None,
+        Bound(request.createdBefore, False) if request.createdBefore is not None else None,
+    )
+    updated = Span(Bound(request.updatedAfter, False) if request.updatedAfter is not None else None)
+    # The sort key's bounds ride the index; the other field's are checked on what it returns.
+    span, other_field, other = (
+        (created, "updatedAt", updated)
+        if request.orderBy == "createdAt"
+        else (updated, "createdAt", created)
+    )
+    residual: Document = {} if request.includeDeleted else dict(LIVE)
+    other_range = span_condition(other)
+    if other_range:
+        residual[other_field] = other_range
+    return await read_page(
+        database["entities"],
+        ENTITY_INDEXES,
+        KeysetQuery(
+            tenant=tenant,
+            sort=request.orderBy,
+            sort_type=int,
+            equalities=equalities,
+            residual=residual,
+            span=span,
+            after=after,
+            limit=limit,
+        ),
+    )

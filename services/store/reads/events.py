@@ -1,0 +1,51 @@
+"""Event reads: keyset pages for `events.list`, newest first."""
+
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.queries import EventsList
+from services.store.indexes import EVENT_INDEXES
+from services.store.reads.keyset import Bound, Keyset, KeysetQuery, Page, Span, read_page
+
+Document = dict[str, Any]
+
+
+async def list_events(
+    database: AsyncDatabase[Document],
+    tenant: str,
+    request: EventsList,
+    *,
+    after: Keyset | None,
+    limit: int,
+) -> Page:
+    equalities: Document = {}
+    if request.actorId is not None:
+        equalities["actorId"] = request.actorId
+    if request.targetId is not None:
+        equalities["targetId"] = request.targetId
+    if request.type is not None:
+        equalities["type"] = request.type
+    # Metadata keys are `[A-Za-z0-9_-]` (no `.` or `$`) and values scalars: each entry is a
+    # plain equality on one metadata field.
+    residual: Document = {
+        f"metadata.{key}": value for key, value in (request.metadata or {}).items()
+    }
+    span = Span(
+        Bound(request.since, True) if request.since is not None else None,
+        Bound(request.until, False) if request.until is not None else None,
+    )
+    return await read_page(
+        database["events"],
+        EVENT_INDEXES,
+        KeysetQuery(
+            tenant=tenant,
+            sort="timestamp",
+            sort_type=int,
+            equalities=equalities,
+            residual=residual,
+            span=span,
+            after=after,
+            limit=limit,
+        ),
+    )
