@@ -22,8 +22,8 @@ _RECORDS: dict[str, type[BaseModel]] = {
 def message_schemas() -> dict[str, dict[str, Any]]:
     """Schema name → JSON Schema: `<kind>.<op>` for ingest payloads, then records."""
     schemas: dict[str, dict[str, Any]] = {}
-    for (kind, op), model in COMMAND_MODELS.items():
-        schemas[f"{kind}.{op}" if op else kind] = model.model_json_schema()
-    for name, model in _RECORDS.items():
-        schemas[name] = model.model_json_schema()
+    for (kind, op), command in COMMAND_MODELS.items():
+        schemas[f"{kind}.{op}" if op else kind] = command.model_json_schema()
+    for name, record in _RECORDS.items():
+        schemas[name] = record.model_json_schema()
     return schemas

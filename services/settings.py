@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     publish_ack_timeout_s: float = Field(default=5.0, gt=0)
     # On stop, how long in-flight batches and requests may take to finish.
     drain_timeout_s: float = Field(default=15.0, gt=0)
+    # Prometheus metrics on http://0.0.0.0:<port>/metrics; 0 turns the endpoint off.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+
     query_queue_group: str = "one-bus-query"
     query_timeout_s: float = Field(default=5.0, gt=0)
     query_max_limit: int = Field(default=500, ge=1)

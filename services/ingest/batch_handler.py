@@ -10,6 +10,7 @@ Acknowledgement policy (DESIGN §3, §8), chosen explicitly for each message:
 """
 
 import logging
+import time
 from collections.abc import Sequence
 
 from nats.aio.msg import Msg
@@ -19,6 +20,7 @@ from services.ingest.change_feed import ChangeFeed
 from services.ingest.dead_letters import DeadLetters
 from services.ingest.decode import decode
 from services.ingest.jetstream_message import delivery_count, raw_message
+from services.ingest.metrics import IngestMetrics
 from services.ingest.rejection import Rejection
 from services.store.failures import TransientStoreError
 from services.store.write_request import WriteRequest
@@ -33,6 +35,7 @@ class BatchHandler:
         writer: StoreWriter,
         dead_letters: DeadLetters,
         change_feed: ChangeFeed,
+        metrics: IngestMetrics,
         *,
         max_payload_bytes: int,
         retry_base_delay_s: float,
@@ -41,11 +44,18 @@ class BatchHandler:
         self._writer = writer
         self._dead_letters = dead_letters
         self._change_feed = change_feed
+        self._metrics = metrics
         self._max_payload_bytes = max_payload_bytes
         self._retry_base_delay_s = retry_base_delay_s
         self._retry_max_delay_s = retry_max_delay_s
 
     async def handle(self, messages: Sequence[Msg]) -> None:
+        started = time.perf_counter()
+        self._metrics.batch_size.observe(len(messages))
+        await self._handle(messages)
+        self._metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    async def _handle(self, messages: Sequence[Msg]) -> None:
         accepted: list[tuple[Msg, WriteRequest]] = []
         for msg in messages:
             decoded = decode(raw_message(msg), self._max_payload_bytes)
@@ -74,6 +84,7 @@ class BatchHandler:
             return
         for msg in written:
             await msg.ack()
+            self._metrics.count(msg.subject, "written")
 
     async def _reject(self, msg: Msg, rejection: Rejection) -> None:
         log.info("rejected %s: %s: %s", msg.subject, rejection.code, rejection.message)
@@ -85,9 +96,13 @@ class BatchHandler:
             await self._retry_later([msg])
             return
         await msg.term()
+        self._metrics.count(msg.subject, "dead_lettered")
+        self._metrics.dead_letters.labels(reason=rejection.code).inc()
 
     async def _retry_later(self, messages: Sequence[Msg]) -> None:
+        self._metrics.store_retries.inc()
         for msg in messages:
+            self._metrics.count(msg.subject, "retried")
             attempt = delivery_count(msg)
             delay = min(self._retry_base_delay_s * 2 ** (attempt - 1), self._retry_max_delay_s)
             try:

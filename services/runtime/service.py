@@ -1,16 +1,21 @@
 """Wiring the ONE Bus service: MongoDB, NATS, the ingest consumer and the query responder."""
 
 import logging
+from threading import Thread
 from types import TracebackType
 from typing import Any, Self
+from wsgiref.simple_server import WSGIServer
 
 from faststream.nats import NatsBroker
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from prometheus_client import CollectorRegistry, start_http_server
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.ingest.batch_handler import BatchHandler
 from services.ingest.change_feed import ChangeFeed
 from services.ingest.dead_letters import DeadLetters
+from services.ingest.metrics import IngestMetrics
 from services.ingest.subscriber import include_ingest_subscriber
 from services.query.subscriber import include_query_subscriber
 from services.runtime.streams import declare_streams
@@ -37,6 +42,10 @@ class OneBusService:
         self._query = query
         self._mongo: AsyncMongoClient[dict[str, Any]] | None = None
         self._broker: NatsBroker | None = None
+        # Per instance, not prometheus_client's global registry: several services may
+        # share a process (tests), and each must count only its own work.
+        self.metrics_registry = CollectorRegistry()
+        self._metrics_server: tuple[WSGIServer, Thread] | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -55,6 +64,11 @@ class OneBusService:
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
             graceful_timeout=settings.drain_timeout_s,
+            # Per-message "Received/Processed" lines are for debugging, not production.
+            log_level=logging.DEBUG,
+            middlewares=[
+                NatsPrometheusMiddleware(registry=self.metrics_registry, app_name="one-bus")
+            ],
         )
         client = await self._broker.connect()
         js = client.jetstream(timeout=settings.publish_ack_timeout_s)
@@ -65,6 +79,7 @@ class OneBusService:
                 StoreWriter(database),
                 DeadLetters(js, settings.publish_ack_timeout_s),
                 ChangeFeed(js, settings.publish_ack_timeout_s),
+                IngestMetrics(self.metrics_registry),
                 max_payload_bytes=settings.max_payload_bytes,
                 retry_base_delay_s=settings.retry_base_delay_s,
                 retry_max_delay_s=settings.retry_max_delay_s,
@@ -73,9 +88,18 @@ class OneBusService:
         if self._query:
             include_query_subscriber(self._broker, database, settings)
         await self._broker.start()
+        if settings.metrics_port:
+            self._metrics_server = start_http_server(
+                settings.metrics_port, registry=self.metrics_registry
+            )
         log.info("ONE Bus running: NATS %s, MongoDB db %r", settings.nats_url, settings.mongodb_db)
 
     async def stop(self) -> None:
+        if self._metrics_server is not None:
+            server, thread = self._metrics_server
+            server.shutdown()
+            thread.join()
+            self._metrics_server = None
         if self._broker is not None:
             await self._broker.stop()
             self._broker = None
