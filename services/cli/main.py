@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from contracts.json_schemas import message_schemas
+from services.cli import dlq
 from services.runtime.service import OneBusService
 from services.settings import Settings
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 schema_app = typer.Typer(help="JSON Schema for every message kind.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+app.add_typer(dlq.app, name="dlq")
 console = Console(stderr=True)
 
 

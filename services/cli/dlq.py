@@ -1,0 +1,133 @@
+"""`one-bus dlq list | show | replay`: inspect dead letters and republish fixed ones."""
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import nats
+import typer
+from nats.js import JetStreamContext
+from rich.console import Console
+from rich.table import Table
+
+from services.ingest.dead_letter_box import DeadLetter, DeadLetterBox
+from services.settings import Settings
+
+app = typer.Typer(help="Inspect and replay dead letters (rejected input).", no_args_is_help=True)
+out = Console()
+T = TypeVar("T")
+
+NatsUrl = Annotated[str | None, typer.Option(help="NATS URL; default ONE_NATS_URL.")]
+
+
+def _run(
+    nats_url: str | None, work: Callable[[DeadLetterBox, JetStreamContext], Awaitable[T]]
+) -> T:
+    settings = Settings()
+
+    async def main() -> T:
+        client = await nats.connect(nats_url or settings.nats_url)
+        try:
+            js = client.jetstream(timeout=settings.publish_ack_timeout_s)
+            return await work(DeadLetterBox(js, settings.dlq_stream), js)
+        finally:
+            await client.close()
+
+    return asyncio.run(main())
+
+
+def _preview(data: bytes, width: int = 60) -> str:
+    text = data.decode("utf-8", errors="replace").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@app.command("list")
+def list_(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's dead letters.")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Only this reason, e.g. invalid_payload.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    nats_url: NatsUrl = None,
+) -> None:
+    """List dead letters, oldest first."""
+
+    async def work(box: DeadLetterBox, _: JetStreamContext) -> list[DeadLetter]:
+        letters: list[DeadLetter] = []
+        async for letter in box.scan(tenant=tenant, reason=reason):
+            letters.append(letter)
+            if len(letters) >= limit:
+                break
+        return letters
+
+    letters = _run(nats_url, work)
+    if as_json:
+        for letter in letters:
+            out.print_json(json.dumps(_summary(letter)), indent=None)
+        return
+    table = Table("seq", "time", "subject", "reason", "error", "payload")
+    for letter in letters:
+        table.add_row(
+            str(letter.seq),
+            letter.time.isoformat(timespec="seconds") if letter.time else "",
+            letter.original_subject,
+            letter.reason,
+            letter.error[:80],
+            _preview(letter.data),
+        )
+    out.print(table)
+    out.print(f"{len(letters)} dead letter(s)")
+
+
+def _summary(letter: DeadLetter) -> dict[str, object]:
+    return {
+        "seq": letter.seq,
+        "subject": letter.original_subject,
+        "reason": letter.reason,
+        "error": letter.error,
+        "headers": letter.original_headers(),
+        "payload": letter.data.decode("utf-8", errors="replace"),
+    }
+
+
+@app.command()
+def show(
+    seq: Annotated[int, typer.Argument(help="The dead letter's sequence.")],
+    nats_url: NatsUrl = None,
+) -> None:
+    """Show one dead letter: reason, headers and the original payload."""
+
+    async def work(box: DeadLetterBox, _: JetStreamContext) -> DeadLetter:
+        return await box.get(seq)
+
+    out.print_json(json.dumps(_summary(_run(nats_url, work))))
+
+
+@app.command()
+def replay(
+    seqs: Annotated[list[int], typer.Argument(help="Sequences of the dead letters to replay.")],
+    payload: Annotated[
+        Path | None, typer.Option(help="A fixed body to publish instead (one sequence only).")
+    ] = None,
+    keep: Annotated[bool, typer.Option(help="Keep the dead letter after replaying it.")] = False,
+    nats_url: NatsUrl = None,
+) -> None:
+    """Republish dead letters to the subjects they came from, optionally with a fixed body."""
+    if payload is not None and len(seqs) != 1:
+        raise typer.BadParameter("--payload replaces one message's body: give one sequence")
+    data = payload.read_bytes() if payload is not None else None
+
+    async def work(box: DeadLetterBox, _: JetStreamContext) -> list[tuple[int, str, int]]:
+        done = []
+        for seq in seqs:
+            letter = await box.get(seq)
+            done.append(
+                (seq, letter.original_subject, await box.replay(letter, data=data, keep=keep))
+            )
+        return done
+
+    for seq, subject, new_seq in _run(nats_url, work):
+        out.print(f"replayed dead letter {seq} to {subject} (ingest seq {new_seq})")

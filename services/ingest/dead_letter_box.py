@@ -1,0 +1,99 @@
+"""Reading, replaying and clearing dead letters in the DLQ stream (for operators).
+
+A dead letter holds the original bytes and headers (see dead_letters.py), so replaying
+one republishes exactly what was sent, or a fixed body, to the subject it came from.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
+from nats.js.errors import NotFoundError
+
+from contracts.subjects import PREFIX
+
+DLQ_HEADER_PREFIX = "One-Dlq-"
+ORIGINAL_PREFIX = "One-Original-"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    seq: int
+    subject: str
+    original_subject: str
+    reason: str
+    error: str
+    headers: dict[str, str]
+    data: bytes
+    time: datetime | None
+
+    @classmethod
+    def from_stream(cls, raw: RawStreamMsg) -> "DeadLetter":
+        headers = dict(raw.headers or {})
+        return cls(
+            seq=raw.seq or 0,
+            subject=raw.subject or "",
+            original_subject=headers.get("One-Dlq-Subject", ""),
+            reason=headers.get("One-Dlq-Reason", ""),
+            error=headers.get("One-Dlq-Error", ""),
+            headers=headers,
+            data=raw.data or b"",
+            time=raw.time,
+        )
+
+    def original_headers(self) -> dict[str, str]:
+        """The publisher's own headers, without the DLQ's and without NATS's own."""
+        return {
+            name: value
+            for name, value in self.headers.items()
+            if not name.startswith((DLQ_HEADER_PREFIX, ORIGINAL_PREFIX)) and name != "Nats-Msg-Id"
+        }
+
+
+def dlq_filter(tenant: str | None) -> str:
+    return f"{PREFIX}.{tenant or '*'}.dlq.>"
+
+
+class DeadLetterBox:
+    def __init__(self, js: JetStreamContext, stream: str) -> None:
+        self._js = js
+        self._stream = stream
+
+    async def scan(
+        self, *, tenant: str | None = None, reason: str | None = None, after: int = 0
+    ) -> AsyncIterator[DeadLetter]:
+        """Dead letters in stream order, optionally one tenant's or one reason's."""
+        seq = after + 1
+        while True:
+            try:
+                raw = await self._js.get_msg(
+                    self._stream, seq=seq, subject=dlq_filter(tenant), next=True
+                )
+            except NotFoundError:
+                return
+            letter = DeadLetter.from_stream(raw)
+            if reason is None or letter.reason == reason:
+                yield letter
+            seq = letter.seq + 1
+
+    async def get(self, seq: int) -> DeadLetter:
+        return DeadLetter.from_stream(await self._js.get_msg(self._stream, seq=seq))
+
+    async def replay(
+        self, letter: DeadLetter, *, data: bytes | None = None, keep: bool = False
+    ) -> int:
+        """Republish to the original subject (with `data` if given: a fixed body).
+
+        Returns the new message's ingest stream sequence. The dead letter is deleted
+        once JetStream has stored the replay, unless `keep`.
+        """
+        ack = await self._js.publish(
+            letter.original_subject,
+            letter.data if data is None else data,
+            headers={**letter.original_headers(), "Nats-Msg-Id": f"replay:{letter.seq}"},
+        )
+        if not keep:
+            await self._js.delete_msg(self._stream, letter.seq)
+        return ack.seq
