@@ -210,7 +210,11 @@ HOSTILE: list[tuple[str, bytes, str]] = [
     ("entities.creator.upsert", b"{not json", "malformed_json"),
     ("entities.creator.upsert", b"\x00\xff\xfe garbage", "malformed_json"),
     ("entities.creator.upsert", b"[1, 2, 3]", "invalid_payload"),
-    ("entities.creator.upsert", json.dumps(upsert("x", "yesterday")).encode(), "invalid_payload"),
+    (
+        "entities.creator.upsert",
+        json.dumps({**upsert("x", 1), "updatedAt": "yesterday"}).encode(),
+        "invalid_payload",
+    ),
     (
         "entities.creator.upsert",
         json.dumps(upsert("x", 1, properties={"$where": "1"})).encode(),
