@@ -83,7 +83,18 @@ def _range(span: Span, sort_type: type[SortValue]) -> dict[str, SortValue]:
     # names a single index (the one whose next key is the sort key) instead of leaving the
     # planner to pick any index with the same equalities.
     lower = span.lower or Bound(0 if sort_type is int else "", True)
+    if sort_type is int:
+        return span_condition(Span(_exclusive(lower, -1), span.upper and _exclusive(span.upper, 1)))
     return span_condition(Span(lower, span.upper))
+
+
+def _exclusive(bound: Bound, step: int) -> Bound:
+    # SecantusDB 0.7.0b3 drops the entries equal to an inclusive bound at the far end of a
+    # compound index's scan (`$gte` on a descending key, `$lte` on an ascending one), so
+    # integer bounds are written exclusive: `>= v` as `> v - 1`, the same set of integers.
+    if bound.inclusive and isinstance(bound.value, int):
+        return Bound(bound.value + step, False)
+    return bound
 
 
 def span_condition(span: Span) -> dict[str, SortValue]:
