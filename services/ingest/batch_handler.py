@@ -56,26 +56,34 @@ class BatchHandler:
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
 
     async def _handle(self, messages: Sequence[Msg]) -> None:
-        accepted: list[tuple[Msg, WriteRequest]] = []
+        accepted: list[Msg] = []
+        requests: list[WriteRequest] = []
+        # The message each request came from: a protocol message becomes several records.
+        owners: list[int] = []
         for msg in messages:
             decoded = decode(raw_message(msg), self._max_payload_bytes)
             if isinstance(decoded, Rejection):
                 await self._reject(msg, decoded)
-            else:
-                accepted.append((msg, decoded))
+                continue
+            owners.extend([len(accepted)] * len(decoded))
+            requests.extend(decoded)
+            accepted.append(msg)
         if accepted:
-            await self._write(accepted)
+            await self._write(accepted, requests, owners)
 
-    async def _write(self, accepted: list[tuple[Msg, WriteRequest]]) -> None:
+    async def _write(
+        self, accepted: list[Msg], requests: list[WriteRequest], owners: list[int]
+    ) -> None:
         try:
-            outcome = await self._writer.write([request for _, request in accepted])
+            outcome = await self._writer.write(requests)
         except TransientStoreError as error:
             log.warning("store unavailable, batch of %d will be retried: %s", len(accepted), error)
-            await self._retry_later([msg for msg, _ in accepted])
+            await self._retry_later(accepted)
             return
-        for index, reason in outcome.failed.items():
-            await self._reject(accepted[index][0], Rejection("store_rejected", reason))
-        written = [msg for i, (msg, _) in enumerate(accepted) if i not in outcome.failed]
+        refused = {owners[index]: reason for index, reason in outcome.failed.items()}
+        for owner, reason in refused.items():
+            await self._reject(accepted[owner], Rejection("store_rejected", reason))
+        written = [msg for owner, msg in enumerate(accepted) if owner not in refused]
         try:
             await self._change_feed.publish(outcome.changes)
         except (NatsError, TimeoutError) as error:

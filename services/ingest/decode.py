@@ -4,30 +4,24 @@ Everything that makes a message *bad input* is decided here, before any I/O, so 
 the rest of the path only ever sees valid commands.
 """
 
-from dataclasses import dataclass
 from typing import Final
 
 from pydantic import ValidationError
 
-from contracts.commands import COMMAND_MODELS, AnyCommand
+from contracts.commands import COMMAND_MODELS, AnyCommand, ConnectionCreate, EventPublish
+from contracts.protocols import ProtocolMessageError
+from contracts.protocols.direct import check_protocol_payload
 from contracts.subjects import IngestSubject, SubjectError, parse_ingest_subject
+from services.ingest.protocol_decode import decode_protocol
+from services.ingest.raw_message import RawMessage
 from services.ingest.rejection import Rejection
 from services.store.write_request import WriteRequest
 
 _TYPE_FIELD: Final = {"entities": "type", "connections": "relationshipType", "events": "type"}
 
 
-@dataclass(frozen=True, slots=True)
-class RawMessage:
-    """The parts of a JetStream message that decoding needs."""
-
-    subject: str
-    data: bytes
-    stream_seq: int
-    received_ms: int
-
-
-def decode(raw: RawMessage, max_payload_bytes: int) -> WriteRequest | Rejection:
+def decode(raw: RawMessage, max_payload_bytes: int) -> tuple[WriteRequest, ...] | Rejection:
+    """The write requests a message means (one, or several for a protocol message)."""
     try:
         subject = parse_ingest_subject(raw.subject)
     except SubjectError as error:
@@ -36,9 +30,9 @@ def decode(raw: RawMessage, max_payload_bytes: int) -> WriteRequest | Rejection:
         return Rejection(
             "oversize", f"payload is {len(raw.data)} bytes; the limit is {max_payload_bytes}"
         )
-    model = COMMAND_MODELS.get((subject.kind, subject.op))
-    if model is None:
-        return Rejection("unsupported", f"no ingest handler for {subject.kind!r} messages yet")
+    if subject.kind == "protocols" and subject.type and subject.op:
+        return decode_protocol(raw, subject.tenant, subject.type, subject.op)
+    model = COMMAND_MODELS[(subject.kind, subject.op)]
     try:
         command: AnyCommand = model.model_validate_json(raw.data)  # type: ignore[assignment]
     except ValidationError as error:
@@ -46,13 +40,13 @@ def decode(raw: RawMessage, max_payload_bytes: int) -> WriteRequest | Rejection:
     mismatch = _subject_mismatch(subject, command)
     if mismatch:
         return Rejection("subject_mismatch", mismatch)
-    return WriteRequest(
-        tenant=subject.tenant,
-        subject_type=subject.type,
-        command=command,
-        seq=raw.stream_seq,
-        received_ms=raw.received_ms,
-    )
+    if isinstance(command, EventPublish | ConnectionCreate) and command.metadata:
+        try:
+            metadata = check_protocol_payload(command.metadata)
+        except ProtocolMessageError as error:
+            return Rejection("invalid_payload", f"metadata.payload: {error}")
+        command = command.model_copy(update={"metadata": metadata})
+    return (WriteRequest(subject.tenant, subject.type, command, raw.stream_seq, raw.received_ms),)
 
 
 def _subject_mismatch(subject: IngestSubject, command: AnyCommand) -> str | None:

@@ -2,7 +2,7 @@
 
 from nats.aio.msg import Msg
 
-from services.ingest.decode import RawMessage
+from services.ingest.raw_message import RawMessage
 
 
 def raw_message(msg: Msg) -> RawMessage:
@@ -12,6 +12,7 @@ def raw_message(msg: Msg) -> RawMessage:
         data=msg.data,
         stream_seq=metadata.sequence.stream,
         received_ms=int(metadata.timestamp.timestamp() * 1000),
+        headers=msg.headers or {},
     )
 
 

@@ -11,7 +11,7 @@ RejectionCode = Literal[
     "malformed_json",
     "invalid_payload",
     "subject_mismatch",
-    "unsupported",
+    "invalid_envelope",
     "store_rejected",
 ]
 

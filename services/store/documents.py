@@ -90,10 +90,24 @@ def connection_document(request: WriteRequest) -> Document:
 
 
 def connection_create(document: Document) -> UpdateOne:
-    # $set, not $setOnInsert: a delete may have arrived first and left a tombstone that
-    # the create fills in; the tombstone's `deletedAt` stays, so the connection stays deleted.
+    """Create once: the first create of an id wins, a redelivered one applies again.
+
+    The filter matches a missing document (upsert), a tombstone left by a delete that
+    arrived first (no `fromEntityId` yet: filled in, `deletedAt` kept), or the same
+    create stored before (a redelivery: rewrites the same fields, so its change is
+    republished). A different create of an existing id misses the filter and collides on
+    `_id`: the writer reads that duplicate key error as "already created".
+    """
     fields = {k: v for k, v in document.items() if k != "_id"}
-    return UpdateOne({"_id": document["_id"]}, {"$set": fields}, upsert=True)
+    same_create = {
+        name: document.get(name)
+        for name in ("fromEntityId", "toEntityId", "relationshipType", "createdAt", "metadata")
+    }
+    return UpdateOne(
+        {"_id": document["_id"], "$or": [{"fromEntityId": {"$exists": False}}, same_create]},
+        {"$set": fields},
+        upsert=True,
+    )
 
 
 def connection_delete(request: WriteRequest) -> tuple[UpdateOne, Document]:

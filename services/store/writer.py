@@ -77,6 +77,9 @@ class StoreWriter:
     async def _write(self, batch: Sequence[WriteRequest]) -> BatchOutcome:
         entities, events, connections, tags = _Bulk(), _Bulk(), _Bulk(), _Bulk()
         await self._plan_entities(batch, entities, events)
+        # An unordered bulk write would let any of two creates of one id win; the first
+        # in stream order must (documents.connection_create), so later ones are dropped.
+        first_creates: dict[str, Document] = {}
         for index, request in enumerate(batch):
             command = request.command
             if isinstance(command, EventPublish):
@@ -84,6 +87,9 @@ class StoreWriter:
                 events.add([index], documents.insert_once(document), [_event_change(document)])
             elif isinstance(command, ConnectionCreate):
                 document = documents.connection_document(request)
+                first = first_creates.setdefault(document["_id"], document)
+                if first is not document and first != document:
+                    continue
                 change = StoredChange(
                     request.tenant,
                     "connections",

@@ -1,15 +1,16 @@
 """Decoding turns every possible input into a write request or a reasoned rejection."""
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.commands import EntityUpsert
-from services.ingest.decode import RawMessage, decode
+from contracts.commands import ConnectionCreate, EntityUpsert, EventPublish
+from services.ingest.decode import decode
+from services.ingest.raw_message import RawMessage
 from services.ingest.rejection import Rejection
-from services.store.write_request import WriteRequest
 
 UPSERT = {"id": "a", "type": "creator", "name": "Ada", "updatedAt": 5, "actorId": "u"}
 
@@ -20,8 +21,9 @@ def raw(subject: str, payload: object | bytes) -> RawMessage:
 
 
 def test_a_valid_message_becomes_a_write_request_for_its_tenant() -> None:
-    request = decode(raw("one.v1.acme.entities.creator.upsert", UPSERT), 1024)
-    assert isinstance(request, WriteRequest)
+    decoded = decode(raw("one.v1.acme.entities.creator.upsert", UPSERT), 1024)
+    assert isinstance(decoded, tuple)
+    [request] = decoded
     assert (request.tenant, request.seq, request.received_ms) == ("acme", 7, 1000)
     assert isinstance(request.command, EntityUpsert)
 
@@ -62,10 +64,90 @@ def test_bad_input_is_rejected_with_its_reason(subject: str, payload: object, co
 def test_groupId_equal_to_the_tenant_is_accepted() -> None:
     assert isinstance(
         decode(raw("one.v1.acme.entities.creator.upsert", {**UPSERT, "groupId": "acme"}), 1024),
-        WriteRequest,
+        tuple,
     )
 
 
 @given(subject=st.text(max_size=80), data=st.binary(max_size=300))
 def test_decode_never_raises(subject: str, data: bytes) -> None:
-    assert isinstance(decode(RawMessage(subject, data, 1, 1), 1024), WriteRequest | Rejection)
+    assert isinstance(decode(RawMessage(subject, data, 1, 1), 1024), tuple | Rejection)
+
+
+A2A_COMPLETED = {
+    "taskId": "task-1",
+    "contextId": "ctx-1",
+    "status": {"state": "TASK_STATE_COMPLETED", "timestamp": "2026-11-23T10:00:00Z"},
+}
+
+
+def protocol_raw(payload: object, headers: dict[str, str]) -> RawMessage:
+    data = json.dumps(payload).encode()
+    subject = "one.v1.acme.protocols.a2a.TaskStatusUpdateEvent"
+    return RawMessage(subject=subject, data=data, stream_seq=3, received_ms=9, headers=headers)
+
+
+def test_a_protocol_message_becomes_its_event_and_connection() -> None:
+    headers = {"Nats-Msg-Id": "m1", "One-Actor-Id": "agent-b", "One-Target-Id": "agent-a"}
+    decoded = decode(protocol_raw(A2A_COMPLETED, headers), 4096)
+    assert isinstance(decoded, tuple)
+    event, *rest = decoded
+    assert isinstance(event.command, EventPublish)
+    assert (event.command.id, event.command.type) == ("m1", "task_event")
+    assert event.command.metadata["action"] == "completed"
+    assert event.command.metadata["protocol"] == "a2a"
+    assert event.command.metadata["taskId"] == "task-1"
+    assert [type(r.command) for r in rest] == [ConnectionCreate]
+
+
+def test_a_protocol_message_without_an_actor_is_rejected() -> None:
+    rejection = decode(protocol_raw(A2A_COMPLETED, {"Nats-Msg-Id": "m1"}), 4096)
+    assert isinstance(rejection, Rejection)
+    assert rejection.code == "invalid_envelope"
+    assert "One-Actor-Id" in rejection.message
+
+
+def test_a_malformed_protocol_message_is_rejected_with_the_protocols_complaint() -> None:
+    bad = {**A2A_COMPLETED, "status": {"state": "TASK_STATE_DANCING"}}
+    rejection = decode(protocol_raw(bad, {"Nats-Msg-Id": "m1", "One-Actor-Id": "a"}), 4096)
+    assert isinstance(rejection, Rejection)
+    assert rejection.code == "invalid_payload"
+    assert "TaskStatusUpdateEvent" in rejection.message
+
+
+def test_a_direct_event_with_a_known_protocol_has_its_payload_validated() -> None:
+    metadata = {"action": "completed", "protocol": "a2a", "messageType": "TaskStatusUpdateEvent"}
+    event: dict[str, Any] = {
+        "id": "e1",
+        "type": "task_event",
+        "actorId": "agent-b",
+        "timestamp": 1,
+        "metadata": {
+            "action": "completed",
+            "protocol": "a2a",
+            "messageType": "TaskStatusUpdateEvent",
+        },
+    }
+    subject = "one.v1.acme.events.task_event"
+    good = decode(raw(subject, {**event, "metadata": {**metadata, "payload": A2A_COMPLETED}}), 4096)
+    assert isinstance(good, tuple)
+    bad_payload = {**A2A_COMPLETED, "status": {"state": 7}}
+    bad = decode(raw(subject, {**event, "metadata": {**metadata, "payload": bad_payload}}), 4096)
+    assert isinstance(bad, Rejection)
+    assert bad.message.startswith("metadata.payload")
+
+
+def test_an_unknown_protocol_is_stored_as_it_is() -> None:
+    raw_msg = RawMessage(
+        "one.v1.acme.protocols.mcp.ToolCall",
+        b'{"tool": "search"}',
+        1,
+        1,
+        {"Nats-Msg-Id": "m", "One-Actor-Id": "a"},
+    )
+    decoded = decode(raw_msg, 4096)
+    assert isinstance(decoded, tuple)
+    assert decoded[0].command.metadata == {  # type: ignore[union-attr]
+        "protocol": "mcp",
+        "messageType": "ToolCall",
+        "payload": {"tool": "search"},
+    }
