@@ -1,6 +1,6 @@
 """Graph walks: breadth-first over connections from one entity, bounded in depth and size."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,6 +27,34 @@ class Walk:
     truncated: bool
 
 
+def hop_pipeline(
+    tenant: str,
+    near: str,
+    frontier: Sequence[str],
+    relationship_types: Sequence[str] | None,
+    *,
+    taken: Collection[str],
+    room: int,
+) -> list[Document]:
+    """One hop from `frontier` on side `near`: up to `room` + 1 new live edges, newest first.
+
+    The first stage is the tenant and an `$in` on the `from_entity`/`to_entity` index key.
+    """
+    residual: Document = dict(LIVE)
+    if relationship_types is not None:
+        residual["relationshipType"] = {"$in": list(relationship_types)}
+    if taken:
+        # Edges already taken (seen from their other end) must not use up the room.
+        residual["_id"] = {"$nin": list(taken)}
+    return [
+        {"$match": {"groupId": tenant, near: {"$in": list(frontier)}}},
+        {"$match": residual},
+        {"$sort": {"createdAt": -1, "_id": -1}},
+        # One more than fits tells whether the walk had to stop.
+        {"$limit": room + 1},
+    ]
+
+
 async def traverse(
     database: AsyncDatabase[Document],
     tenant: str,
@@ -43,9 +71,6 @@ async def traverse(
     frontier), newest connections first. Entities that have not arrived are left out of
     `nodes`; their edges stay.
     """
-    residual: Document = dict(LIVE)
-    if relationship_types is not None:
-        residual["relationshipType"] = {"$in": list(relationship_types)}
     reached = [start_id]
     seen = {start_id}
     frontier = [start_id]
@@ -56,15 +81,9 @@ async def traverse(
         for near, far in _SIDES[direction]:
             if not frontier or truncated:
                 break
-            # Edges already taken (seen from their other end) must not use up the limit.
-            known = {"_id": {"$nin": list(edges)}} if edges else {}
-            pipeline: list[Document] = [
-                {"$match": {"groupId": tenant, near: {"$in": frontier}}},
-                {"$match": {**residual, **known}},
-                {"$sort": {"createdAt": -1, "_id": -1}},
-                # One more than fits tells whether the walk had to stop.
-                {"$limit": limit - len(edges) + 1},
-            ]
+            pipeline = hop_pipeline(
+                tenant, near, frontier, relationship_types, taken=edges, room=limit - len(edges)
+            )
             cursor = await database["connections"].aggregate(pipeline)
             async for document in cursor:
                 if document["_id"] in edges:

@@ -20,6 +20,7 @@ from services.store.indexes import (
     ensure_indexes,
 )
 from services.store.keys import record_key
+from services.store.reads.graph import hop_pipeline
 from services.store.reads.keyset import (
     Bound,
     Keyset,
@@ -561,3 +562,19 @@ def test_every_declared_index_is_exercised_by_a_list_shape() -> None:
     # The seed's by_created on connections is kept for operators; no list sorts by it alone.
     assert declared - exercised == {("connections", "by_created")}
     assert CONNECTION_INDEXES[-1].name == "by_created"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("side", "index"), [("fromEntityId", "from_entity"), ("toEntityId", "to_entity")]
+)
+async def test_each_graph_hop_scans_the_side_index(
+    db: Any, tenant: str, side: str, index: str
+) -> None:
+    pipeline = hop_pipeline(tenant, side, ["a", "b"], ["owns"], taken={"x"}, room=10)
+    explained = await db.command(
+        "explain",
+        {"aggregate": "connections", "pipeline": pipeline, "cursor": {}},
+        verbosity="queryPlanner",
+    )
+    assert _index_scanned(explained) == {index}
