@@ -19,10 +19,6 @@ class Reply:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def is_error(self) -> bool:
-        return SERVICE_ERROR_CODE_HEADER in self.headers
-
 
 def _encode(value: Any) -> bytes:
     # Stored documents came from JSON, so `default` only meets what MongoDB itself adds

@@ -3,13 +3,13 @@ caller input. Every function takes the tenant and matches `groupId` (or a tenant
 `_id`); soft-deleted records are hidden unless asked for.
 """
 
-from services.store.reads.connections import join_entities, list_connections
+from services.store.reads.connections import list_connections
 from services.store.reads.entities import get_entities, get_entity, list_entities
 from services.store.reads.events import list_events
 from services.store.reads.graph import Walk, traverse
 from services.store.reads.keyset import Keyset, Page
 from services.store.reads.stats import count_by
-from services.store.reads.tags import list_tags, tags_sort
+from services.store.reads.tags import list_tags
 
 __all__ = [
     "Keyset",
@@ -18,11 +18,9 @@ __all__ = [
     "count_by",
     "get_entities",
     "get_entity",
-    "join_entities",
     "list_connections",
     "list_entities",
     "list_events",
     "list_tags",
-    "tags_sort",
     "traverse",
 ]

@@ -168,14 +168,6 @@ def keyset_pipeline(
     return index, pipeline
 
 
-def narrowed(span: Span, *, lower: Bound | None = None, upper: Bound | None = None) -> Span:
-    """`span` with an extra lower and/or upper bound, keeping the tighter of each."""
-    return Span(
-        span.lower if lower is None else _tighter_lower(span.lower, lower),
-        span.upper if upper is None else _tighter_upper(span.upper, upper),
-    )
-
-
 async def read_page(
     collection: AsyncCollection[Document], indexes: Sequence[KeysetIndex], query: KeysetQuery
 ) -> Page:

@@ -12,7 +12,7 @@ from services.store.reads.keyset import Keyset, KeysetQuery, Page, Span, read_pa
 Document = dict[str, Any]
 
 
-def tags_sort(request: TagsList) -> str:
+def _sort(request: TagsList) -> str:
     """The field a tags page is ordered by: `key` for one entity, else `entityId`."""
     return "key" if request.entityId is not None else "entityId"
 
@@ -37,7 +37,7 @@ async def list_tags(
         TAG_INDEXES,
         KeysetQuery(
             tenant=tenant,
-            sort=tags_sort(request),
+            sort=_sort(request),
             sort_type=str,
             equalities=equalities,
             residual=dict(LIVE),
