@@ -291,6 +291,8 @@ class EmbeddedServers:
     async def _until_ready(self, child: _Child, probe: Callable[[], Awaitable[bool]]) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.ready_timeout_s
+        task = asyncio.current_task()
+        cancel_requests = task.cancelling() if task else 0
         while True:
             code = child.exit_code()
             if code is not None:
@@ -298,7 +300,12 @@ class EmbeddedServers:
                     f"{child.name} exited with code {code} before becoming ready; "
                     f"last lines of {child.log_path}:\n{child.log_tail()}"
                 )
-            if await probe():
+            ready = await probe()
+            if task and task.cancelling() > cancel_requests:
+                # A fresh AsyncMongoClient can swallow a cancellation (seen with pymongo
+                # 4.20); honour it rather than carry on starting.
+                raise asyncio.CancelledError
+            if ready:
                 return
             if loop.time() >= deadline:
                 await child.stop(self.stop_timeout_s)

@@ -1,0 +1,33 @@
+# Every target installs what it needs into .venv first (DESIGN §5). The install reruns only
+# when pyproject.toml is newer than the stamp, so repeated runs are fast.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+run: $(STAMP)
+	exec $(VENV)/bin/one-bus dev
+
+test: $(STAMP)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	@if [ -d benchmarks ]; then \
+		$(VENV)/bin/python -m benchmarks; \
+	else \
+		echo "No benchmarks yet (benchmarks/ does not exist)."; \
+	fi
