@@ -25,9 +25,10 @@ class Settings(BaseSettings):
     ingest_consumer: str = "one-bus-ingest"
     duplicate_window_s: float = Field(default=120.0, gt=0)
 
-    # Batching: a pull takes up to `batch_size` messages, waiting at most `batch_max_wait_s`.
+    # Batching: a fetch returns up to `batch_size` messages as soon as any are there,
+    # waiting at most `fetch_timeout_s` for the first (and for stop() to be noticed).
     batch_size: int = Field(default=256, ge=1, le=10_000)
-    batch_max_wait_s: float = Field(default=0.05, gt=0)
+    fetch_timeout_s: float = Field(default=1.0, gt=0)
     # Sized together with the batch (DESIGN §8): a whole batch must be written well within
     # ack_wait, and max_ack_pending bounds what one replica holds unacknowledged.
     ack_wait_s: float = Field(default=30.0, gt=0)

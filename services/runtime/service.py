@@ -16,7 +16,7 @@ from services.ingest.batch_handler import BatchHandler
 from services.ingest.change_feed import ChangeFeed
 from services.ingest.dead_letters import DeadLetters
 from services.ingest.metrics import IngestMetrics
-from services.ingest.subscriber import include_ingest_subscriber
+from services.ingest.pull_consumer import PullConsumer
 from services.query.subscriber import include_query_subscriber
 from services.runtime.streams import declare_streams
 from services.settings import Settings
@@ -42,6 +42,7 @@ class OneBusService:
         self._query = query
         self._mongo: AsyncMongoClient[dict[str, Any]] | None = None
         self._broker: NatsBroker | None = None
+        self._ingest_consumer: PullConsumer | None = None
         # Per instance, not prometheus_client's global registry: several services may
         # share a process (tests), and each must count only its own work.
         self.metrics_registry = CollectorRegistry()
@@ -84,10 +85,12 @@ class OneBusService:
                 retry_base_delay_s=settings.retry_base_delay_s,
                 retry_max_delay_s=settings.retry_max_delay_s,
             )
-            include_ingest_subscriber(self._broker, handler, settings)
+            self._ingest_consumer = PullConsumer(js, settings, handler.handle)
         if self._query:
             include_query_subscriber(self._broker, database, settings)
         await self._broker.start()
+        if self._ingest_consumer is not None:
+            await self._ingest_consumer.start()
         if settings.metrics_port:
             self._metrics_server = start_http_server(
                 settings.metrics_port, registry=self.metrics_registry
@@ -95,6 +98,11 @@ class OneBusService:
         log.info("ONE Bus running: NATS %s, MongoDB db %r", settings.nats_url, settings.mongodb_db)
 
     async def stop(self) -> None:
+        # Ingest first: its batch in hand is written, published and acked before the
+        # connection goes.
+        if self._ingest_consumer is not None:
+            await self._ingest_consumer.stop()
+            self._ingest_consumer = None
         if self._metrics_server is not None:
             server, thread = self._metrics_server
             server.shutdown()

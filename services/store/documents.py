@@ -6,8 +6,6 @@ See docs/storage.md for the document layout.
 
 from typing import Any
 
-from pymongo import UpdateOne
-
 from contracts.commands import (
     ConnectionCreate,
     ConnectionDelete,
@@ -18,7 +16,9 @@ from contracts.commands import (
     TagDelete,
     TagSet,
 )
+from contracts.correlation import correlation_refs
 from contracts.ontology import LifecycleEventType
+from services.store.guarded_write import GuardedWrite
 from services.store.keys import record_key, tag_key
 from services.store.write_request import WriteRequest
 
@@ -39,6 +39,10 @@ def event_document(request: WriteRequest) -> Document:
     }
     if command.targetId is not None:
         document["targetId"] = command.targetId
+    refs = correlation_refs(command.metadata)
+    if refs:
+        # Internal and multikey-indexed: correlation lookups need no index per key.
+        document["refs"] = refs
     return document
 
 
@@ -67,9 +71,9 @@ def lifecycle_event_document(
     }
 
 
-def insert_once(document: Document) -> UpdateOne:
+def insert_once(document: Document) -> GuardedWrite:
     """Insert unless a document with this `_id` exists: events are immutable."""
-    return UpdateOne({"_id": document["_id"]}, {"$setOnInsert": document}, upsert=True)
+    return GuardedWrite({"_id": document["_id"]}, update={"$setOnInsert": document})
 
 
 def connection_document(request: WriteRequest) -> Document:
@@ -89,41 +93,38 @@ def connection_document(request: WriteRequest) -> Document:
     return document
 
 
-def connection_create(document: Document) -> UpdateOne:
+def connection_create(document: Document) -> GuardedWrite:
     """Create once: the first create of an id wins, a redelivered one applies again.
 
     The filter matches a missing document (upsert), a tombstone left by a delete that
     arrived first (no `fromEntityId` yet: filled in, `deletedAt` kept), or the same
     create stored before (a redelivery: rewrites the same fields, so its change is
-    republished). A different create of an existing id misses the filter and collides on
-    `_id`: the writer reads that duplicate key error as "already created".
+    republished). A different create of an existing id misses the filter: already created.
     """
     fields = {k: v for k, v in document.items() if k != "_id"}
     same_create = {
         name: document.get(name)
         for name in ("fromEntityId", "toEntityId", "relationshipType", "createdAt", "metadata")
     }
-    return UpdateOne(
+    return GuardedWrite(
         {"_id": document["_id"], "$or": [{"fromEntityId": {"$exists": False}}, same_create]},
-        {"$set": fields},
-        upsert=True,
+        update={"$set": fields},
     )
 
 
-def connection_delete(request: WriteRequest) -> tuple[UpdateOne, Document]:
+def connection_delete(request: WriteRequest) -> tuple[GuardedWrite, Document]:
     command = request.command
     assert isinstance(command, ConnectionDelete)
     at = command.updatedAt if command.updatedAt is not None else request.received_ms
     key = record_key(request.tenant, command.id)
     # $min keeps the first delete time however often, and in whatever order, deletes land.
-    operation = UpdateOne(
+    operation = GuardedWrite(
         {"_id": key},
-        {
+        update={
             "$min": {"deletedAt": at},
             "$max": {"updatedAt": at},
             "$setOnInsert": {"id": command.id, "groupId": request.tenant},
         },
-        upsert=True,
     )
     change: Document = {
         "_id": key,
@@ -135,11 +136,11 @@ def connection_delete(request: WriteRequest) -> tuple[UpdateOne, Document]:
     return operation, change
 
 
-def tag_write(request: WriteRequest) -> tuple[UpdateOne, Document]:
+def tag_write(request: WriteRequest) -> tuple[GuardedWrite, Document]:
     """A guarded tag set or delete: applies only if no newer tag write (by seq) is stored.
 
     When a newer one is stored, the filter misses and the upsert collides on `_id`
-    (duplicate key): that is how the writer learns the write was stale.
+    (duplicate key; see guarded_write.py).
     """
     command = request.command
     assert isinstance(command, TagSet | TagDelete)
@@ -158,5 +159,5 @@ def tag_write(request: WriteRequest) -> tuple[UpdateOne, Document]:
     else:
         document["deletedAt"] = request.received_ms
         update = {"$set": {**fields, "deletedAt": request.received_ms}}
-    operation = UpdateOne({"_id": key, "seq": {"$lte": request.seq}}, update, upsert=True)
+    operation = GuardedWrite({"_id": key, "seq": {"$lte": request.seq}}, update=update)
     return operation, document

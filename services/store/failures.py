@@ -22,18 +22,18 @@ class TransientStoreError(Exception):
 def split_write_errors(
     write_errors: list[dict[str, Any]],
 ) -> tuple[set[int], dict[int, str]]:
-    """Sort a bulk write's errors into (stale op indexes, permanent failures by op index).
+    """Sort a bulk write's errors into (duplicate-key op indexes, permanent failures by index).
 
     Raises TransientStoreError if any error is transient.
     """
-    stale: set[int] = set()
+    collided: set[int] = set()
     failed: dict[int, str] = {}
     for error in write_errors:
         code = error.get("code")
         if code == DUPLICATE_KEY:
-            stale.add(error["index"])
+            collided.add(error["index"])
         elif code in _TRANSIENT_CODES:
             raise TransientStoreError(f"write error {code}: {error.get('errmsg')}")
         else:
             failed[error["index"]] = f"store refused the document ({code}): {error.get('errmsg')}"
-    return stale, failed
+    return collided, failed

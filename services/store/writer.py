@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, PyMongoError
@@ -30,11 +29,10 @@ from contracts.records import ChangeOp
 from services.store import documents
 from services.store.entity_fold import Document, fold_entities
 from services.store.failures import TransientStoreError, split_write_errors
+from services.store.guarded_write import GuardedWrite
 from services.store.keys import record_key
 from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
-
-Operation = UpdateOne | ReplaceOne  # type: ignore[type-arg]
 
 
 @dataclass(slots=True)
@@ -50,11 +48,11 @@ class BatchOutcome:
 class _Bulk:
     """One collection's operations, each with the requests it came from and its changes."""
 
-    operations: list[Operation] = field(default_factory=list)
+    operations: list[GuardedWrite] = field(default_factory=list)
     origins: list[list[int]] = field(default_factory=list)
     changes: list[list[StoredChange]] = field(default_factory=list)
 
-    def add(self, origins: list[int], operation: Operation, changes: list[StoredChange]) -> None:
+    def add(self, origins: list[int], operation: GuardedWrite, changes: list[StoredChange]) -> None:
         self.operations.append(operation)
         self.origins.append(origins)
         self.changes.append(changes)
@@ -175,11 +173,13 @@ async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: Batc
     stale: set[int] = set()
     failed: dict[int, str] = {}
     try:
-        await collection.bulk_write(bulk.operations, ordered=False)
+        await collection.bulk_write([op.bulk_op() for op in bulk.operations], ordered=False)
     except BulkWriteError as error:
         if error.details.get("writeConcernErrors"):
             raise TransientStoreError(str(error.details["writeConcernErrors"])) from error
-        stale, failed = split_write_errors(error.details.get("writeErrors", []))
+        collided, failed = split_write_errors(error.details.get("writeErrors", []))
+        # Rare (a newer version is stored, or a replica raced us): settle one by one.
+        stale = {i for i in collided if not await bulk.operations[i].apply_to_existing(collection)}
     for position, changes in enumerate(bulk.changes):
         if position in failed:
             for origin in bulk.origins[position]:
@@ -188,19 +188,15 @@ async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: Batc
             outcome.changes.extend(changes)
 
 
-def _guarded_replace(document: Document) -> ReplaceOne:  # type: ignore[type-arg]
-    """Replace unless the stored version is newer, by `(updatedAt, seq)`.
-
-    When it is newer the filter misses and the upsert collides on `_id`: a stale write,
-    reported as a duplicate key error and ignored.
-    """
+def _guarded_replace(document: Document) -> GuardedWrite:
+    """Replace unless the stored version is newer, by `(updatedAt, seq)`."""
     not_newer = {
         "$or": [
             {"updatedAt": {"$lt": document["updatedAt"]}},
             {"updatedAt": document["updatedAt"], "seq": {"$lte": document["seq"]}},
         ]
     }
-    return ReplaceOne({"_id": document["_id"], **not_newer}, document, upsert=True)
+    return GuardedWrite({"_id": document["_id"], **not_newer}, replacement=document)
 
 
 def _event_change(document: Document) -> StoredChange:

@@ -1,0 +1,98 @@
+"""The ingest pull loop: fetch a batch from the durable consumer, hand it over, repeat.
+
+Written on nats-py (the client FastStream wraps) rather than FastStream's pull
+subscriber, because ingest needs guarantees that subscriber does not give: a fetched
+batch is never dropped (FastStream's loop discarded a partial batch when a fetch raised,
+leaving it to wait out ack_wait), a fetch returns as soon as messages are there (low
+latency when traffic is light, full batches under load), and stop() drains: the batch in
+hand is finished and acked, nothing more is fetched.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from contracts.subjects import PREFIX
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BatchCallback = Callable[[Sequence[Msg]], Awaitable[None]]
+
+
+def ingest_consumer_config(settings: Settings) -> ConsumerConfig:
+    """One durable consumer over every ingest subject, shared by all replicas."""
+    return ConsumerConfig(
+        durable_name=settings.ingest_consumer,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=settings.ack_wait_s,
+        max_ack_pending=settings.max_ack_pending,
+        # Never give up on a message: bad input is terminated explicitly, and anything
+        # else is a transient failure worth retrying (with backoff) until it succeeds.
+        max_deliver=-1,
+        max_waiting=512,
+    )
+
+
+class PullConsumer:
+    def __init__(self, js: JetStreamContext, settings: Settings, on_batch: BatchCallback) -> None:
+        self._js = js
+        self._settings = settings
+        self._on_batch = on_batch
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        subscription = await self._js.pull_subscribe(
+            f"{PREFIX}.>",
+            durable=self._settings.ingest_consumer,
+            stream=self._settings.ingest_stream,
+            config=ingest_consumer_config(self._settings),
+        )
+        self._task = asyncio.create_task(self._run(subscription), name="one-bus-ingest")
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, then stop fetching."""
+        self._stopping.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(self._task, timeout=self._settings.drain_timeout_s)
+        except TimeoutError:
+            log.warning("ingest did not drain within %.1f s", self._settings.drain_timeout_s)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+
+    async def _run(self, subscription: JetStreamContext.PullSubscription) -> None:
+        while not self._stopping.is_set():
+            try:
+                messages = await subscription.fetch(
+                    batch=self._settings.batch_size, timeout=self._settings.fetch_timeout_s
+                )
+            except TimeoutError:
+                continue
+            except NatsError as error:
+                # Disconnected or reconnecting: nats-py reconnects by itself; wait a little.
+                log.warning("fetch failed, retrying: %r", error)
+                await asyncio.sleep(0.5)
+                continue
+            await self._process(messages)
+
+    async def _process(self, messages: Sequence[Msg]) -> None:
+        try:
+            await self._on_batch(messages)
+        except Exception:
+            # A bug, not bad input: keep the messages (redelivered later) and keep running.
+            log.exception("batch of %d failed unexpectedly; it will be redelivered", len(messages))
+            for msg in messages:
+                with contextlib.suppress(NatsError):
+                    await msg.nak(delay=self._settings.retry_max_delay_s)

@@ -1,0 +1,40 @@
+"""An upsert guarded by its filter, and how to settle a duplicate key on it.
+
+Every write the store makes is an upsert whose filter says when it may apply (the
+stored version is not newer, the document is a tombstone, ...). When the filter misses,
+the upsert tries to insert and collides on `_id`. That duplicate key means one of two
+things: a newer version is stored (the write is stale), or a concurrent writer inserted
+the document between our read and our insert (a race between replicas). Retrying once
+without upsert tells them apart: the document exists now, so the guard alone decides.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import ReplaceOne, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GuardedWrite:
+    filter: Document
+    # Exactly one of: update operators, or a whole replacement document.
+    update: Document | None = None
+    replacement: Document | None = None
+
+    def bulk_op(self) -> UpdateOne | ReplaceOne:  # type: ignore[type-arg]
+        if self.replacement is not None:
+            return ReplaceOne(self.filter, self.replacement, upsert=True)
+        assert self.update is not None
+        return UpdateOne(self.filter, self.update, upsert=True)
+
+    async def apply_to_existing(self, collection: AsyncCollection[Document]) -> bool:
+        """Apply without upsert; True if the guard let it through."""
+        if self.replacement is not None:
+            result = await collection.replace_one(self.filter, self.replacement)
+        else:
+            assert self.update is not None
+            result = await collection.update_one(self.filter, self.update)
+        return result.matched_count == 1
