@@ -8,6 +8,7 @@ event and connection it means (mapping.py, records.py). See docs/protocols.md.
 
 from contracts.protocols.envelope import (
     HEADER_ACTOR_ID,
+    HEADER_CORRELATION_ID,
     HEADER_RECORD_ID,
     HEADER_TARGET_ID,
     HEADER_TIMESTAMP,
@@ -26,6 +27,7 @@ from contracts.protocols.records import ProtocolRecords, connection_id, protocol
 
 __all__ = [
     "HEADER_ACTOR_ID",
+    "HEADER_CORRELATION_ID",
     "HEADER_RECORD_ID",
     "HEADER_TARGET_ID",
     "HEADER_TIMESTAMP",

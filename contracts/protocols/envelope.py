@@ -10,6 +10,10 @@ and a protocol payload rarely contains, travels in NATS headers:
 | `One-Actor-Id`  | yes      | ONE entity id of the party that sent the message          |
 | `One-Target-Id` | no       | ONE entity id of the party it was sent to                 |
 | `One-Timestamp` | no       | when it happened, epoch ms as decimal digits              |
+| `One-Correlation-Id` | no | ties messages the protocol does not link itself     |
+
+`One-Correlation-Id` (say, the id of one AP2 v0.1 purchase, whose intent, cart and
+payment mandates share no field) is stored as `metadata.correlationId`.
 
 Without `One-Timestamp` the event takes the message's own time if the spec gives it one,
 else the time the bus received it. Without `One-Target-Id` there is no target and no
@@ -28,6 +32,7 @@ HEADER_RECORD_ID: Final = "Nats-Msg-Id"
 HEADER_ACTOR_ID: Final = "One-Actor-Id"
 HEADER_TARGET_ID: Final = "One-Target-Id"
 HEADER_TIMESTAMP: Final = "One-Timestamp"
+HEADER_CORRELATION_ID: Final = "One-Correlation-Id"
 
 MAX_RECORD_ID_LENGTH: Final = 100
 
@@ -38,6 +43,7 @@ _FIELD_HEADERS: Final = {
     "actorId": HEADER_ACTOR_ID,
     "targetId": HEADER_TARGET_ID,
     "timestamp": HEADER_TIMESTAMP,
+    "correlationId": HEADER_CORRELATION_ID,
 }
 
 
@@ -54,6 +60,7 @@ class ProtocolEnvelope(BaseModel):
     actorId: RecordId
     targetId: RecordId | None = None
     timestamp: EpochMs | None = None
+    correlationId: RecordId | None = None
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str] | None) -> Self:
@@ -86,6 +93,7 @@ class ProtocolEnvelope(BaseModel):
                 actorId=actor_id,
                 targetId=header(HEADER_TARGET_ID),
                 timestamp=int(raw_time) if raw_time is not None else None,
+                correlationId=header(HEADER_CORRELATION_ID),
             )
         except ValidationError as error:
             problems = "; ".join(
@@ -102,4 +110,6 @@ class ProtocolEnvelope(BaseModel):
             headers[HEADER_TARGET_ID] = self.targetId
         if self.timestamp is not None:
             headers[HEADER_TIMESTAMP] = str(self.timestamp)
+        if self.correlationId is not None:
+            headers[HEADER_CORRELATION_ID] = self.correlationId
         return headers

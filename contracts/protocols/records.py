@@ -39,6 +39,7 @@ def protocol_records(
     Raises pydantic.ValidationError (a ValueError) if `tenant` is not a tenant token.
     """
     timestamp = envelope.timestamp
+    correlation = {"correlationId": envelope.correlationId} if envelope.correlationId else {}
     if timestamp is None:
         timestamp = mapping.timestamp_ms if mapping.timestamp_ms is not None else received_at_ms
     event = EventPublish(
@@ -48,7 +49,7 @@ def protocol_records(
         actorId=envelope.actorId,
         targetId=envelope.targetId,
         timestamp=timestamp,
-        metadata=mapping.metadata,
+        metadata={**mapping.metadata, **correlation},
     )
     related = tuple(
         EventPublish(
@@ -58,7 +59,7 @@ def protocol_records(
             actorId=envelope.actorId,
             targetId=envelope.targetId,
             timestamp=timestamp,
-            metadata={**extra.metadata, "sourceEventId": envelope.recordId},
+            metadata={**extra.metadata, **correlation, "sourceEventId": envelope.recordId},
         )
         for extra in mapping.related_events
     )

@@ -76,6 +76,9 @@ EVENT_INDEXES: Final = (
     KeysetIndex("by_timestamp", (), "timestamp", NEWEST_FIRST),
     KeysetIndex("by_actor_type", ("actorId", "type"), "timestamp", NEWEST_FIRST),
     KeysetIndex("by_target_type", ("targetId", "type"), "timestamp", NEWEST_FIRST),
+    # Not in the seed: correlation lookups (one A2A task, one checkout, one purchase).
+    # `refs` is multikey: ["taskId=…", "contextId=…"] (contracts/correlation.py).
+    KeysetIndex("by_ref", ("refs",), "timestamp", NEWEST_FIRST),
 )
 
 # Tags have no time of their own: an entity's tags are listed by key, a key's tags by entity.

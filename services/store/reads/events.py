@@ -4,6 +4,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts.correlation import correlation_refs
 from contracts.queries import EventsList
 from services.store.indexes import EVENT_INDEXES
 from services.store.reads.keyset import Bound, Keyset, KeysetQuery, Page, Span, read_page
@@ -28,9 +29,12 @@ async def list_events(
         equalities["type"] = request.type
     # Metadata keys are `[A-Za-z0-9_-]` (no `.` or `$`) and values scalars: each entry is a
     # plain equality on one metadata field.
-    residual: Document = {
-        f"metadata.{key}": value for key, value in (request.metadata or {}).items()
-    }
+    metadata = request.metadata or {}
+    residual: Document = {f"metadata.{key}": value for key, value in metadata.items()}
+    # A correlation key (taskId, transactionId, ...) is also indexed through `refs`.
+    refs = correlation_refs(metadata)
+    if refs:
+        equalities["refs"] = refs[0]
     span = Span(
         Bound(request.since, True) if request.since is not None else None,
         Bound(request.until, False) if request.until is not None else None,

@@ -499,6 +499,7 @@ SHAPES: list[tuple[str, str, Document, str, type[int] | type[str]]] = [
     ("events", "timestamp", {"targetId": "u1"}, "by_target", int),
     ("events", "timestamp", {"actorId": "u1", "type": "payment_event"}, "by_actor_type", int),
     ("events", "timestamp", {"targetId": "u1", "type": "payment_event"}, "by_target_type", int),
+    ("events", "timestamp", {"refs": "taskId=t1"}, "by_ref", int),
     ("tags", "key", {"entityId": "e1"}, "by_entity", str),
     ("tags", "entityId", {"key": "color"}, "by_key", str),
     ("tags", "entityId", {"key": "color", "value": "red"}, "by_key_value", str),
