@@ -48,9 +48,10 @@ class PullConsumer:
         self._on_batch = on_batch
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._subscription: JetStreamContext.PullSubscription | None = None
 
     async def start(self) -> None:
-        subscription = await self._js.pull_subscribe(
+        self._subscription = subscription = await self._js.pull_subscribe(
             f"{PREFIX}.>",
             durable=self._settings.ingest_consumer,
             stream=self._settings.ingest_stream,
@@ -71,6 +72,13 @@ class PullConsumer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._task = None
+        if self._subscription is not None:
+            # A message that arrived after the last fetch timed out sits in the
+            # subscription's queue; a connection drain would wait for it forever. Unacked,
+            # it is redelivered to a replica that is still running.
+            with contextlib.suppress(NatsError):
+                await self._subscription.unsubscribe()
+            self._subscription = None
 
     async def _run(self, subscription: JetStreamContext.PullSubscription) -> None:
         while not self._stopping.is_set():
