@@ -4,6 +4,8 @@ Every operation is idempotent: applying it twice, or after a newer one, changes 
 See docs/storage.md for the document layout.
 """
 
+import hashlib
+import json
 from typing import Any
 
 from contracts.commands import (
@@ -96,19 +98,17 @@ def connection_document(request: WriteRequest) -> Document:
 def connection_create(document: Document) -> GuardedWrite:
     """Create once: the first create of an id wins, a redelivered one applies again.
 
-    The filter matches a missing document (upsert), a tombstone left by a delete that
-    arrived first (no `fromEntityId` yet: filled in, `deletedAt` kept), or the same
-    create stored before (a redelivery: rewrites the same fields, so its change is
-    republished). A different create of an existing id misses the filter: already created.
+    `createKey` is a digest of the create's content. The guard matches a missing document
+    (upsert), a tombstone left by a delete that arrived first (no `createKey` yet: filled
+    in, its `deletedAt` kept), or the same create stored before (a redelivery: rewrites
+    the same fields, so its change is republished). A different create of an existing id
+    misses: already created. (`$in` with null, not an `$or`: SecantusDB scans on `$or`.)
     """
     fields = {k: v for k, v in document.items() if k != "_id"}
-    same_create = {
-        name: document.get(name)
-        for name in ("fromEntityId", "toEntityId", "relationshipType", "createdAt", "metadata")
-    }
+    create_key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
     return GuardedWrite(
-        {"_id": document["_id"], "$or": [{"fromEntityId": {"$exists": False}}, same_create]},
-        update={"$set": fields},
+        {"_id": document["_id"], "createKey": {"$in": [None, create_key]}},
+        update={"$set": {**fields, "createKey": create_key}},
     )
 
 

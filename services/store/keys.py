@@ -22,4 +22,4 @@ def to_record(document: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k not in _INTERNAL_FIELDS}
 
 
-_INTERNAL_FIELDS = frozenset({"_id", "seq", "refs"})
+_INTERNAL_FIELDS = frozenset({"_id", "seq", "version", "createKey", "refs"})

@@ -160,7 +160,7 @@ class StoreWriter:
                     step.document["type"],
                     step.op,
                     step.document,
-                    f"entities:{key}:{step.document['updatedAt']}:{step.request.seq}",
+                    f"entities:{key}:{step.document['version']}",
                 )
             )
         for key, document in fold.documents.items():
@@ -189,14 +189,9 @@ async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: Batc
 
 
 def _guarded_replace(document: Document) -> GuardedWrite:
-    """Replace unless the stored version is newer, by `(updatedAt, seq)`."""
-    not_newer = {
-        "$or": [
-            {"updatedAt": {"$lt": document["updatedAt"]}},
-            {"updatedAt": document["updatedAt"], "seq": {"$lte": document["seq"]}},
-        ]
-    }
-    return GuardedWrite({"_id": document["_id"], **not_newer}, replacement=document)
+    """Replace unless the stored version is newer (entity_fold.entity_version)."""
+    guard = {"_id": document["_id"], "version": {"$lte": document["version"]}}
+    return GuardedWrite(guard, replacement=document)
 
 
 def _event_change(document: Document) -> StoredChange:
