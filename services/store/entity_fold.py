@@ -1,9 +1,9 @@
 """Folding a batch of entity commands into the state to store (pure, no I/O).
 
-Each entity's version is `(updatedAt, seq)` (stored as one string, `version`): a command
-applies when its version is at
-least the current one, so a stale update never wins, a tie on `updatedAt` is broken by
-stream order, and a redelivered command (same version) applies again to the same result.
+Each entity's version is `(updatedAt, seq)`, stored as one string (`version`): a command
+applies when its version is at least the current one, so a stale update never wins, a
+tie on `updatedAt` is broken by stream order, and a redelivered command (same version)
+applies again to the same result.
 Commands are folded in stream order on top of the stored documents, so a batch that
 creates, updates and deletes one entity stores the final state in one write and still
 records every step as a lifecycle event and a change.
