@@ -25,9 +25,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Each benchmark compares against a baseline in the same run: `make bench BENCH_ARGS=--rounds=5`.
+BENCH_ARGS ?=
 bench: $(STAMP)
-	@if [ -d benchmarks ]; then \
-		$(VENV)/bin/python -m benchmarks; \
-	else \
-		echo "No benchmarks yet (benchmarks/ does not exist)."; \
-	fi
+	$(VENV)/bin/python -m benchmarks $(BENCH_ARGS)

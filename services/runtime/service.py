@@ -91,6 +91,9 @@ class OneBusService:
         await self._broker.start()
         if self._ingest_consumer is not None:
             await self._ingest_consumer.start()
+        # Started means the server knows our subscriptions: a request sent right after
+        # start() must find a responder.
+        await client.flush()
         if settings.metrics_port:
             self._metrics_server = start_http_server(
                 settings.metrics_port, registry=self.metrics_registry

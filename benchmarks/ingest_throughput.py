@@ -1,0 +1,78 @@
+"""Ingest drain throughput: the batched pipeline against the same pipeline one message at a time.
+
+Each run starts from empty streams and an empty database, publishes the whole workload
+first, then starts the service and times how long it takes until the durable consumer
+has nothing pending and nothing unacknowledged (everything written, changes published,
+acked). Runs alternate between the two configurations so that machine noise hits both.
+"""
+
+import asyncio
+import contextlib
+import time
+import tracemalloc
+from dataclasses import dataclass
+
+import nats
+from nats.js.errors import NotFoundError
+
+from benchmarks.workload import messages
+from services.runtime.service import OneBusService
+from services.settings import Settings
+
+
+@dataclass(frozen=True)
+class Run:
+    batch_size: int
+    seconds: float
+    messages: int
+    peak_traced_mib: float
+
+    @property
+    def per_second(self) -> float:
+        return self.messages / self.seconds
+
+
+async def _reset(nats_url: str, settings: Settings) -> None:
+    client = await nats.connect(nats_url)
+    js = client.jetstream()
+    for stream in (settings.ingest_stream, settings.changes_stream, settings.dlq_stream):
+        with contextlib.suppress(NotFoundError):
+            await js.delete_stream(stream)
+    await client.close()
+
+
+async def run_once(nats_url: str, mongodb_uri: str, batch_size: int, count: int, tag: str) -> Run:
+    settings = Settings(
+        nats_url=nats_url,
+        mongodb_uri=mongodb_uri,
+        mongodb_db=f"bench_{tag}",
+        batch_size=batch_size,
+        fetch_timeout_s=0.2,
+    )
+    await _reset(nats_url, settings)
+    # Declare the streams (and nothing else) so the workload can be published first.
+    async with OneBusService(settings, ingest=False, query=False):
+        pass
+    client = await nats.connect(nats_url)
+    js = client.jetstream()
+    acks = [js.publish(subject, data) for subject, data in messages("bench", count)]
+    for start in range(0, len(acks), 500):
+        await asyncio.gather(*acks[start : start + 500])
+
+    tracemalloc.start()
+    started = time.perf_counter()
+    async with OneBusService(settings, query=False):
+        while True:
+            info = await js.consumer_info(settings.ingest_stream, settings.ingest_consumer)
+            if (
+                info.num_pending == 0
+                and info.num_ack_pending == 0
+                and info.delivered.stream_seq >= count
+            ):
+                break
+            await asyncio.sleep(0.02)
+        seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    await client.close()
+    return Run(batch_size, seconds, count, peak / 2**20)
