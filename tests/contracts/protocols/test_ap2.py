@@ -7,9 +7,7 @@ from tests.contracts.protocols.sample_files import (
     Expected,
     Rejected,
     check_sample,
-    good_samples,
     load,
-    malformed_samples,
 )
 
 PROTOCOL = "ap2"
@@ -105,24 +103,6 @@ MALFORMED: dict[str, Rejected] = {
         "PaymentReceipt", "an Error receipt needs `error`"
     ),
 }
-
-
-def test_every_sample_is_specified() -> None:
-    assert set(GOOD) == good_samples(PROTOCOL)
-    assert set(MALFORMED) == malformed_samples(PROTOCOL)
-
-
-@pytest.mark.parametrize("name", sorted(GOOD))
-def test_good_sample_maps_as_specified(name: str) -> None:
-    check_sample(PROTOCOL, name, GOOD[name])
-
-
-@pytest.mark.parametrize("name", sorted(MALFORMED))
-def test_malformed_sample_is_rejected_with_its_reason(name: str) -> None:
-    rejected = MALFORMED[name]
-    with pytest.raises(ProtocolMessageError) as caught:
-        map_protocol_message(PROTOCOL, rejected.message_type, load(PROTOCOL, name))
-    assert rejected.reason in str(caught.value)
 
 
 def test_a_checkout_mandate_and_its_payment_mandate_share_the_transaction_id() -> None:

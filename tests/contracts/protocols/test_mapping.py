@@ -17,20 +17,11 @@ from contracts.protocols import (
 )
 from contracts.protocols.mapping import PROTOCOL_HANDLERS
 from contracts.subjects import TOKEN_RE
-from tests.contracts.protocols import test_a2a, test_acp, test_ag_ui, test_ap2, test_x402
-from tests.contracts.protocols.sample_files import Expected, load
+from tests.contracts.protocols.sample_files import load
+from tests.contracts.protocols.specified import GOOD_SAMPLES, SPECIFIED
 
-SPECIFIED: dict[str, dict[str, Expected]] = {
-    "a2a": test_a2a.GOOD,
-    "acp": test_acp.GOOD,
-    "ap2": test_ap2.GOOD,
-    "x402": test_x402.GOOD,
-    "ag-ui": test_ag_ui.GOOD,
-}
 SAMPLES: list[tuple[str, str, str]] = [
-    (protocol, name, expected.message_type)
-    for protocol, table in SPECIFIED.items()
-    for name, expected in sorted(table.items())
+    (protocol, name, expected.message_type) for protocol, name, expected in GOOD_SAMPLES
 ]
 
 json_values = st.recursive(
@@ -61,7 +52,7 @@ def test_every_known_message_type_is_a_subject_token(protocol: str) -> None:
 @pytest.mark.parametrize("protocol", KNOWN_PROTOCOLS)
 def test_both_wire_versions_are_sampled(protocol: str) -> None:
     # Sample names start with the wire version; AG-UI has one event vocabulary.
-    versions = {name.split("_")[0] for name in SPECIFIED[protocol]}
+    versions = {name.split("_")[0] for name in SPECIFIED[protocol][0]}
     expected = {
         "a2a": {"v1", "v03"},
         "acp": {"v20260417", "v20250929"},
@@ -70,7 +61,7 @@ def test_both_wire_versions_are_sampled(protocol: str) -> None:
     }.get(protocol)
     if expected is not None:
         assert expected <= versions
-    assert len(SPECIFIED[protocol]) >= 4
+    assert len(SPECIFIED[protocol][0]) >= 4
 
 
 def test_an_unknown_protocol_is_stored_as_is() -> None:

@@ -13,20 +13,12 @@ import nats.aio.client
 import pytest
 from nats.js import JetStreamContext
 
-from tests.contracts.protocols import test_a2a, test_acp, test_ag_ui, test_ap2, test_x402
-from tests.contracts.protocols.sample_files import Expected, load
+from tests.contracts.protocols import test_a2a
+from tests.contracts.protocols.sample_files import load
+from tests.contracts.protocols.specified import SPECIFIED
 from tests.fixtures.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("bus")]
-
-
-SPECIFIED: dict[str, tuple[dict[str, Expected], dict[str, Any]]] = {
-    "a2a": (test_a2a.GOOD, test_a2a.MALFORMED),
-    "acp": (test_acp.GOOD, test_acp.MALFORMED),
-    "ap2": (test_ap2.GOOD, test_ap2.MALFORMED),
-    "x402": (test_x402.GOOD, test_x402.MALFORMED),
-    "ag-ui": (test_ag_ui.GOOD, test_ag_ui.MALFORMED),
-}
 
 
 @pytest.fixture
