@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     dlq_stream: str = "ONE_DLQ"
     ingest_consumer: str = "one-bus-ingest"
     duplicate_window_s: float = Field(default=120.0, gt=0)
+    # How long the declared streams keep messages. Ingest input is raw (an ACP
+    # delegate_payment carries card data before the store redacts it), so it is not
+    # kept forever; dead letters stay longer, for operators to inspect and replay.
+    ingest_max_age_s: float = Field(default=7 * 24 * 3600, gt=0)
+    changes_max_age_s: float = Field(default=7 * 24 * 3600, gt=0)
+    dlq_max_age_s: float = Field(default=30 * 24 * 3600, gt=0)
 
     # Batching: a fetch returns up to `batch_size` messages as soon as any are there,
     # waiting at most `fetch_timeout_s` for the first (and for stop() to be noticed).

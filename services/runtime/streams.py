@@ -21,7 +21,9 @@ _STREAM_NAME_IN_USE = 10058
 
 
 def stream_configs(settings: Settings) -> list[StreamConfig]:
-    def stream(name: str, subjects: Sequence[str], description: str) -> StreamConfig:
+    def stream(
+        name: str, subjects: Sequence[str], description: str, max_age_s: float
+    ) -> StreamConfig:
         return StreamConfig(
             name=name,
             description=description,
@@ -31,12 +33,28 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             storage=StorageType.FILE,
             num_replicas=settings.stream_replicas,
             duplicate_window=settings.duplicate_window_s,
+            max_age=max_age_s,
         )
 
     return [
-        stream(settings.ingest_stream, INGEST_WILDCARDS, "ONE Bus input: records and commands"),
-        stream(settings.changes_stream, [CHANGES_WILDCARD], "ONE Bus: what was persisted"),
-        stream(settings.dlq_stream, [DLQ_WILDCARD], "ONE Bus: rejected input, with reasons"),
+        stream(
+            settings.ingest_stream,
+            INGEST_WILDCARDS,
+            "ONE Bus input: records and commands",
+            settings.ingest_max_age_s,
+        ),
+        stream(
+            settings.changes_stream,
+            [CHANGES_WILDCARD],
+            "ONE Bus: what was persisted",
+            settings.changes_max_age_s,
+        ),
+        stream(
+            settings.dlq_stream,
+            [DLQ_WILDCARD],
+            "ONE Bus: rejected input, with reasons",
+            settings.dlq_max_age_s,
+        ),
     ]
 
 
