@@ -20,6 +20,19 @@ class StoredChange:
     # Nats-Msg-Id and JetStream drops the duplicate.
     msg_id: str
 
+    @classmethod
+    def of(
+        cls,
+        collection: Collection,
+        type_token: str,
+        op: ChangeOp,
+        document: dict[str, Any],
+        version: object = "",
+    ) -> "StoredChange":
+        """The change a write of `document` makes; `version` tells apart writes of one record."""
+        msg_id = f"{collection}:{document['_id']}:{op}:{version}"
+        return cls(document["groupId"], collection, type_token, op, document, msg_id)
+
     @property
     def subject(self) -> str:
         return change_subject(self.tenant, self.collection, self.type_token)

@@ -82,43 +82,25 @@ class StoreWriter:
             command = request.command
             if isinstance(command, EventPublish):
                 document = documents.event_document(request)
-                events.add([index], documents.insert_once(document), [_event_change(document)])
+                change = StoredChange.of("events", command.type, "create", document)
+                events.add([index], documents.insert_once(document), [change])
             elif isinstance(command, ConnectionCreate):
                 document = documents.connection_document(request)
-                first = first_creates.setdefault(document["_id"], document)
-                if first is not document and first != document:
+                if first_creates.setdefault(document["_id"], document) != document:
                     continue
-                change = StoredChange(
-                    request.tenant,
-                    "connections",
-                    command.relationshipType,
-                    "create",
-                    document,
-                    f"connections:{document['_id']}:create",
+                change = StoredChange.of(
+                    "connections", command.relationshipType, "create", document
                 )
                 connections.add([index], documents.connection_create(document), [change])
             elif isinstance(command, ConnectionDelete):
                 operation, document = documents.connection_delete(request)
-                change = StoredChange(
-                    request.tenant,
-                    "connections",
-                    request.subject_type or "unknown",
-                    "delete",
-                    document,
-                    f"connections:{document['_id']}:delete",
-                )
+                type_token = request.subject_type or "unknown"
+                change = StoredChange.of("connections", type_token, "delete", document)
                 connections.add([index], operation, [change])
             elif isinstance(command, TagSet | TagDelete):
                 operation, document = documents.tag_write(request)
                 op: ChangeOp = "set" if isinstance(command, TagSet) else "delete"
-                change = StoredChange(
-                    request.tenant,
-                    "tags",
-                    op,
-                    op,
-                    document,
-                    f"tags:{document['_id']}:{request.seq}",
-                )
+                change = StoredChange.of("tags", op, op, document, version=request.seq)
                 tags.add([index], operation, [change])
 
         outcome = BatchOutcome()
@@ -150,18 +132,13 @@ class StoreWriter:
         for step in fold.steps:
             index = position[id(step.request)]
             event = documents.lifecycle_event_document(step.request, step.lifecycle, step.document)
-            events.add([index], documents.insert_once(event), [_event_change(event)])
+            lifecycle = StoredChange.of("events", event["type"], "create", event)
+            events.add([index], documents.insert_once(event), [lifecycle])
             key = step.document["_id"]
             origins[key].append(index)
+            version = step.document["version"]
             changes[key].append(
-                StoredChange(
-                    step.request.tenant,
-                    "entities",
-                    step.document["type"],
-                    step.op,
-                    step.document,
-                    f"entities:{key}:{step.document['version']}",
-                )
+                StoredChange.of("entities", step.document["type"], step.op, step.document, version)
             )
         for key, document in fold.documents.items():
             entities.add(origins[key], _guarded_replace(document), changes[key])
@@ -192,14 +169,3 @@ def _guarded_replace(document: Document) -> GuardedWrite:
     """Replace unless the stored version is newer (entity_fold.entity_version)."""
     guard = {"_id": document["_id"], "version": {"$lte": document["version"]}}
     return GuardedWrite(guard, replacement=document)
-
-
-def _event_change(document: Document) -> StoredChange:
-    return StoredChange(
-        document["groupId"],
-        "events",
-        document["type"],
-        "create",
-        document,
-        f"events:{document['_id']}",
-    )
