@@ -19,7 +19,7 @@ from contracts.commands import (
     TagSet,
 )
 from contracts.correlation import correlation_refs
-from contracts.ontology import LifecycleEventType
+from services.store.entity_fold import Lifecycle
 from services.store.guarded_write import GuardedWrite
 from services.store.keys import record_key, tag_key
 from services.store.write_request import WriteRequest
@@ -48,29 +48,45 @@ def event_document(request: WriteRequest) -> Document:
     return document
 
 
-def lifecycle_event_document(
-    request: WriteRequest, lifecycle: LifecycleEventType, entity: Document
-) -> Document:
-    """The audit-trail event of an applied entity command.
+def lifecycle_event_document(request: WriteRequest, lifecycle: Lifecycle) -> Document:
+    """The audit-trail event of an entity command (entity_fold.py says which type).
 
-    Its id is derived from the entity, the command and its `updatedAt`, so recording the
-    same change twice (a redelivery) leaves one event; created and updated share an id
-    because they are the same upsert seen before or after its first write.
+    Its id is derived from the entity, the op and `updatedAt` (entity_fold.lifecycle_event_id),
+    so recording the same command twice (a redelivery, a retried publish) leaves one event.
+    The entity type is the command's own (an upsert's `type`, else the subject's), so the
+    event does not depend on what else had arrived when it was written.
     """
     command = request.command
     assert isinstance(command, EntityUpsert | EntityDelete | EntityArchive)
-    op = lifecycle.removeprefix("entity_").replace("created", "updated")
-    event_id = f"lc~{op}~{command.updatedAt}~{command.id}"
+    entity_type = command.type if isinstance(command, EntityUpsert) else request.subject_type
     return {
-        "_id": record_key(request.tenant, event_id),
-        "id": event_id,
+        "_id": record_key(request.tenant, lifecycle.event_id),
+        "id": lifecycle.event_id,
         "groupId": request.tenant,
-        "type": lifecycle,
+        "type": lifecycle.type,
         "actorId": command.actorId,
         "targetId": command.id,
         "timestamp": command.updatedAt,
-        "metadata": {"entityType": entity["type"]},
+        "metadata": {"entityType": entity_type},
     }
+
+
+def lifecycle_write(document: Document) -> GuardedWrite:
+    """Insert once, but (re)set the type: entity_created can become entity_updated."""
+    fields = {k: v for k, v in document.items() if k not in ("_id", "type")}
+    return GuardedWrite(
+        {"_id": document["_id"]},
+        update={"$setOnInsert": fields, "$set": {"type": document["type"]}},
+    )
+
+
+def lifecycle_retype(tenant: str, event_id: str) -> GuardedWrite:
+    """An entity_created event whose command is no longer the entity's oldest."""
+    return GuardedWrite(
+        {"_id": record_key(tenant, event_id)},
+        update={"$set": {"type": "entity_updated"}},
+        upsert=False,
+    )
 
 
 def insert_once(document: Document) -> GuardedWrite:

@@ -1,17 +1,40 @@
-"""Folding a batch of entity commands into the state to store (pure, no I/O).
+"""Merging entity commands into the state to store (pure, no I/O).
 
-Each entity's version is `(updatedAt, seq)`, stored as one string (`version`): a command
-applies when its version is at least the current one, so a stale update never wins, a
-tie on `updatedAt` is broken by stream order, and a redelivered command (same version)
-applies again to the same result.
-Commands are folded in stream order on top of the stored documents, so a batch that
-creates, updates and deletes one entity stores the final state in one write and still
-records every step as a lifecycle event and a change.
+The stored state is a function of the *set* of commands received, never of the order they
+arrived in. JetStream does not deliver in stream order once anything goes wrong: a batch
+held by a killed replica is redelivered after `ack_wait`, after later messages were
+written; two replicas write side by side. If the state depended on arrival order (an
+older upsert arriving after a delete, say), the same input would leave different records
+depending on which process happened to crash when. The fault suite (tests/faults/) found
+exactly that, so the merge is defined as if every command had arrived in version order:
+
+- Each command's version is `(updatedAt, seq)`, stored as one string (`entity_version`);
+  a tie on `updatedAt` is broken by stream order.
+- Content (`type`, `name`, `properties`, the upsert's `status`) is the newest upsert's.
+- `deletedAt` is set when the newest delete is newer than that upsert (a newer upsert
+  brings the entity back); `status` is `archived` when the newest archive is.
+- `updatedAt` is the newest command's; `createdAt` is the earliest time any command gives
+  (an upsert's `createdAt`, else its `updatedAt`).
+- An entity with deletes or archives but no upsert yet is a tombstone (`name: ""`,
+  `properties: {}`) that an older upsert arriving later fills in without reviving it.
+- A stale upsert (older than the stored content) never changes the content.
+
+The versions each part came from are kept as internal fields, so a command can be merged
+into the stored document alone, in any order, with the same result:
+`version` (newest command), `first` and `firstOp` (oldest command), `contentVersion`,
+`deleteVersion`, `archiveVersion`; `rev` counts writes, for compare-and-swap between
+replicas (writer.py).
+
+Lifecycle events (the audit trail) record every command, in its own time: the oldest
+command is `entity_created` if it is an upsert, every other upsert `entity_updated`,
+deletes and archives `entity_deleted` / `entity_archived`. When an older command arrives
+late it becomes the first, and the previous first's event is retyped `entity_updated`.
 """
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from contracts.commands import EntityArchive, EntityDelete, EntityUpsert
 from contracts.ontology import LifecycleEventType
@@ -20,102 +43,181 @@ from services.store.keys import record_key
 from services.store.write_request import WriteRequest
 
 Document = dict[str, Any]
+EntityCommand = EntityUpsert | EntityDelete | EntityArchive
+
+# Internal fields of an entity document (never in replies or changes: keys.to_record).
+MERGE_FIELDS: Final = frozenset(
+    {"version", "first", "firstOp", "contentVersion", "deleteVersion", "archiveVersion", "rev"}
+)
+_LIFECYCLE: Final[dict[ChangeOp, LifecycleEventType]] = {
+    "upsert": "entity_updated",
+    "delete": "entity_deleted",
+    "archive": "entity_archived",
+}
+# The part of a lifecycle event id naming the op; created and updated share "updated"
+# because which of the two an upsert is can change when an older command arrives late.
+_EVENT_OP: Final[dict[str, str]] = {"upsert": "updated", "delete": "deleted", "archive": "archived"}
+
+
+def entity_version(updated_at: int, seq: int) -> str:
+    """`(updatedAt, seq)` as one string whose order is the version order."""
+    return f"{updated_at:016d}.{seq:020d}"
+
+
+def version_time(version: str) -> int:
+    """The `updatedAt` a version string was made from."""
+    return int(version.split(".", 1)[0])
+
+
+def lifecycle_event_id(entity_id: str, op: str, updated_at: int) -> str:
+    """Deterministic, so recording the same command twice (a redelivery) leaves one event."""
+    return f"lc~{_EVENT_OP[op]}~{updated_at}~{entity_id}"
 
 
 @dataclass(frozen=True, slots=True)
 class AppliedStep:
+    """One command merged: its change op and the entity's state right after it."""
+
     request: WriteRequest
     op: ChangeOp
-    lifecycle: LifecycleEventType
     document: Document
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """A lifecycle event to write: the command it records and the type it has now."""
+
+    request: WriteRequest
+    event_id: str
+    type: LifecycleEventType
 
 
 @dataclass(slots=True)
 class EntityFold:
-    # Final state per `_id`, to be written with a guard on its version.
+    # New state per `_id`, for entities that changed; written only if the stored `rev` is
+    # still `expected_rev` (None: no document yet).
     documents: dict[str, Document] = field(default_factory=dict)
+    expected_rev: dict[str, int | None] = field(default_factory=dict)
     steps: list[AppliedStep] = field(default_factory=list)
-    stale: list[WriteRequest] = field(default_factory=list)
+    # One per event id (ties on op and updatedAt share one), with its type.
+    lifecycle: list[Lifecycle] = field(default_factory=list)
+    # (tenant, event id) of events that were `entity_created` and are now `entity_updated`.
+    retyped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def entity_version(updated_at: int, seq: int) -> str:
-    """`(updatedAt, seq)` as one string whose order is the version order.
-
-    One field, so the store's guard is a single range (`version <= new`): SecantusDB plans
-    an `$or` of the two fields as a collection scan.
-    """
-    return f"{updated_at:016d}.{seq:020d}"
-
-
-def _tombstone(request: WriteRequest, entity_id: str, at: int) -> Document:
-    """What a delete or archive leaves when the entity has not arrived yet."""
-    return {
-        "_id": record_key(request.tenant, entity_id),
-        "id": entity_id,
-        "groupId": request.tenant,
-        "type": request.subject_type,
-        "name": "",
-        "properties": {},
-        "createdAt": at,
-    }
-
-
-def _apply(request: WriteRequest, current: Document | None) -> tuple[ChangeOp, Document]:
-    command = request.command
+def _op(command: EntityCommand) -> ChangeOp:
     if isinstance(command, EntityUpsert):
-        document: Document = {
+        return "upsert"
+    return "delete" if isinstance(command, EntityDelete) else "archive"
+
+
+def _newer(version: str, than: str | None) -> bool:
+    return than is None or version > than
+
+
+def merge(current: Document | None, request: WriteRequest) -> Document:
+    """The entity after `request`, whatever order commands arrive in (module docstring)."""
+    command = request.command
+    assert isinstance(command, EntityCommand)
+    op = _op(command)
+    version = entity_version(command.updatedAt, request.seq)
+    if current is None:
+        current = {
             "_id": record_key(request.tenant, command.id),
             "id": command.id,
             "groupId": request.tenant,
-            "type": command.type,
-            "name": command.name,
-            "properties": command.properties,
-            "createdAt": current["createdAt"]
-            if current is not None
-            else (command.createdAt if command.createdAt is not None else command.updatedAt),
-            "updatedAt": command.updatedAt,
-            "version": entity_version(command.updatedAt, request.seq),
+            "type": request.subject_type,
+            "name": "",
+            "properties": {},
+            "createdAt": command.updatedAt,
+            "first": version,
+            "firstOp": op,
         }
-        if command.status is not None:
-            document["status"] = command.status
-        return "upsert", document
-    assert isinstance(command, EntityDelete | EntityArchive)
-    base = current if current is not None else _tombstone(request, command.id, command.updatedAt)
-    document = {
-        **base,
-        "updatedAt": command.updatedAt,
-        "version": entity_version(command.updatedAt, request.seq),
-    }
-    if isinstance(command, EntityDelete):
-        document["deletedAt"] = command.updatedAt
-        return "delete", document
-    document["status"] = "archived"
-    return "archive", document
+    document = dict(current)
+    if version < document["first"]:
+        document["first"], document["firstOp"] = version, op
+    document["version"] = max(version, document.get("version", version))
+    document["updatedAt"] = version_time(document["version"])
+    created_at = command.updatedAt
+    if isinstance(command, EntityUpsert) and command.createdAt is not None:
+        created_at = command.createdAt
+    document["createdAt"] = min(document["createdAt"], created_at)
+
+    if isinstance(command, EntityUpsert):
+        if _newer(version, document.get("contentVersion")):
+            document.update(
+                contentVersion=version,
+                type=command.type,
+                name=command.name,
+                properties=command.properties,
+            )
+            document.pop("status", None)
+            if command.status is not None:
+                document["status"] = command.status
+    elif isinstance(command, EntityDelete):
+        if _newer(version, document.get("deleteVersion")):
+            document["deleteVersion"] = version
+    elif _newer(version, document.get("archiveVersion")):
+        document["archiveVersion"] = version
+
+    # Deletes and archives count only when newer than the content (a newer upsert revives).
+    content = document.get("contentVersion")
+    deleted = document.get("deleteVersion")
+    if deleted is not None and _newer(deleted, content):
+        document["deletedAt"] = version_time(deleted)
+    else:
+        document.pop("deletedAt", None)
+    archived = document.get("archiveVersion")
+    if archived is not None and _newer(archived, content):
+        document["status"] = "archived"
+    return document
 
 
-_LIFECYCLE: dict[ChangeOp, LifecycleEventType] = {
-    "delete": "entity_deleted",
-    "archive": "entity_archived",
-}
+def _first_event_id(document: Document) -> str | None:
+    """The id of the `entity_created` event, if the oldest command is an upsert."""
+    if document["firstOp"] != "upsert":
+        return None
+    return lifecycle_event_id(document["id"], "upsert", version_time(document["first"]))
 
 
 def fold_entities(requests: Iterable[WriteRequest], stored: Mapping[str, Document]) -> EntityFold:
+    """Merge a batch of entity commands into the stored documents (keyed by `_id`)."""
     fold = EntityFold()
-    current: dict[str, Document] = dict(stored)
+    by_key: dict[str, list[WriteRequest]] = defaultdict(list)
     for request in sorted(requests, key=lambda r: r.seq):
-        command = request.command
-        assert isinstance(command, EntityUpsert | EntityDelete | EntityArchive)
-        key = record_key(request.tenant, command.id)
-        before = current.get(key)
-        if (
-            before is not None
-            and entity_version(command.updatedAt, request.seq) < before["version"]
-        ):
-            fold.stale.append(request)
-            continue
-        op, after = _apply(request, before)
-        lifecycle = _LIFECYCLE.get(op, "entity_created" if before is None else "entity_updated")
-        fold.steps.append(AppliedStep(request, op, lifecycle, after))
-        current[key] = after
-        fold.documents[key] = after
+        assert isinstance(request.command, EntityCommand)
+        by_key[record_key(request.tenant, request.command.id)].append(request)
+    for key, commands in by_key.items():
+        before = stored.get(key)
+        document = before
+        for request in commands:
+            document = merge(document, request)
+            fold.steps.append(AppliedStep(request, _op(request.command), document))  # type: ignore[arg-type]
+        assert document is not None
+        if document != before:
+            rev = before.get("rev") if before is not None else None
+            document["rev"] = (rev or 0) + 1
+            fold.documents[key] = document
+            fold.expected_rev[key] = rev
+        _record_lifecycle(fold, before, document, commands)
     return fold
+
+
+def _record_lifecycle(
+    fold: EntityFold, before: Document | None, after: Document, commands: list[WriteRequest]
+) -> None:
+    created = _first_event_id(after)
+    seen: set[str] = set()
+    for request in commands:
+        command = request.command
+        assert isinstance(command, EntityCommand)
+        op = _op(command)
+        event_id = lifecycle_event_id(command.id, op, command.updatedAt)
+        if event_id in seen:
+            continue
+        seen.add(event_id)
+        kind: LifecycleEventType = "entity_created" if event_id == created else _LIFECYCLE[op]
+        fold.lifecycle.append(Lifecycle(request, event_id, kind))
+    previous = _first_event_id(before) if before is not None and "firstOp" in before else None
+    if previous is not None and previous != created and previous not in seen:
+        fold.retyped.append((after["groupId"], previous))

@@ -23,12 +23,14 @@ class GuardedWrite:
     # Exactly one of: update operators, or a whole replacement document.
     update: Document | None = None
     replacement: Document | None = None
+    # False for an update of a document that must already exist (never inserts).
+    upsert: bool = True
 
     def bulk_op(self) -> UpdateOne | ReplaceOne:  # type: ignore[type-arg]
         if self.replacement is not None:
-            return ReplaceOne(self.filter, self.replacement, upsert=True)
+            return ReplaceOne(self.filter, self.replacement, upsert=self.upsert)
         assert self.update is not None
-        return UpdateOne(self.filter, self.update, upsert=True)
+        return UpdateOne(self.filter, self.update, upsert=self.upsert)
 
     async def apply_to_existing(self, collection: AsyncCollection[Document]) -> bool:
         """Apply without upsert; True if the guard let it through."""

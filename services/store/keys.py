@@ -22,4 +22,8 @@ def to_record(document: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k not in _INTERNAL_FIELDS}
 
 
-_INTERNAL_FIELDS = frozenset({"_id", "seq", "version", "createKey", "refs"})
+# Entities keep the versions their parts came from (entity_fold.MERGE_FIELDS).
+_INTERNAL_FIELDS = frozenset(
+    {"_id", "seq", "createKey", "refs", "version", "first", "firstOp", "contentVersion"}
+    | {"deleteVersion", "archiveVersion", "rev"}
+)

@@ -3,14 +3,16 @@
 Order matters only between collections: entity lifecycle events go into `events` before
 the entities are written, so that a crash between the two leaves nothing a redelivery
 cannot complete (the events' ids are deterministic). Within a collection every operation
-is guarded or idempotent, so unordered bulk writes are safe.
+is guarded or idempotent, so unordered bulk writes are safe. Entities are merged
+(entity_fold.py) and swapped in on their `rev`, so the stored state depends neither on the
+order batches arrive in nor on which replica writes them.
 """
 
 import asyncio
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, PyMongoError
@@ -18,21 +20,29 @@ from pymongo.errors import BulkWriteError, PyMongoError
 from contracts.commands import (
     ConnectionCreate,
     ConnectionDelete,
-    EntityArchive,
-    EntityDelete,
-    EntityUpsert,
     EventPublish,
     TagDelete,
     TagSet,
 )
 from contracts.records import ChangeOp
 from services.store import documents
-from services.store.entity_fold import Document, fold_entities
+from services.store.entity_fold import (
+    AppliedStep,
+    Document,
+    EntityCommand,
+    EntityFold,
+    entity_version,
+    fold_entities,
+)
 from services.store.failures import TransientStoreError, split_write_errors
 from services.store.guarded_write import GuardedWrite
 from services.store.keys import record_key
 from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
+
+# Rounds of read-merge-swap before the batch is retried as a whole: replicas racing on one
+# entity settle in one or two.
+_MAX_MERGE_ROUNDS = 8
 
 
 @dataclass(slots=True)
@@ -73,8 +83,7 @@ class StoreWriter:
             raise TransientStoreError(f"{type(error).__name__}: {error}") from error
 
     async def _write(self, batch: Sequence[WriteRequest]) -> BatchOutcome:
-        entities, events, connections, tags = _Bulk(), _Bulk(), _Bulk(), _Bulk()
-        await self._plan_entities(batch, entities, events)
+        events, connections, tags = _Bulk(), _Bulk(), _Bulk()
         # An unordered bulk write would let any of two creates of one id win; the first
         # in stream order must (documents.connection_create), so later ones are dropped.
         first_creates: dict[str, Document] = {}
@@ -104,44 +113,88 @@ class StoreWriter:
                 tags.add([index], operation, [change])
 
         outcome = BatchOutcome()
-        # Lifecycle events first (see the module docstring), then the rest together.
-        await _run(self._events, events, outcome)
         await asyncio.gather(
-            _run(self._entities, entities, outcome),
+            self._write_entities(batch, outcome),
+            _run(self._events, events, outcome),
             _run(self._connections, connections, outcome),
             _run(self._tags, tags, outcome),
         )
         return outcome
 
-    async def _plan_entities(
-        self, batch: Sequence[WriteRequest], entities: _Bulk, events: _Bulk
-    ) -> None:
-        """Fold entity commands over the stored state: one guarded replace per entity,
-        one lifecycle event and one change per applied command."""
+    async def _write_entities(self, batch: Sequence[WriteRequest], outcome: BatchOutcome) -> None:
+        """Merge entity commands into the stored documents (entity_fold.py), write their
+        lifecycle events, then swap the documents in if their `rev` is unchanged.
+
+        Lifecycle events go first, so that a crash between the two leaves nothing a
+        redelivery cannot complete (their ids are deterministic). A swap that loses to
+        another replica writing the same entity reads and merges again.
+        """
         position = {id(r): i for i, r in enumerate(batch)}
-        requests = [
-            r for r in batch if isinstance(r.command, EntityUpsert | EntityDelete | EntityArchive)
-        ]
-        if not requests:
-            return
-        keys = list({record_key(r.tenant, r.command.id) for r in requests})  # type: ignore[union-attr]
-        stored = {doc["_id"]: doc async for doc in self._entities.find({"_id": {"$in": keys}})}
-        fold = fold_entities(requests, stored)
-        origins: dict[str, list[int]] = defaultdict(list)
-        changes: dict[str, list[StoredChange]] = defaultdict(list)
-        for step in fold.steps:
-            index = position[id(step.request)]
-            event = documents.lifecycle_event_document(step.request, step.lifecycle, step.document)
-            lifecycle = StoredChange.of("events", event["type"], "create", event)
-            events.add([index], documents.insert_once(event), [lifecycle])
-            key = step.document["_id"]
-            origins[key].append(index)
-            version = step.document["version"]
-            changes[key].append(
-                StoredChange.of("entities", step.document["type"], step.op, step.document, version)
-            )
-        for key, document in fold.documents.items():
-            entities.add(origins[key], _guarded_replace(document), changes[key])
+        pending = [r for r in batch if isinstance(r.command, EntityCommand)]
+        for _ in range(_MAX_MERGE_ROUNDS):
+            if not pending:
+                return
+            keys = list({_entity_key(r) for r in pending})
+            stored = {doc["_id"]: doc async for doc in self._entities.find({"_id": {"$in": keys}})}
+            fold = fold_entities(pending, stored)
+            events = _Bulk()
+            for lifecycle in fold.lifecycle:
+                event = documents.lifecycle_event_document(lifecycle.request, lifecycle)
+                # The type is part of the version: a retyped event is a new change.
+                change = StoredChange.of("events", event["type"], "create", event, event["type"])
+                index = position[id(lifecycle.request)]
+                events.add([index], documents.lifecycle_write(event), [change])
+            for tenant, event_id in fold.retyped:
+                events.add([], documents.lifecycle_retype(tenant, event_id), [])
+            await _run(self._events, events, outcome)
+            conflicts, failed = await _swap(self._entities, fold)
+            for step in fold.steps:
+                key = step.document["_id"]
+                if key in failed:
+                    outcome.failed[position[id(step.request)]] = failed[key]
+                elif key not in conflicts:
+                    outcome.changes.append(_entity_change(step))
+            pending = [r for r in pending if _entity_key(r) in conflicts]
+        if pending:
+            raise TransientStoreError(f"{len(pending)} entity writes kept losing to other writers")
+
+
+def _entity_key(request: WriteRequest) -> str:
+    assert isinstance(request.command, EntityCommand)
+    return record_key(request.tenant, request.command.id)
+
+
+def _entity_change(step: AppliedStep) -> StoredChange:
+    command = step.request.command
+    assert isinstance(command, EntityCommand)
+    version = entity_version(command.updatedAt, step.request.seq)
+    return StoredChange.of("entities", step.document["type"], step.op, step.document, version)
+
+
+async def _swap(
+    collection: AsyncCollection[Document], fold: EntityFold
+) -> tuple[set[str], dict[str, str]]:
+    """Replace each changed entity if its `rev` is still the one it was merged from.
+
+    Returns the keys another writer changed meanwhile (to merge again) and the keys the
+    store refused (bad input). A missing document is inserted; if another writer inserted
+    it first, the upsert collides on `_id`: the same conflict.
+    """
+    keys = list(fold.documents)
+    if not keys:
+        return set(), {}
+    operations = [
+        ReplaceOne({"_id": key, "rev": fold.expected_rev[key]}, fold.documents[key], upsert=True)
+        for key in keys
+    ]
+    try:
+        await collection.bulk_write(operations, ordered=False)
+    except BulkWriteError as error:
+        if error.details.get("writeConcernErrors"):
+            raise TransientStoreError(str(error.details["writeConcernErrors"])) from error
+        collided, failed = split_write_errors(error.details.get("writeErrors", []))
+        return {keys[i] for i in collided}, {keys[i]: why for i, why in failed.items()}
+    return set(), {}
 
 
 async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: BatchOutcome) -> None:
@@ -163,9 +216,3 @@ async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: Batc
                 outcome.failed[origin] = failed[position]
         elif position not in stale:
             outcome.changes.extend(changes)
-
-
-def _guarded_replace(document: Document) -> GuardedWrite:
-    """Replace unless the stored version is newer (entity_fold.entity_version)."""
-    guard = {"_id": document["_id"], "version": {"$lte": document["version"]}}
-    return GuardedWrite(guard, replacement=document)
