@@ -23,8 +23,11 @@ from pydantic import (
 from contracts.commands import EpochMs, RecordId, TagKey, TagValue
 from contracts.ontology import Collection, ConnectionType, EntityStatus, EntityType, EventType
 from contracts.records import ConnectionRecord, EntityRecord, EventRecord, TagRecord
+from contracts.search_terms import MAX_QUERY_TERMS, search_terms
 
 MAX_LIMIT: Final = 500
+MAX_SEARCH_LIMIT: Final = 100
+MAX_SEARCH_TEXT: Final = 256
 """The contract's bound on `limit`; a deployment may lower it (settings.query_max_limit)."""
 MAX_IDS: Final = 100
 MAX_METADATA_FILTERS: Final = 16
@@ -47,6 +50,10 @@ Cursor = Annotated[
 ]
 """Opaque: pass back the `nextCursor` of the previous page, with the same filters."""
 Protocol = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
+MessageType = Annotated[
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_surrogates)
+]
+"""A protocol message type, as stored in `metadata.messageType` (`SendMessageRequest`)."""
 MetadataKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 MetadataScalar = (
     bool
@@ -102,14 +109,16 @@ class EntitiesList(Query):
 class ConnectionsList(Query):
     """Connections from and/or to an entity, newest first (`createdAt` desc, then id).
 
-    `protocol` matches `metadata.protocol`. With `withEntities`, each item also carries
-    `fromEntity` and `toEntity`: null where that entity has not arrived (or is deleted).
+    `protocol` matches `metadata.protocol`, `messageType` matches `metadata.messageType`.
+    With `withEntities`, each item also carries `fromEntity` and `toEntity`: null where
+    that entity has not arrived (or is deleted).
     """
 
     fromEntityId: RecordId | None = None
     toEntityId: RecordId | None = None
     relationshipType: ConnectionType | None = None
     protocol: Protocol | None = None
+    messageType: MessageType | None = None
     withEntities: bool = False
     includeDeleted: bool = False
     limit: Limit | None = None
@@ -159,6 +168,40 @@ class TagsList(Query):
         return self
 
 
+SearchText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_SEARCH_TEXT),
+    AfterValidator(_no_surrogates),
+]
+
+
+class EntitiesSearch(Query):
+    """Live entities whose name has every word of `text`, each as a whole word or a prefix.
+
+    Case and accents do not matter (contracts.search_terms). Ranked: the entities where
+    more words of `text` match whole words come first, then the newest (`createdAt`).
+    """
+
+    text: SearchText
+    type: EntityType | None = None
+    status: EntityStatus | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_SEARCH_LIMIT)] | None = None
+
+    @property
+    def terms(self) -> list[str]:
+        """The folded words of `text`: what the search matches."""
+        return search_terms(self.text, max_terms=MAX_QUERY_TERMS)
+
+    @model_validator(mode="after")
+    def _has_words(self) -> Self:
+        found = search_terms(self.text, max_terms=MAX_QUERY_TERMS + 1)
+        if not found:
+            raise ValueError("`text` has no letters or digits to search for")
+        if len(found) > MAX_QUERY_TERMS:
+            raise ValueError(f"`text` may have at most {MAX_QUERY_TERMS} words")
+        return self
+
+
 RelationshipTypes = Annotated[list[ConnectionType], Field(min_length=1, max_length=64)]
 
 
@@ -202,6 +245,7 @@ class StatsCounts(Query):
 QueryName = Literal[
     "entities.get",
     "entities.list",
+    "entities.search",
     "connections.list",
     "events.list",
     "tags.list",
@@ -212,6 +256,7 @@ QueryName = Literal[
 QUERY_MODELS: Final[dict[str, type[Query]]] = {
     "entities.get": EntitiesGet,
     "entities.list": EntitiesList,
+    "entities.search": EntitiesSearch,
     "connections.list": ConnectionsList,
     "events.list": EventsList,
     "tags.list": TagsList,
@@ -271,6 +316,7 @@ class OkReply(_Reply, Generic[DataT]):
 REPLY_DATA: Final[dict[str, Any]] = {
     "entities.get": EntityRecord | Items[EntityRecord],
     "entities.list": Page[EntityRecord],
+    "entities.search": Items[EntityRecord],
     "connections.list": Page[ConnectionItem],
     "events.list": Page[EventRecord],
     "tags.list": Page[TagRecord],

@@ -8,6 +8,7 @@ from contracts.queries import (
     ConnectionsList,
     EntitiesGet,
     EntitiesList,
+    EntitiesSearch,
     EventsList,
     GraphTraverse,
     Query,
@@ -29,6 +30,7 @@ class Route(Generic[RequestT]):
 ROUTES: Final[dict[str, Route[Any]]] = {
     "entities.get": Route(EntitiesGet, entities.get),
     "entities.list": Route(EntitiesList, entities.list_),
+    "entities.search": Route(EntitiesSearch, entities.search),
     "connections.list": Route(ConnectionsList, connections.list_),
     "events.list": Route(EventsList, events.list_),
     "tags.list": Route(TagsList, tags.list_),

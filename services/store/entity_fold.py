@@ -39,6 +39,8 @@ from typing import Any, Final
 from contracts.commands import EntityArchive, EntityDelete, EntityUpsert
 from contracts.ontology import LifecycleEventType
 from contracts.records import ChangeOp
+from contracts.search_terms import search_terms
+from services.store.indexes import NAME_TERMS
 from services.store.keys import record_key
 from services.store.write_request import WriteRequest
 
@@ -151,6 +153,8 @@ def merge(current: Document | None, request: WriteRequest) -> Document:
                 name=command.name,
                 properties=command.properties,
             )
+            # The words `entities.search` finds it by (internal; tombstones have none).
+            document[NAME_TERMS] = search_terms(command.name)
             document.pop("status", None)
             if command.status is not None:
                 document["status"] = command.status

@@ -12,6 +12,9 @@ the one whose equalities a request pins (`KeysetIndex`), so the declarations bel
 also the query planner's menu. The shape is also what SecantusDB's planner can use (it
 serves only "equalities on an index prefix, then one range on the next key"), so the same
 requests are index-backed on mongod and on SecantusDB.
+
+Entities also have two search indexes (`SEARCH_INDEXES`) on the words of their names, for
+`entities.search`: the same shape with a range on the words where lists have their sort.
 """
 
 from collections.abc import Mapping
@@ -88,6 +91,39 @@ TAG_INDEXES: Final = (
     KeysetIndex("by_key_value", ("key", "value"), "entityId", 1),
 )
 
+NAME_TERMS: Final = "nameTerms"
+"""Internal multikey field of entities: the folded words of `name` (contracts.search_terms)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchIndex:
+    """`groupId`, then equality fields, then the name's words, newest first within a word.
+
+    A search walks one range of words (every word starting with the search's longest
+    term); within one word the entities come newest first.
+    """
+
+    name: str
+    equalities: tuple[str, ...]
+
+    @property
+    def keys(self) -> list[tuple[str, int]]:
+        return [
+            ("groupId", 1),
+            *((field, 1) for field in self.equalities),
+            (NAME_TERMS, 1),
+            ("createdAt", NEWEST_FIRST),
+            ("_id", NEWEST_FIRST),
+        ]
+
+
+SEARCH_INDEXES: Final = (
+    SearchIndex("search_name", ()),
+    # Most searches name a type ("find the creator called ..."): without this, a search of a
+    # rare type would walk every entity whose name matches and drop the other types.
+    SearchIndex("search_type_name", ("type",)),
+)
+
 INDEXES: Final[Mapping[str, tuple[KeysetIndex, ...]]] = {
     "entities": ENTITY_INDEXES,
     "connections": CONNECTION_INDEXES,
@@ -103,6 +139,7 @@ async def ensure_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:
     so this runs at every start (and from every replica at once) safely.
     """
     for collection, indexes in INDEXES.items():
-        await database[collection].create_indexes(
-            [IndexModel(index.keys, name=index.name) for index in indexes]
-        )
+        models = [IndexModel(index.keys, name=index.name) for index in indexes]
+        if collection == "entities":
+            models += [IndexModel(index.keys, name=index.name) for index in SEARCH_INDEXES]
+        await database[collection].create_indexes(models)

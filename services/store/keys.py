@@ -26,4 +26,6 @@ def to_record(document: dict[str, Any]) -> dict[str, Any]:
 _INTERNAL_FIELDS = frozenset(
     {"_id", "seq", "createKey", "refs", "version", "first", "firstOp", "contentVersion"}
     | {"deleteVersion", "archiveVersion", "rev"}
+    # The words of an entity's name, for entities.search (indexes.NAME_TERMS).
+    | {"nameTerms"}
 )

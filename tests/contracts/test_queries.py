@@ -13,12 +13,14 @@ from contracts.errors import ERROR_STATUS, ErrorReply
 from contracts.queries import (
     MAX_IDS,
     MAX_LIMIT,
+    MAX_SEARCH_LIMIT,
     QUERY_MODELS,
     REPLY_DATA,
     ConnectionItem,
     ConnectionsList,
     EntitiesGet,
     EntitiesList,
+    EntitiesSearch,
     EventsList,
     GraphTraverse,
     OkReply,
@@ -68,10 +70,14 @@ STRING_FIELDS: list[tuple[type[Query], dict[str, Any], str]] = [
     (EntitiesList, {}, "status"),
     (EntitiesList, {}, "orderBy"),
     (EntitiesList, {}, "cursor"),
+    (EntitiesSearch, {}, "text"),
+    (EntitiesSearch, {"text": "ada"}, "type"),
+    (EntitiesSearch, {"text": "ada"}, "status"),
     (ConnectionsList, {"toEntityId": "e1"}, "fromEntityId"),
     (ConnectionsList, {"fromEntityId": "e1"}, "toEntityId"),
     (ConnectionsList, {"fromEntityId": "e1"}, "relationshipType"),
     (ConnectionsList, {"fromEntityId": "e1"}, "protocol"),
+    (ConnectionsList, {"fromEntityId": "e1"}, "messageType"),
     (ConnectionsList, {"fromEntityId": "e1"}, "cursor"),
     (EventsList, {}, "actorId"),
     (EventsList, {}, "targetId"),
@@ -228,6 +234,37 @@ def test_tags_list_forms() -> None:
     assert _parse(TagsList, {"entityId": "e1"})
     assert _parse(TagsList, {"key": "color"})
     assert _parse(TagsList, {"key": "color", "value": ""})
+
+
+# Search text: words to match, never a pattern.
+
+
+def test_a_search_is_the_folded_words_of_its_text() -> None:
+    request = _parse(EntitiesSearch, {"text": "  Ada LOVE-lace ada ", "type": "creator"})
+    assert isinstance(request, EntitiesSearch)
+    assert request.terms == ["ada", "love", "lace"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "--- !!", "x" * 257, "a b c d e f g h i", "\ud800ada"],
+    ids=["empty", "blank", "no-words", "too-long", "nine-words", "surrogate"],
+)
+def test_search_text_must_hold_one_to_eight_words(text: str) -> None:
+    with pytest.raises(ValidationError):
+        _parse(EntitiesSearch, {"text": text})
+
+
+def test_search_text_with_pattern_characters_is_only_words() -> None:
+    request = _parse(EntitiesSearch, {"text": "^.*(a|b)$ [x]"})
+    assert isinstance(request, EntitiesSearch)
+    assert request.terms == ["a", "b", "x"]
+
+
+@pytest.mark.parametrize("limit", [0, MAX_SEARCH_LIMIT + 1, "5"], ids=repr)
+def test_search_limits_are_bounded(limit: Any) -> None:
+    with pytest.raises(ValidationError):
+        _parse(EntitiesSearch, {"text": "ada", "limit": limit})
 
 
 @pytest.mark.parametrize("depth", [0, 4, -1, "2"])

@@ -1,8 +1,8 @@
-"""`entities.get` and `entities.list`."""
+"""`entities.get`, `entities.list` and `entities.search`."""
 
 from typing import Any
 
-from contracts.queries import EntitiesGet, EntitiesList
+from contracts.queries import EntitiesGet, EntitiesList, EntitiesSearch
 from services.query.context import QueryContext
 from services.query.errors import NotFoundError
 from services.store import reads
@@ -42,3 +42,14 @@ async def list_(context: QueryContext, request: EntitiesList) -> dict[str, Any]:
         limit=context.limit(request.limit),
     )
     return {"items": page.items, "nextCursor": context.next_cursor(request, page.next)}
+
+
+async def search(context: QueryContext, request: EntitiesSearch) -> dict[str, Any]:
+    search = reads.Search(
+        tenant=context.tenant,
+        terms=request.terms,
+        entity_type=request.type,
+        status=request.status,
+    )
+    limit = context.limit(request.limit)
+    return {"items": await reads.search_entities(context.database, search, limit=limit)}

@@ -8,12 +8,14 @@ from services.store.reads.entities import get_entities, get_entity, list_entitie
 from services.store.reads.events import list_events
 from services.store.reads.graph import Walk, traverse
 from services.store.reads.keyset import Keyset, Page
+from services.store.reads.search import Search, search_entities
 from services.store.reads.stats import count_by
 from services.store.reads.tags import list_tags
 
 __all__ = [
     "Keyset",
     "Page",
+    "Search",
     "Walk",
     "count_by",
     "get_entities",
@@ -22,5 +24,6 @@ __all__ = [
     "list_entities",
     "list_events",
     "list_tags",
+    "search_entities",
     "traverse",
 ]

@@ -30,6 +30,8 @@ async def list_connections(
     residual: Document = {} if request.includeDeleted else dict(LIVE)
     if request.protocol is not None:
         residual["metadata.protocol"] = request.protocol
+    if request.messageType is not None:
+        residual["metadata.messageType"] = request.messageType
     page = await read_page(
         database["connections"],
         CONNECTION_INDEXES,

@@ -4,6 +4,8 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts.search_terms import search_terms
+from services.store.indexes import NAME_TERMS
 from services.store.keys import record_key, tag_key
 
 Document = dict[str, Any]
@@ -21,16 +23,18 @@ def entity(
     deleted: int | None = None,
     properties: Document | None = None,
 ) -> Document:
+    name = name if name is not None else f"name of {entity_id}"
     document: Document = {
         "_id": record_key(tenant, entity_id),
         "id": entity_id,
         "groupId": tenant,
         "type": type,
-        "name": name if name is not None else f"name of {entity_id}",
+        "name": name,
         "properties": properties or {},
         "createdAt": created,
         "updatedAt": updated if updated is not None else created,
         "seq": 1,
+        NAME_TERMS: search_terms(name),
     }
     if status is not None:
         document["status"] = status
@@ -112,5 +116,5 @@ async def insert(database: AsyncDatabase[Document], collection: str, *documents:
 
 
 def record(document: Document) -> Document:
-    """What a reply shows of a stored document: no `_id`, no internal `seq`."""
-    return {k: v for k, v in document.items() if k not in ("_id", "seq")}
+    """What a reply shows of a stored document: no `_id`, no internal `seq` or `nameTerms`."""
+    return {k: v for k, v in document.items() if k not in ("_id", "seq", NAME_TERMS)}

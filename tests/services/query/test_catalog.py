@@ -214,11 +214,14 @@ async def test_replies_never_show_internal_fields(ask: Ask, query_db: Any, tenan
         await ask("entities.get", {"id": "a"}),
         await ask("entities.list", {}),
         await ask("tags.list", {"entityId": "a"}),
+        await ask("entities.search", {"text": "name"}),
     ]
+    assert answers[-1].data["items"]
     for answer in answers:
         text = str(answer.body)
         assert "'_id'" not in text
         assert "'seq'" not in text
+        assert "'nameTerms'" not in text
 
 
 async def test_an_empty_request_means_no_parameters(ask: Ask, query_db: Any, tenant: str) -> None:

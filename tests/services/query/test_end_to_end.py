@@ -96,3 +96,33 @@ async def test_what_was_published_can_be_queried(nats_client: NatsClient, tenant
     creator = await ask("entities.get", {"id": "ada", "type": "creator"})
     assert creator["data"]["name"] == "name of ada"
     assert creator["data"]["groupId"] == tenant
+
+
+async def test_a_published_entity_is_found_by_name_and_a_rename_moves_it(
+    nats_client: NatsClient, tenant: str
+) -> None:
+    def upsert(name: str, at: int) -> Document:
+        return {
+            "id": "ada",
+            "type": "creator",
+            "name": name,
+            "updatedAt": at,
+            "actorId": "admin",
+        }
+
+    async def search(text: str) -> list[str]:
+        reply = await nats_client.request(
+            query_subject(tenant, "entities.search"),
+            json.dumps({"text": text}).encode(),
+            timeout=10,
+        )
+        return [item["id"] for item in json.loads(reply.data)["data"]["items"]]
+
+    subject = entity_subject(tenant, "creator", "upsert")
+    js = nats_client.jetstream()
+    await js.publish(subject, json.dumps(upsert("Ada Lovelace", 1)).encode())
+    assert await eventually(lambda: search("lovel"), lambda ids: ids == ["ada"]) == ["ada"]
+
+    await js.publish(subject, json.dumps(upsert("Ada Byron", 2)).encode())
+    assert await eventually(lambda: search("byron"), lambda ids: ids == ["ada"]) == ["ada"]
+    assert await search("lovelace") == []

@@ -21,11 +21,13 @@ pytestmark = pytest.mark.integration
 VALID: dict[str, dict[str, Any]] = {
     "entities.get": {"id": "e1", "type": "creator"},
     "entities.list": {"type": "creator", "status": "active", "orderBy": "createdAt"},
+    "entities.search": {"text": "ada", "type": "creator", "status": "active", "limit": 5},
     "connections.list": {
         "fromEntityId": "e1",
         "toEntityId": "e2",
         "relationshipType": "owns",
         "protocol": "a2a",
+        "messageType": "SendMessageRequest",
     },
     "events.list": {"actorId": "u1", "targetId": "e1", "type": "payment_event"},
     "tags.list": {"key": "color", "value": "red"},

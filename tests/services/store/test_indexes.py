@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from services.store.indexes import INDEXES, KeysetIndex, ensure_indexes
+from services.store.indexes import INDEXES, NAME_TERMS, SEARCH_INDEXES, KeysetIndex, ensure_indexes
 
 SEED_INDEXES = {
     "entities": {"by_type", "by_status", "by_type_status", "by_created", "by_updated"},
@@ -62,6 +62,14 @@ async def test_ensure_indexes_creates_them_all_and_is_idempotent(database: Any) 
     await ensure_indexes(database)
     for collection, indexes in INDEXES.items():
         info = await database[collection].index_information()
-        for index in indexes:
+        declared = [*indexes, *(SEARCH_INDEXES if collection == "entities" else ())]
+        for index in declared:
             assert [tuple(key) for key in info[index.name]["key"]] == index.keys
-        assert set(info) == {"_id_"} | {index.name for index in indexes}
+        assert set(info) == {"_id_"} | {index.name for index in declared}
+
+
+def test_search_indexes_lead_with_the_tenant_then_the_words_newest_first() -> None:
+    assert [index.keys for index in SEARCH_INDEXES] == [
+        [("groupId", 1), (NAME_TERMS, 1), ("createdAt", -1), ("_id", -1)],
+        [("groupId", 1), ("type", 1), (NAME_TERMS, 1), ("createdAt", -1), ("_id", -1)],
+    ]
