@@ -7,6 +7,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ONE_", extra="ignore")
 
+    # One URL, or several separated by commas (the nodes of a cluster): the client tries
+    # them in turn at start and on reconnect, so one node down does not stop the service.
     nats_url: str = "nats://127.0.0.1:4222"
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_db: str = "one"
@@ -53,6 +55,19 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)
 
     query_queue_group: str = "one-bus-query"
+    # Each query's deadline: its wait for a store slot, and maxTimeMS on every store command.
     query_timeout_s: float = Field(default=5.0, gt=0)
+    # Queries reading the store at once per replica; requests refused by validation never
+    # take a slot, so hostile input cannot crowd out good queries.
+    query_max_concurrency: int = Field(default=32, ge=1, le=1024)
     query_max_limit: int = Field(default=500, ge=1)
     query_default_limit: int = Field(default=50, ge=1)
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return nats_servers(self.nats_url)
+
+
+def nats_servers(url: str) -> list[str]:
+    """`ONE_NATS_URL` split into the server list nats-py and FastStream take."""
+    return [server.strip() for server in url.split(",") if server.strip()]

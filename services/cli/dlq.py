@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.ingest.dead_letter_box import DeadLetter, DeadLetterBox
-from services.settings import Settings
+from services.settings import Settings, nats_servers
 
 app = typer.Typer(help="Inspect and replay dead letters (rejected input).", no_args_is_help=True)
 out = Console()
@@ -28,7 +28,7 @@ def _run(
     settings = Settings()
 
     async def main() -> T:
-        client = await nats.connect(nats_url or settings.nats_url)
+        client = await nats.connect(servers=nats_servers(nats_url or settings.nats_url))
         try:
             js = client.jetstream(timeout=settings.publish_ack_timeout_s)
             return await work(DeadLetterBox(js, settings.dlq_stream), js)

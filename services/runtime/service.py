@@ -61,7 +61,7 @@ class OneBusService:
         await ensure_indexes(database)
 
         self._broker = NatsBroker(
-            settings.nats_url,
+            settings.nats_servers,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
             graceful_timeout=settings.drain_timeout_s,

@@ -123,6 +123,9 @@ def merge(current: Document | None, request: WriteRequest) -> Document:
     assert isinstance(command, EntityCommand)
     op = _op(command)
     version = entity_version(command.updatedAt, request.seq)
+    created_at = command.updatedAt
+    if isinstance(command, EntityUpsert) and command.createdAt is not None:
+        created_at = command.createdAt
     if current is None:
         current = {
             "_id": record_key(request.tenant, command.id),
@@ -131,7 +134,7 @@ def merge(current: Document | None, request: WriteRequest) -> Document:
             "type": request.subject_type,
             "name": "",
             "properties": {},
-            "createdAt": command.updatedAt,
+            "createdAt": created_at,
             "first": version,
             "firstOp": op,
         }
@@ -140,9 +143,6 @@ def merge(current: Document | None, request: WriteRequest) -> Document:
         document["first"], document["firstOp"] = version, op
     document["version"] = max(version, document.get("version", version))
     document["updatedAt"] = version_time(document["version"])
-    created_at = command.updatedAt
-    if isinstance(command, EntityUpsert) and command.createdAt is not None:
-        created_at = command.createdAt
     document["createdAt"] = min(document["createdAt"], created_at)
 
     if isinstance(command, EntityUpsert):

@@ -125,6 +125,7 @@ def test_the_stored_state_is_the_same_whatever_order_the_commands_arrive_in() ->
         upsert("a", 10, 1, name="A", status="draft"),
         delete("a", 20, 2),
         upsert("a", 15, 3, name="B", createdAt=7),
+        upsert("a", 5, 7, name="D", createdAt=9),  # older than its own createdAt
         archive("a", 12, 4),
         upsert("a", 20, 5, name="C"),
         delete("a", 25, 6),
