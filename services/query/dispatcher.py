@@ -3,6 +3,12 @@
 Nothing a caller sends can make the responder raise or go silent: bad bytes, bad JSON, an
 unknown query, a forged cursor are `invalid_request`; a slow store is `timeout`; anything
 unexpected is logged and answered `internal`.
+
+A request is validated completely (subject, size, JSON, model) before anything is read, and
+only a valid one takes one of the replica's `query_max_concurrency` store slots: hostile
+input is answered at once and never queues ahead of good queries. The deadline
+(`query_timeout_s`) covers the wait for a slot and the reads, and every store command
+carries it as `maxTimeMS`, so the server stops working on an abandoned query too.
 """
 
 import asyncio
@@ -42,6 +48,7 @@ class QueryDispatcher:
     def __init__(self, database: AsyncDatabase[dict[str, Any]], settings: Settings) -> None:
         self._database = database
         self._settings = settings
+        self._store_slots = asyncio.Semaphore(settings.query_max_concurrency)
 
     async def dispatch(self, subject: str, body: bytes) -> Reply:
         try:
@@ -72,9 +79,13 @@ class QueryDispatcher:
         # An empty request means "no parameters", like `{}`.
         request = route.model.model_validate_json(body or b"{}")
         context = QueryContext(self._database, tenant, name, self._settings)
-        seconds = self._settings.query_timeout_s
-        # pymongo.timeout sets maxTimeMS on every operation inside, so the store stops
-        # working on an abandoned query; asyncio.timeout bounds everything else.
-        async with asyncio.timeout(seconds + _DEADLINE_SLACK_S):
-            with pymongo.timeout(seconds):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.query_timeout_s
+        # asyncio.timeout bounds the wait for a slot and everything else; pymongo.timeout
+        # sets maxTimeMS (what is left of the deadline) on every store command inside.
+        async with asyncio.timeout_at(deadline + _DEADLINE_SLACK_S), self._store_slots:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError
+            with pymongo.timeout(left):
                 return await route.handle(context, request)

@@ -19,6 +19,14 @@ class Reply:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def error(self) -> str | None:
+        """`"<status>:<message>"` of an error reply (as NATS micro reports it), else None."""
+        status = self.headers.get(SERVICE_ERROR_CODE_HEADER)
+        if status is None:
+            return None
+        return f"{status}:{self.headers.get(SERVICE_ERROR_HEADER, '')}"
+
 
 def _encode(value: Any) -> bytes:
     # Stored documents came from JSON, so `default` only meets what MongoDB itself adds

@@ -1,22 +1,36 @@
-"""The query responder: a core NATS subscriber on `one.v1.*.query.>` in a queue group.
+"""The query responder: one NATS micro endpoint per query, in a queue group.
 
-Query replicas share the queue group, so each request is answered once (DESIGN §7).
+Each query name is an endpoint on `one.v1.*.query.<name>` (any tenant), subscribed in the
+queue group `query_queue_group`, so replicas share the requests and each is answered once
+(DESIGN §7). A replica works on up to `query_max_concurrency` requests per endpoint; the
+dispatcher bounds the store reads of all of them together.
+
+Two more kinds of subscriber complete the service:
+
+- unknown query names: a subscriber on `one.v1.*.query.>` in a queue group of its own
+  answers `invalid_request` to names no endpoint serves, and stays silent for the others
+  (their endpoint answers);
+- discovery (micro.py): `$SRV.PING|INFO|STATS[.<name>[.<id>]]`, without a queue group,
+  so every replica answers for itself.
 """
 
+import time
 from typing import Any, Final
 
 from faststream.nats import NatsBroker, NatsResponse
 from faststream.nats.annotations import Client, NatsMessage
 from faststream.nats.message import NatsMessage as NatsMessageType
+from nats.micro.service import ServiceVerb
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.query.dispatcher import QueryDispatcher
-from services.query.replies import error_reply
+from services.query.micro import Endpoint, MicroService
+from services.query.replies import Reply, error_reply
+from services.query.routes import ROUTES
 from services.settings import Settings
 
 QUERY_SUBJECT: Final = "one.v1.*.query.>"
-# Requests answered at once per replica: one slow query must not hold up the others.
-MAX_CONCURRENT_QUERIES: Final = 32
+UNKNOWN_QUEUE_SUFFIX: Final = "-unknown"
 
 
 async def _raw_body(message: NatsMessageType) -> bytes:
@@ -25,25 +39,77 @@ async def _raw_body(message: NatsMessageType) -> bytes:
     return message.body
 
 
+def _within(reply: Reply, max_payload: int) -> Reply:
+    if len(reply.body) <= max_payload:
+        return reply
+    return error_reply(
+        "internal",
+        f"the reply is larger than the server's max payload ({max_payload} bytes): "
+        "ask for a smaller limit",
+    )
+
+
+def _query_name(subject: str) -> str:
+    """The name in `one.v1.<tenant>.query.<name>`, whatever the rest of the subject is."""
+    return ".".join(subject.split(".")[4:])
+
+
 def include_query_subscriber(
     broker: NatsBroker,
     database: AsyncDatabase[dict[str, Any]],
     settings: Settings,
-) -> None:
+) -> MicroService:
+    """Subscribe the query endpoints, the unknown-name answer and discovery on `broker`."""
     dispatcher = QueryDispatcher(database, settings)
+    service = MicroService(ROUTES, settings.query_queue_group)
+    for endpoint in service.endpoints:
+        _include_endpoint(broker, dispatcher, service, endpoint, settings)
+    _include_unknown(broker, dispatcher, settings)
+    for verb, subject in service.control_subjects():
+        _include_discovery(broker, service, verb, subject)
+    return service
 
+
+def _include_endpoint(
+    broker: NatsBroker,
+    dispatcher: QueryDispatcher,
+    service: MicroService,
+    endpoint: Endpoint,
+    settings: Settings,
+) -> None:
     @broker.subscriber(
-        QUERY_SUBJECT,
+        endpoint.subject,
         queue=settings.query_queue_group,
         decoder=_raw_body,
-        max_workers=MAX_CONCURRENT_QUERIES,
+        max_workers=settings.query_max_concurrency,
     )
     async def answer_query(message: NatsMessage, client: Client) -> NatsResponse:
+        started = time.perf_counter_ns()
         reply = await dispatcher.dispatch(message.raw_message.subject, message.body)
-        if len(reply.body) > client.max_payload:
-            reply = error_reply(
-                "internal",
-                f"the reply is larger than the server's max payload ({client.max_payload} "
-                "bytes): ask for a smaller limit",
-            )
+        reply = _within(reply, client.max_payload)
+        service.record(endpoint.query, time.perf_counter_ns() - started, reply.error)
         return NatsResponse(reply.body, headers=reply.headers)
+
+
+def _include_unknown(broker: NatsBroker, dispatcher: QueryDispatcher, settings: Settings) -> None:
+    @broker.subscriber(
+        QUERY_SUBJECT,
+        queue=settings.query_queue_group + UNKNOWN_QUEUE_SUFFIX,
+        decoder=_raw_body,
+        no_reply=True,
+    )
+    async def refuse_unknown_query(message: NatsMessage, client: Client) -> None:
+        raw = message.raw_message
+        if _query_name(raw.subject) in ROUTES or not raw.reply:
+            return
+        # Refused on the name, before the body is looked at.
+        reply = await dispatcher.dispatch(raw.subject, message.body)
+        await client.publish(raw.reply, reply.body, headers=reply.headers)
+
+
+def _include_discovery(
+    broker: NatsBroker, service: MicroService, verb: ServiceVerb, subject: str
+) -> None:
+    @broker.subscriber(subject, decoder=_raw_body)
+    async def discover(message: NatsMessage) -> NatsResponse:
+        return NatsResponse(service.answer(verb), headers={"content-type": "application/json"})

@@ -1,15 +1,17 @@
 """A query responder on the session's real NATS server, and a client that asks it.
 
-Every query responder on one NATS server shares the subject `one.v1.*.query.>` and the
-queue group, so a request is answered by exactly one of them: this module's responder or
-the session's ONE Bus service (`bus` fixture), if another test has started it. Both read
-the same database (the one `bus_settings` names), so whichever answers, the answer is the
-same. Each test writes under its own tenant and removes that tenant's documents after.
+Every query responder on one NATS server shares the endpoint subjects
+(`one.v1.*.query.<name>`) and the queue group, so a request is answered by exactly one of
+them: this module's responder (one for the session, as a replica runs) or the session's
+ONE Bus service (`bus` fixture), if another test has started it. Both read the same
+database (the one `bus_settings` names), so whichever answers, the answer is the same.
+Each test writes under its own tenant and removes that tenant's documents after.
 """
 
 import json
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
@@ -20,7 +22,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.ontology import COLLECTIONS
 from contracts.subjects import query_subject
+from services.query.micro import MicroService
 from services.query.subscriber import include_query_subscriber
+from services.runtime.embedded import EmbeddedServers
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
 
@@ -63,21 +67,24 @@ async def query_db(
             await database[collection].delete_many({"groupId": {"$in": [tenant, f"{tenant}x"]}})
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 async def responder(
-    nats_url: str, query_db: AsyncDatabase[Document], bus_settings: Settings
-) -> AsyncIterator[NatsBroker]:
+    nats_url: str, mongo_client: AsyncMongoClient[Document], bus_settings: Settings
+) -> AsyncIterator[MicroService]:
+    """The session's query responder (its micro identity: `id`, statistics)."""
+    database = mongo_client[bus_settings.mongodb_db]
+    await ensure_indexes(database)
     broker = NatsBroker(nats_url)
-    include_query_subscriber(broker, query_db, bus_settings)
+    service = include_query_subscriber(broker, database, bus_settings)
     await broker.start()
     try:
-        yield broker
+        yield service
     finally:
         await broker.stop()
 
 
 @pytest.fixture
-def ask(responder: NatsBroker, nats_client: NatsClient, tenant: str) -> Ask:
+def ask(responder: MicroService, nats_client: NatsClient, tenant: str) -> Ask:
     """`await ask("entities.get", {"id": "e1"})`: one request on the tenant's subject."""
     asker = tenant
 
@@ -93,3 +100,15 @@ def ask(responder: NatsBroker, nats_client: NatsClient, tenant: str) -> Ask:
         return Answer(json.loads(message.data), dict(message.headers or {}))
 
     return request
+
+
+@pytest.fixture
+async def private_nats_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A nats-server of the test's own: the responders a test starts on it are the only
+    ones on their subjects, so it can count who answered what."""
+    servers = EmbeddedServers(tmp_path / "private-nats")
+    await servers.start_nats()
+    try:
+        yield servers.nats_url
+    finally:
+        await servers.stop()

@@ -4,11 +4,12 @@ These call the dispatcher directly (no NATS) with a real database, so a test can
 its own settings without racing other responders on the shared NATS server.
 """
 
+import asyncio
 import json
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.errors import SERVICE_ERROR_CODE_HEADER
@@ -133,3 +134,132 @@ async def test_validation_problems_are_reported_without_echoing_input(
     assert body["error"]["code"] == "invalid_request"
     assert body["error"]["details"][0]["loc"] == ["id"]
     assert "s3cr3t" not in reply.body.decode()
+
+
+# Bounded store work: hostile input never waits for it, good queries wait their turn.
+
+HOSTILE: list[tuple[str, bytes]] = [
+    ("entities.get", b"\xff\xfe garbage"),
+    ("entities.get", b"[" * 100_000),
+    ("entities.get", b'{"id": {"$gt": ""}}'),
+    ("entities.get", b"x" * 70_000),
+    ("entities.list", b'{"limit": 1000000}'),
+    ("entities.list", b'{"createdAfter": "yesterday"}'),
+    ("entities.search", b'{"text": {"$regex": ".*"}}'),
+    ("graph.traverse", b'{"startId": "e1", "direction": "out", "depth": 50}'),
+    ("events.list", b'{"metadata": {"status": {"$ne": null}}}'),
+    ("no.such.query", b"{}"),
+]
+
+
+class _HeldQuery:
+    """A route whose handler holds its store slot until released."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handle(self, context: QueryContext, request: EntitiesList) -> Any:
+        self.entered.set()
+        await self.release.wait()
+        return {"held": True}
+
+
+@pytest.mark.integration
+async def test_refused_requests_are_answered_while_every_store_slot_is_taken(
+    monkeypatch: pytest.MonkeyPatch, db: AsyncDatabase[Document], tenant: str
+) -> None:
+    await insert(db, "entities", entity(tenant, "e1"))
+    held = _HeldQuery()
+    monkeypatch.setitem(ROUTES, "held.query", Route(EntitiesList, held.handle))
+    dispatcher = QueryDispatcher(db, Settings(query_max_concurrency=1, query_timeout_s=60))
+    subject = f"one.v1.{tenant}.query."
+
+    holder = asyncio.create_task(dispatcher.dispatch(subject + "held.query", b"{}"))
+    await held.entered.wait()
+    for name, body in HOSTILE:
+        reply = await dispatcher.dispatch(subject + name, body)
+        assert _body(reply)["error"]["code"] == "invalid_request", (name, body[:20])
+    waiting = asyncio.create_task(dispatcher.dispatch(subject + "entities.get", b'{"id": "e1"}'))
+    await asyncio.sleep(0)
+    assert not waiting.done()  # the only slot is taken: a valid query waits for it
+
+    held.release.set()
+    assert _body(await holder)["data"] == {"held": True}
+    assert _body(await waiting)["data"]["id"] == "e1"
+
+
+@pytest.mark.integration
+async def test_a_query_that_cannot_get_a_store_slot_in_time_is_a_timeout(
+    monkeypatch: pytest.MonkeyPatch, db: AsyncDatabase[Document], tenant: str
+) -> None:
+    held = _HeldQuery()
+    monkeypatch.setitem(ROUTES, "held.query", Route(EntitiesList, held.handle))
+    dispatcher = QueryDispatcher(db, Settings(query_max_concurrency=1, query_timeout_s=0.2))
+    holder = asyncio.create_task(dispatcher.dispatch(f"one.v1.{tenant}.query.held.query", b"{}"))
+    await held.entered.wait()
+    reply = await dispatcher.dispatch(f"one.v1.{tenant}.query.entities.list", b"{}")
+    assert _body(reply)["error"]["code"] == "timeout"
+    assert reply.headers[SERVICE_ERROR_CODE_HEADER] == "408"
+    # The holder ran past its own deadline too.
+    assert _body(await holder)["error"]["code"] == "timeout"
+
+
+@pytest.mark.integration
+async def test_hostile_requests_are_refused_before_any_store_io(tenant: str) -> None:
+    # Nothing listens on this port: any read would end in a timeout, not a refusal.
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
+        serverSelectionTimeoutMS=200,
+    )
+    try:
+        dispatcher = QueryDispatcher(client["one"], Settings(query_timeout_s=0.5))
+        for name, body in HOSTILE:
+            reply = await dispatcher.dispatch(f"one.v1.{tenant}.query.{name}", body)
+            assert _body(reply)["error"]["code"] == "invalid_request", (name, body[:20])
+    finally:
+        await client.close()
+
+
+class _Commands(monitoring.CommandListener):
+    """Every command the client sends, as sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[Document] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append(dict(event.command))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.mark.integration
+async def test_every_store_command_carries_the_query_deadline_as_max_time_ms(
+    mongodb_uri: str, db: AsyncDatabase[Document], tenant: str
+) -> None:
+    await insert(db, "entities", entity(tenant, "e1", name="Ada"))
+    listener = _Commands()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(mongodb_uri, event_listeners=[listener])
+    try:
+        dispatcher = QueryDispatcher(client[db.name], Settings(query_timeout_s=2))
+        for name, body in [
+            ("entities.get", b'{"id": "e1"}'),
+            ("entities.list", b"{}"),
+            ("entities.search", b'{"text": "ada"}'),
+            ("connections.list", b'{"fromEntityId": "e1", "withEntities": true}'),
+            ("events.list", b"{}"),
+            ("tags.list", b'{"entityId": "e1"}'),
+            ("graph.traverse", b'{"startId": "e1", "direction": "both", "depth": 2}'),
+            ("stats.counts", b'{"collection": "entities", "groupBy": "type"}'),
+        ]:
+            reply = await dispatcher.dispatch(f"one.v1.{tenant}.query.{name}", body)
+            assert _body(reply)["ok"] is True, (name, reply.body)
+    finally:
+        await client.close()
+    reads = [command for command in listener.sent if "aggregate" in command]
+    assert len(reads) >= 8
+    assert all(0 < command["maxTimeMS"] <= 2000 for command in reads), reads
