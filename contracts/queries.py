@@ -88,11 +88,16 @@ class EntitiesGet(Query):
         return self
 
 
+ScalarFilters = Annotated[dict[MetadataKey, MetadataScalar], Field(max_length=MAX_METADATA_FILTERS)]
+"""A flat map of equality filters on one object's keys: `{"status": "processed"}`."""
+
+
 class EntitiesList(Query):
     """Newest first: sorted by `orderBy` (default `createdAt`) descending, then by id.
 
     `createdAfter`/`updatedAfter` are exclusive lower bounds, `createdBefore` an exclusive
-    upper bound.
+    upper bound. `properties` is a flat map of equality filters on property keys
+    (`{"level": "beginner"}`), like `metadata` in `events.list`.
     """
 
     type: EntityType | None = None
@@ -100,6 +105,7 @@ class EntitiesList(Query):
     createdAfter: EpochMs | None = None
     createdBefore: EpochMs | None = None
     updatedAfter: EpochMs | None = None
+    properties: ScalarFilters | None = None
     orderBy: Literal["createdAt", "updatedAt"] = "createdAt"
     includeDeleted: bool = False
     limit: Limit | None = None
@@ -143,9 +149,7 @@ class EventsList(Query):
     type: EventType | None = None
     since: EpochMs | None = None
     until: EpochMs | None = None
-    metadata: (
-        Annotated[dict[MetadataKey, MetadataScalar], Field(max_length=MAX_METADATA_FILTERS)] | None
-    ) = None
+    metadata: ScalarFilters | None = None
     limit: Limit | None = None
     cursor: Cursor | None = None
 

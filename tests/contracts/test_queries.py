@@ -159,6 +159,17 @@ def test_metadata_filter_keys_are_plain_tokens(key: str) -> None:
         _parse(EventsList, {"metadata": {key: "x"}})
 
 
+@pytest.mark.parametrize(
+    "properties",
+    [{"level": {"$ne": "x"}}, {"$where": "1"}, {"a.b": "x"}, {"level": ["pro"]}, "level=pro"],
+    ids=repr,
+)
+def test_property_filters_are_plain_equalities_too(properties: Any) -> None:
+    assert _parse(EntitiesList, {"properties": {"level": "pro", "n": 5}})
+    with pytest.raises(ValidationError):
+        _parse(EntitiesList, {"properties": properties})
+
+
 def test_metadata_filters_are_bounded_in_number() -> None:
     with pytest.raises(ValidationError):
         _parse(EventsList, {"metadata": {f"k{i}": i for i in range(17)}})

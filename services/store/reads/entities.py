@@ -90,6 +90,9 @@ async def list_entities(
         else (updated, "createdAt", created)
     )
     residual: Document = {} if request.includeDeleted else dict(LIVE)
+    # Keys are `[A-Za-z0-9_-]` (no `.` or `$`) and values scalars: plain equalities.
+    for key, value in (request.properties or {}).items():
+        residual[f"properties.{key}"] = value
     other_range = span_condition(other)
     if other_range:
         residual[other_field] = other_range

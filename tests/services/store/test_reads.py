@@ -274,9 +274,25 @@ async def test_entity_filters(db: Any, tenant: str) -> None:
     await insert(
         db,
         "entities",
-        entity(tenant, "a", type="creator", status="active", created=10, updated=50),
+        entity(
+            tenant,
+            "a",
+            type="creator",
+            status="active",
+            created=10,
+            updated=50,
+            properties={"level": "pro", "n": 5},
+        ),
         entity(tenant, "b", type="creator", status="draft", created=20, updated=20),
-        entity(tenant, "c", type="video", status="active", created=30, updated=40),
+        entity(
+            tenant,
+            "c",
+            type="video",
+            status="active",
+            created=30,
+            updated=40,
+            properties={"level": "pro", "n": "5"},
+        ),
         entity(tenant, "d", type="creator", created=40, updated=45),
     )
 
@@ -291,6 +307,10 @@ async def test_entity_filters(db: Any, tenant: str) -> None:
     assert await listed(updatedAfter=40) == ["d", "a"]
     assert await listed(orderBy="updatedAt") == ["a", "d", "c", "b"]
     assert await listed(orderBy="updatedAt", updatedAfter=40, createdBefore=40) == ["a"]
+    assert await listed(properties={"level": "pro"}) == ["c", "a"]
+    assert await listed(properties={"level": "pro", "n": 5}) == ["a"]  # types compare exactly
+    assert await listed(type="video", properties={"n": "5"}) == ["c"]
+    assert await listed(properties={"level": "beginner"}) == []
 
 
 @pytest.mark.integration
