@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from contracts.queries import EntitiesGet, EntitiesList, EntitiesSearch
+from contracts.queries import MAX_SEARCH_LIMIT, EntitiesGet, EntitiesList, EntitiesSearch
 from services.query.context import QueryContext
 from services.query.errors import NotFoundError
 from services.store import reads
@@ -51,5 +51,5 @@ async def search(context: QueryContext, request: EntitiesSearch) -> dict[str, An
         entity_type=request.type,
         status=request.status,
     )
-    limit = context.limit(request.limit)
+    limit = min(context.limit(request.limit), MAX_SEARCH_LIMIT)
     return {"items": await reads.search_entities(context.database, search, limit=limit)}

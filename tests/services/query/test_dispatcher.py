@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.errors import SERVICE_ERROR_CODE_HEADER
-from contracts.queries import EntitiesList
+from contracts.queries import MAX_SEARCH_LIMIT, EntitiesList
 from services.query.context import QueryContext
 from services.query.dispatcher import QueryDispatcher, parse_query_subject
 from services.query.errors import InvalidRequestError
@@ -78,6 +78,16 @@ async def test_a_deployment_may_lower_the_page_size(
     capped = _body(await dispatcher.dispatch(subject, b'{"limit": 500}'))
     assert len(capped["data"]["items"]) == 2
     assert capped["data"]["nextCursor"] is not None
+
+
+@pytest.mark.integration
+async def test_a_search_never_returns_more_than_its_contract_allows(
+    db: AsyncDatabase[Document], tenant: str
+) -> None:
+    await insert(db, "entities", *(entity(tenant, f"e{n}", name="Same") for n in range(120)))
+    dispatcher = QueryDispatcher(db, Settings(query_default_limit=500))
+    reply = await dispatcher.dispatch(f"one.v1.{tenant}.query.entities.search", b'{"text": "same"}')
+    assert len(_body(reply)["data"]["items"]) == MAX_SEARCH_LIMIT
 
 
 @pytest.mark.integration
