@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.ingest.jetstream_message import raw_message
 from services.store.keys import to_record
 from tests.faults.oracle import COLLECTIONS, DeadLetterExpectation, Document, Expected
+from tests.faults.workload import Message
 
 
 @dataclass(frozen=True)
@@ -132,3 +133,53 @@ class Comparison:
                 }
                 lines.append(f"wrong {name} {key}: field → (expected, stored) {diff}")
         return "\n".join(lines)
+
+
+async def acked_but_not_written(
+    database: AsyncDatabase[dict[str, Any]],
+    by_seq: dict[int, Message],
+    ack_floor: int,
+    dead_letters: list[StreamMessage],
+) -> list[int]:
+    """Stream sequences at or below the ack floor whose write is not in the store.
+
+    Everything at or below the floor was acknowledged, so each must already have its
+    effect: its record (for an entity, a merged version at least as new as its own), or
+    its dead letter.
+    """
+    letters = {int(m.headers.get("One-Dlq-Stream-Seq", "0")) for m in dead_letters}
+    stored = {name: {d["_id"]: d for d in await database[name].find({}).to_list()}
+              for name in ("entities", "connections", "events", "tags")}  # fmt: skip
+    unwritten = []
+    for seq, message in sorted(by_seq.items()):
+        if seq > ack_floor:
+            break
+        if message.poison is not None:
+            written = seq in letters
+        else:
+            written = _has_effect(stored, seq, message)
+        if not written:
+            unwritten.append(seq)
+    return unwritten
+
+
+_COMPONENT = {"upsert": "contentVersion", "delete": "deleteVersion", "archive": "archiveVersion"}
+
+
+def _has_effect(stored: dict[str, dict[str, Document]], seq: int, message: Message) -> bool:
+    tenant, kind, *rest = message.subject.split(".")[2:]
+    payload = message.payload()
+    if kind == "events":
+        return f"{tenant}:{payload['id']}" in stored["events"]
+    if kind == "entities":
+        entity = stored["entities"].get(f"{tenant}:{payload['id']}", {})
+        version = f"{payload['updatedAt']:016d}.{seq:020d}"
+        return bool(entity.get(_COMPONENT[rest[1]], "") >= version)
+    if kind == "connections":
+        connection = stored["connections"].get(f"{tenant}:{payload['id']}", {})
+        return ("fromEntityId" if rest[1] == "create" else "deletedAt") in connection
+    triple = (tenant, payload["entityId"], payload["key"], payload["value"])
+    return any(
+        (t["groupId"], t["entityId"], t["key"], t["value"]) == triple and t["seq"] >= seq
+        for t in stored["tags"].values()
+    )

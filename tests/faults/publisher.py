@@ -23,6 +23,8 @@ class PublishGaveUpError(RuntimeError):
 class PublishLog:
     # Every publish call, retries included.
     attempts: int = 0
+    # PubAcks saying "duplicate": the stream's dedupe window dropped the publish.
+    duplicates: int = 0
     # Message → the stream sequence its PubAck named (one per distinct Nats-Msg-Id).
     acked: dict[Message, int] = field(default_factory=dict)
 
@@ -39,8 +41,11 @@ class Publisher:
         in_flight: int = 64,
         ack_timeout_s: float = 3.0,
         give_up_after_s: float = 120.0,
+        per_second: float | None = 500.0,
     ) -> None:
         self._js = js
+        # Paced like live traffic, so faults land while publishing and ingest both go on.
+        self._interval_s = 1 / per_second if per_second else 0.0
         self._slots = asyncio.Semaphore(in_flight)
         self._ack_timeout_s = ack_timeout_s
         self._give_up_after_s = give_up_after_s
@@ -49,7 +54,12 @@ class Publisher:
     async def publish(self, messages: tuple[Message, ...] | list[Message]) -> None:
         """Publish in order, `in_flight` at a time; return when every one is acknowledged."""
         pending: set[asyncio.Task[None]] = set()
-        for message in messages:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for number, message in enumerate(messages):
+            ahead = start + number * self._interval_s - loop.time()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
             await self._slots.acquire()
             task = asyncio.create_task(self._until_acked(message))
             pending.add(task)
@@ -75,6 +85,7 @@ class Publisher:
                         raise PublishGaveUpError(f"{message.msg_id}: {error!r}") from error
                     await asyncio.sleep(0.2)
                     continue
+                self.log.duplicates += bool(ack.duplicate)
                 previous = self.log.acked.setdefault(message, ack.seq)
                 # The same Nats-Msg-Id is the same stream message, however often published.
                 assert previous == ack.seq, (message.msg_id, previous, ack.seq)

@@ -27,7 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts.subjects import DLQ_WILDCARD, PREFIX
 from services.runtime.streams import declare_streams
 from services.settings import Settings
-from tests.faults.checker import Comparison, read_store, read_stream
+from tests.faults.checker import Comparison, StreamMessage, read_store, read_stream
 from tests.faults.ingest_process import IngestProcess
 from tests.faults.oracle import expected_state
 from tests.faults.publisher import Publisher
@@ -147,6 +147,16 @@ class Scenario:
             return 0, 0, 0  # not created yet, or NATS is (re)starting
         return info.delivered.stream_seq or 0, info.num_pending or 0, info.num_ack_pending or 0
 
+    async def ack_floor(self) -> int:
+        """The stream sequence up to which every message is acknowledged (or terminated)."""
+        info = await self.js.consumer_info(
+            self.settings.ingest_stream, self.settings.ingest_consumer
+        )
+        return info.ack_floor.stream_seq or 0
+
+    async def dead_letters(self) -> list[StreamMessage]:
+        return await read_stream(self.js, self.settings.dlq_stream, DLQ_WILDCARD)
+
     async def until_ingested(self, at_least: int, timeout_s: float = 120) -> int:
         """Until the ingest consumer has delivered up to stream sequence `at_least`."""
         delivered, *_ = await eventually(
@@ -177,7 +187,7 @@ class Scenario:
         expected = expected_state(publisher.log.by_seq, {m.seq: m.received_ms for m in stream})
 
         async def compare() -> Comparison:
-            letters = await read_stream(self.js, self.settings.dlq_stream, DLQ_WILDCARD)
+            letters = await self.dead_letters()
             return Comparison(expected, await read_store(self.database), letters)
 
         # Drained means acked, and every ack follows its write: one comparison should do,
