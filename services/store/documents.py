@@ -4,8 +4,6 @@ Every operation is idempotent: applying it twice, or after a newer one, changes 
 See docs/storage.md for the document layout.
 """
 
-import hashlib
-import json
 from typing import Any
 
 from contracts.commands import (
@@ -111,20 +109,25 @@ def connection_document(request: WriteRequest) -> Document:
     return document
 
 
-def connection_create(document: Document) -> GuardedWrite:
-    """Create once: the first create of an id wins, a redelivered one applies again.
+# A tombstone's `createSeq`: later than any stream sequence, so any create fills it in.
+NO_CREATE_YET = 2**62
 
-    `createKey` is a digest of the create's content. The guard matches a missing document
-    (upsert), a tombstone left by a delete that arrived first (no `createKey` yet: filled
-    in, its `deletedAt` kept), or the same create stored before (a redelivery: rewrites
-    the same fields, so its change is republished). A different create of an existing id
-    misses: already created. (`$in` with null, not an `$or`: SecantusDB scans on `$or`.)
+
+def connection_create(document: Document, seq: int) -> GuardedWrite:
+    """Create once: the first create of an id in stream order wins, whenever it arrives.
+
+    `createSeq` is the stream sequence of the create stored. The guard matches a missing
+    document (upsert), a tombstone left by a delete that arrived first (`NO_CREATE_YET`:
+    filled in, its `deletedAt` kept), the same create again (a redelivery: rewrites the
+    same fields, so its change is republished), or a later create that arrived first (a
+    redelivery after a crash, or another replica, reorders them). An earlier create
+    stored means this one misses: already created. Comparing sequences rather than
+    contents keeps the result independent of arrival order (entity_fold.py says why).
     """
     fields = {k: v for k, v in document.items() if k != "_id"}
-    create_key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
     return GuardedWrite(
-        {"_id": document["_id"], "createKey": {"$in": [None, create_key]}},
-        update={"$set": {**fields, "createKey": create_key}},
+        {"_id": document["_id"], "createSeq": {"$gte": seq}},
+        update={"$set": {**fields, "createSeq": seq}},
     )
 
 
@@ -139,7 +142,11 @@ def connection_delete(request: WriteRequest) -> tuple[GuardedWrite, Document]:
         update={
             "$min": {"deletedAt": at},
             "$max": {"updatedAt": at},
-            "$setOnInsert": {"id": command.id, "groupId": request.tenant},
+            "$setOnInsert": {
+                "id": command.id,
+                "groupId": request.tenant,
+                "createSeq": NO_CREATE_YET,
+            },
         },
     )
     change: Document = {

@@ -24,7 +24,7 @@ def to_record(document: dict[str, Any]) -> dict[str, Any]:
 
 # Entities keep the versions their parts came from (entity_fold.MERGE_FIELDS).
 _INTERNAL_FIELDS = frozenset(
-    {"_id", "seq", "createKey", "refs", "version", "first", "firstOp", "contentVersion"}
+    {"_id", "seq", "createSeq", "refs", "version", "first", "firstOp", "contentVersion"}
     | {"deleteVersion", "archiveVersion", "rev"}
     # The words of an entity's name, for entities.search (indexes.NAME_TERMS).
     | {"nameTerms"}

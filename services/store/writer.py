@@ -100,7 +100,8 @@ class StoreWriter:
                 change = StoredChange.of(
                     "connections", command.relationshipType, "create", document
                 )
-                connections.add([index], documents.connection_create(document), [change])
+                operation = documents.connection_create(document, request.seq)
+                connections.add([index], operation, [change])
             elif isinstance(command, ConnectionDelete):
                 operation, document = documents.connection_delete(request)
                 type_token = request.subject_type or "unknown"

@@ -6,7 +6,8 @@ Per tenant (two tenants share the streams), a seeded generator makes:
   `updatedAt` goes backwards a quarter of the time (stale updates), ties sometimes (broken
   by stream order), and starts with a delete now and then (a tombstone before the entity);
 - connections, a quarter deleted later (some twice, some deletes before any create, some
-  without `updatedAt` or `createdAt`, which then come from the stream's timestamp);
+  without `updatedAt` or `createdAt`, which then come from the stream's timestamp), a few
+  created twice with different contents (the first in stream order wins);
 - tags set and deleted on a few triples over and over (the last by stream order wins);
 - events of plain and consolidated types;
 - poison: every way a message can be bad input, each with the DLQ reason it must get.
@@ -138,6 +139,10 @@ class _Builder:
                 if rng.random() < 0.8:  # else createdAt comes from the stream's timestamp
                     payload["createdAt"] = created_at
                 self.add(f"connections.{kind}.create", payload, f"{self.tenant}-{connection_id}")
+                if rng.random() < 0.05:  # a different create of the same id: the first wins
+                    other = {**payload, "toEntityId": rng.choice(entity_ids), "createdAt": n}
+                    msg_id = f"{self.tenant}-{connection_id}-b"
+                    self.add(f"connections.{kind}.create", other, msg_id)
             if rng.random() < 0.25:
                 for d in range(rng.choice((1, 1, 2))):
                     delete: dict[str, Any] = {"id": connection_id}
