@@ -7,9 +7,11 @@ dispatcher bounds the store reads of all of them together.
 
 Two more kinds of subscriber complete the service:
 
-- unknown query names: a subscriber on `one.v1.*.query.>` in a queue group of its own
-  answers `invalid_request` to names no endpoint serves, and stays silent for the others
-  (their endpoint answers);
+- unknown query names: a plain nats-py subscription on `one.v1.*.query.>` in a queue
+  group of its own answers `invalid_request` to names no endpoint serves, and drops the
+  others (their endpoint answers). It sees every query, so it is kept off FastStream's
+  per-message pipeline: dropping a known name costs a subject split, not a second
+  consume (which measured +0.5 ms on every lookup);
 - discovery (micro.py): `$SRV.PING|INFO|STATS[.<name>[.<id>]]`, without a queue group,
   so every replica answers for itself.
 """
@@ -20,6 +22,8 @@ from typing import Any, Final
 from faststream.nats import NatsBroker, NatsResponse
 from faststream.nats.annotations import Client, NatsMessage
 from faststream.nats.message import NatsMessage as NatsMessageType
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.micro.service import ServiceVerb
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -54,19 +58,23 @@ def _query_name(subject: str) -> str:
     return ".".join(subject.split(".")[4:])
 
 
-def include_query_subscriber(
+async def include_query_subscriber(
     broker: NatsBroker,
     database: AsyncDatabase[dict[str, Any]],
     settings: Settings,
 ) -> MicroService:
-    """Subscribe the query endpoints, the unknown-name answer and discovery on `broker`."""
+    """Subscribe the query endpoints, the unknown-name answer and discovery on `broker`.
+
+    Connects the broker (if it is not yet): the unknown-name subscription is on its
+    connection, and goes with it when the broker stops.
+    """
     dispatcher = QueryDispatcher(database, settings)
     service = MicroService(ROUTES, settings.query_queue_group)
     for endpoint in service.endpoints:
         _include_endpoint(broker, dispatcher, service, endpoint, settings)
-    _include_unknown(broker, dispatcher, settings)
     for verb, subject in service.control_subjects():
         _include_discovery(broker, service, verb, subject)
+    await _subscribe_unknown(await broker.connect(), dispatcher, settings)
     return service
 
 
@@ -91,20 +99,21 @@ def _include_endpoint(
         return NatsResponse(reply.body, headers=reply.headers)
 
 
-def _include_unknown(broker: NatsBroker, dispatcher: QueryDispatcher, settings: Settings) -> None:
-    @broker.subscriber(
+async def _subscribe_unknown(
+    client: NatsClient, dispatcher: QueryDispatcher, settings: Settings
+) -> None:
+    async def refuse_unknown_query(message: Msg) -> None:
+        if _query_name(message.subject) in ROUTES or not message.reply:
+            return
+        # Refused on the name, before the body is looked at: no I/O.
+        reply = await dispatcher.dispatch(message.subject, message.data)
+        await client.publish(message.reply, reply.body, headers=reply.headers)
+
+    await client.subscribe(
         QUERY_SUBJECT,
         queue=settings.query_queue_group + UNKNOWN_QUEUE_SUFFIX,
-        decoder=_raw_body,
-        no_reply=True,
+        cb=refuse_unknown_query,
     )
-    async def refuse_unknown_query(message: NatsMessage, client: Client) -> None:
-        raw = message.raw_message
-        if _query_name(raw.subject) in ROUTES or not raw.reply:
-            return
-        # Refused on the name, before the body is looked at.
-        reply = await dispatcher.dispatch(raw.subject, message.body)
-        await client.publish(raw.reply, reply.body, headers=reply.headers)
 
 
 def _include_discovery(

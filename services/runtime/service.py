@@ -87,7 +87,7 @@ class OneBusService:
             )
             self._ingest_consumer = PullConsumer(js, settings, handler.handle)
         if self._query:
-            include_query_subscriber(self._broker, database, settings)
+            await include_query_subscriber(self._broker, database, settings)
         await self._broker.start()
         if self._ingest_consumer is not None:
             await self._ingest_consumer.start()

@@ -75,7 +75,7 @@ async def responder(
     database = mongo_client[bus_settings.mongodb_db]
     await ensure_indexes(database)
     broker = NatsBroker(nats_url)
-    service = include_query_subscriber(broker, database, bus_settings)
+    service = await include_query_subscriber(broker, database, bus_settings)
     await broker.start()
     try:
         yield service

@@ -33,7 +33,7 @@ async def replica(
     private_nats_url: str, query_db: AsyncDatabase[Document], bus_settings: Settings
 ) -> AsyncIterator[MicroService]:
     broker = NatsBroker(private_nats_url)
-    service = include_query_subscriber(broker, query_db, bus_settings)
+    service = await include_query_subscriber(broker, query_db, bus_settings)
     await broker.start()
     try:
         yield service
