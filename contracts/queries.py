@@ -49,7 +49,10 @@ Cursor = Annotated[
     StringConstraints(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+=*$"),
 ]
 """Opaque: pass back the `nextCursor` of the previous page, with the same filters."""
-Protocol = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
+Protocol = Annotated[
+    str, StringConstraints(to_lower=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+]
+"""A protocol name, compared in lower case as ingest stores it (metadata_rules.ProtocolName)."""
 MessageType = Annotated[
     str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_surrogates)
 ]

@@ -406,6 +406,7 @@ async def test_connection_filters_and_joins(db: Any, tenant: str) -> None:
     assert _ids(await listed(fromEntityId="creator", toEntityId="post")) == ["c3", "c1"]
     assert _ids(await listed(toEntityId="creator", protocol="a2a")) == ["c4"]
     assert _ids(await listed(toEntityId="creator", protocol="acp")) == []
+    assert _ids(await listed(toEntityId="creator", protocol="A2A")) == ["c4"]  # stored lower
     by_message = await listed(toEntityId="creator", protocol="a2a", messageType="task")
     assert _ids(by_message) == ["c4"]
     assert _ids(await listed(toEntityId="creator", messageType="message")) == []
