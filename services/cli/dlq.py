@@ -8,7 +8,9 @@ from typing import Annotated, TypeVar
 
 import nats
 import typer
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from rich.console import Console
 from rich.table import Table
 
@@ -17,6 +19,7 @@ from services.settings import Settings, nats_servers
 
 app = typer.Typer(help="Inspect and replay dead letters (rejected input).", no_args_is_help=True)
 out = Console()
+err = Console(stderr=True)
 T = TypeVar("T")
 
 NatsUrl = Annotated[str | None, typer.Option(help="NATS URL; default ONE_NATS_URL.")]
@@ -27,15 +30,45 @@ def _run(
 ) -> T:
     settings = Settings()
 
+    servers = nats_servers(nats_url or settings.nats_url)
+
     async def main() -> T:
-        client = await nats.connect(servers=nats_servers(nats_url or settings.nats_url))
+        try:
+            # Bounded: nats-py keeps retrying a refused first connect, and an operator
+            # wants an answer, not a hang.
+            client = await asyncio.wait_for(
+                nats.connect(
+                    servers=servers,
+                    connect_timeout=5,
+                    allow_reconnect=False,
+                    max_reconnect_attempts=0,
+                    error_cb=_quiet,
+                ),
+                timeout=10,
+            )
+        except (OSError, TimeoutError, NatsError) as error:
+            raise CliError(f"cannot reach NATS at {', '.join(servers)}: {error!r}") from error
         try:
             js = client.jetstream(timeout=settings.publish_ack_timeout_s)
             return await work(DeadLetterBox(js, settings.dlq_stream), js)
+        except NotFoundError as error:
+            raise CliError(f"no such dead letter (or no {settings.dlq_stream} stream)") from error
         finally:
             await client.close()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except CliError as error:
+        err.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from error
+
+
+async def _quiet(_: Exception) -> None:
+    """nats-py logs each failed connect with a traceback; the CLI reports it once, plainly."""
+
+
+class CliError(Exception):
+    """What an operator should read instead of a traceback."""
 
 
 def _preview(data: bytes, width: int = 60) -> str:

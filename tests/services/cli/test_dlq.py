@@ -1,0 +1,149 @@
+"""`one-bus dlq list | show | replay`, run as operators run it, against real servers.
+
+The session's service ingests and dead-letters; the CLI is a separate process reading the
+DLQ stream, and a replayed message goes back through the service like any other.
+"""
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import nats.aio.client
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tests.fixtures.waiting import eventually
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("bus")]
+
+ONE_BUS = str(Path(sys.executable).parent / "one-bus")
+Database = AsyncDatabase[dict[str, Any]]
+
+
+async def one_bus(nats_url: str, *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        ONE_BUS, "dlq", *args,
+        env={**os.environ, "ONE_NATS_URL": nats_url, "COLUMNS": "400"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, output.decode()
+
+
+async def listed(nats_url: str, tenant: str, *filters: str) -> list[dict[str, Any]]:
+    code, output = await one_bus(nats_url, "list", "--tenant", tenant, "--json", *filters)
+    assert code == 0, output
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+def upsert(entity_id: str, **extra: Any) -> dict[str, Any]:
+    entity = {"id": entity_id, "type": "creator", "name": "Ada", "updatedAt": 1, "actorId": "u"}
+    return {**entity, **extra}
+
+
+@pytest.fixture
+async def two_dead_letters(
+    nats_client: nats.aio.client.Client, nats_url: str, tenant: str
+) -> list[dict[str, Any]]:
+    """A malformed message and an invalid one, dead-lettered by the running service."""
+    js = nats_client.jetstream()
+    subject = f"one.v1.{tenant}.entities.creator.upsert"
+    await js.publish(subject, b'{"id": "broken"', headers={"X-Trace": "t1"})
+    bad = upsert("c1", updatedAt="yesterday")
+    await js.publish(subject, json.dumps(bad).encode(), headers={"X-Trace": "t2"})
+    letters = await eventually(lambda: listed(nats_url, tenant), lambda got: len(got) == 2)
+    assert len(letters) == 2
+    return letters
+
+
+async def test_list_shows_each_dead_letter_with_subject_reason_and_payload(
+    two_dead_letters: list[dict[str, Any]], nats_url: str, tenant: str
+) -> None:
+    malformed, invalid = two_dead_letters
+    subject = f"one.v1.{tenant}.entities.creator.upsert"
+    assert (malformed["subject"], malformed["reason"]) == (subject, "malformed_json")
+    assert malformed["payload"] == '{"id": "broken"'
+    assert (invalid["reason"], invalid["headers"]) == ("invalid_payload", {"X-Trace": "t2"})
+    assert "updatedAt" in invalid["error"]
+    only_invalid = await listed(nats_url, tenant, "--reason", "invalid_payload")
+    assert [letter["seq"] for letter in only_invalid] == [invalid["seq"]]
+
+
+async def test_the_table_lists_them_for_people(
+    two_dead_letters: list[dict[str, Any]], nats_url: str, tenant: str
+) -> None:
+    code, output = await one_bus(nats_url, "list", "--tenant", tenant)
+    assert code == 0, output
+    assert "malformed_json" in output
+    assert "invalid_payload" in output
+    assert "2 dead letter(s)" in output
+
+
+async def test_show_prints_one_dead_letter_in_full(
+    two_dead_letters: list[dict[str, Any]], nats_url: str
+) -> None:
+    invalid = two_dead_letters[1]
+    code, output = await one_bus(nats_url, "show", str(invalid["seq"]))
+    assert code == 0, output
+    shown = json.loads(output)
+    assert shown == invalid
+    assert json.loads(shown["payload"])["updatedAt"] == "yesterday"
+
+
+async def test_replay_with_a_fixed_payload_stores_it_and_removes_the_dead_letter(
+    two_dead_letters: list[dict[str, Any]],
+    nats_url: str,
+    tenant: str,
+    bus_db: Database,
+    tmp_path: Path,
+) -> None:
+    invalid = two_dead_letters[1]
+    fixed = tmp_path / "fixed.json"
+    fixed.write_text(json.dumps(upsert("c1", updatedAt=2)))
+
+    code, output = await one_bus(nats_url, "replay", str(invalid["seq"]), "--payload", str(fixed))
+
+    assert code == 0, output
+    assert f"replayed dead letter {invalid['seq']}" in output
+    stored = await eventually(
+        lambda: bus_db.entities.find({"groupId": tenant, "id": "c1"}).to_list(), bool
+    )
+    assert [(e["name"], e["updatedAt"]) for e in stored] == [("Ada", 2)]
+    remaining = await listed(nats_url, tenant)
+    assert [letter["reason"] for letter in remaining] == ["malformed_json"]
+    code, output = await one_bus(nats_url, "show", str(invalid["seq"]))
+    assert (code, "no such dead letter" in output) == (1, True)  # gone from the stream
+
+
+async def test_replay_as_is_with_keep_dead_letters_it_again_and_keeps_the_original(
+    two_dead_letters: list[dict[str, Any]], nats_url: str, tenant: str
+) -> None:
+    malformed = two_dead_letters[0]
+
+    code, output = await one_bus(nats_url, "replay", str(malformed["seq"]), "--keep")
+
+    assert code == 0, output
+    letters = await eventually(lambda: listed(nats_url, tenant), lambda got: len(got) == 3)
+    assert [letter["reason"] for letter in letters] == [
+        "malformed_json",
+        "invalid_payload",
+        "malformed_json",
+    ]
+    assert letters[0]["seq"] == malformed["seq"]
+    assert letters[2]["payload"] == malformed["payload"]
+    assert letters[2]["headers"] == {"X-Trace": "t1"}
+
+
+async def test_an_unreachable_nats_is_an_error_message_not_a_traceback() -> None:
+    code, output = await one_bus("nats://127.0.0.1:1", "list")
+    assert (code, "cannot reach NATS" in output, "Traceback" in output) == (1, True, False)
+
+
+async def test_a_fixed_payload_replaces_one_message_only(nats_url: str) -> None:
+    code, output = await one_bus(nats_url, "replay", "1", "2", "--payload", "/dev/null")
+    assert code != 0
+    assert "one sequence" in output
