@@ -6,11 +6,14 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import nats
 import nats.aio.client
 import pytest
 
+from services.runtime.embedded import EmbeddedServers
 from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -18,12 +21,34 @@ pytestmark = pytest.mark.integration
 ONE_BUS = str(Path(sys.executable).parent / "one-bus")
 
 
+@pytest.fixture
+async def own_nats_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A nats-server of the test's own: on the session's, the in-process service other
+    tests start (`bus`) would ingest the entity and answer the query in its place."""
+    servers = EmbeddedServers(tmp_path / "nats")
+    await servers.start_nats()
+    try:
+        yield servers.nats_url
+    finally:
+        await servers.stop()
+
+
+@pytest.fixture
+async def own_nats_client(own_nats_url: str) -> AsyncIterator[nats.aio.client.Client]:
+    client = await nats.connect(own_nats_url)
+    try:
+        yield client
+    finally:
+        await client.drain()
+
+
 async def test_serve_ingests_answers_queries_and_stops_cleanly_on_sigterm(
-    nats_url: str, mongodb_uri: str, nats_client: nats.aio.client.Client, tenant: str
+    own_nats_url: str, mongodb_uri: str, own_nats_client: nats.aio.client.Client, tenant: str
 ) -> None:
+    nats_client = own_nats_client
     env = {
         **os.environ,
-        "ONE_NATS_URL": nats_url,
+        "ONE_NATS_URL": own_nats_url,
         "ONE_MONGODB_URI": mongodb_uri,
         "ONE_MONGODB_DB": f"serve_{uuid.uuid4().hex[:8]}",
         # Its own consumer, so the session's in-process service does not take its messages.
