@@ -156,6 +156,14 @@ class EventsList(Query):
     limit: Limit | None = None
     cursor: Cursor | None = None
 
+    @model_validator(mode="after")
+    def _protocol_in_lower_case(self) -> Self:
+        # Ingest stores protocol names in lower case; "A2A" must find them too.
+        if self.metadata and isinstance(self.metadata.get("protocol"), str):
+            metadata = {**self.metadata, "protocol": self.metadata["protocol"].lower()}
+            object.__setattr__(self, "metadata", metadata)
+        return self
+
 
 class TagsList(Query):
     """`{entityId}` → that entity's tags by key; `{key, value?}` → tags by entity id."""

@@ -359,3 +359,10 @@ def test_arbitrary_json_is_validated_never_crashes(
 ) -> None:
     with contextlib.suppress(ValidationError):
         _parse(model, payload)
+
+
+def test_events_list_compares_protocol_names_in_lower_case_as_ingest_stores_them() -> None:
+    from contracts.queries import EventsList
+
+    request = EventsList.model_validate({"metadata": {"protocol": "A2A", "taskId": "Task-1"}})
+    assert request.metadata == {"protocol": "a2a", "taskId": "Task-1"}
