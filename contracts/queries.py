@@ -159,9 +159,11 @@ class EventsList(Query):
     @model_validator(mode="after")
     def _protocol_in_lower_case(self) -> Self:
         # Ingest stores protocol names in lower case; "A2A" must find them too.
-        if self.metadata and isinstance(self.metadata.get("protocol"), str):
-            metadata = {**self.metadata, "protocol": self.metadata["protocol"].lower()}
-            object.__setattr__(self, "metadata", metadata)
+        protocol = (self.metadata or {}).get("protocol")
+        if isinstance(protocol, str):
+            object.__setattr__(
+                self, "metadata", {**(self.metadata or {}), "protocol": protocol.lower()}
+            )
         return self
 
 
