@@ -73,6 +73,13 @@ class Query(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class ListQuery(Query):
+    """A keyset-paged list: `limit` bounds a page, `cursor` (a reply's `nextCursor`) goes on."""
+
+    limit: Limit | None = None
+    cursor: Cursor | None = None
+
+
 class EntitiesGet(Query):
     """`{id, type?}` → the entity (or not_found); `{ids}` → `{items}` of those that exist.
 
@@ -95,7 +102,7 @@ ScalarFilters = Annotated[dict[MetadataKey, MetadataScalar], Field(max_length=MA
 """A flat map of equality filters on one object's keys: `{"status": "processed"}`."""
 
 
-class EntitiesList(Query):
+class EntitiesList(ListQuery):
     """Newest first: sorted by `orderBy` (default `createdAt`) descending, then by id.
 
     `createdAfter`/`updatedAfter` are exclusive lower bounds, `createdBefore` an exclusive
@@ -111,11 +118,9 @@ class EntitiesList(Query):
     properties: ScalarFilters | None = None
     orderBy: Literal["createdAt", "updatedAt"] = "createdAt"
     includeDeleted: bool = False
-    limit: Limit | None = None
-    cursor: Cursor | None = None
 
 
-class ConnectionsList(Query):
+class ConnectionsList(ListQuery):
     """Connections from and/or to an entity, newest first (`createdAt` desc, then id).
 
     `protocol` matches `metadata.protocol`, `messageType` matches `metadata.messageType`.
@@ -130,8 +135,6 @@ class ConnectionsList(Query):
     messageType: MessageType | None = None
     withEntities: bool = False
     includeDeleted: bool = False
-    limit: Limit | None = None
-    cursor: Cursor | None = None
 
     @model_validator(mode="after")
     def _anchored(self) -> Self:
@@ -140,7 +143,7 @@ class ConnectionsList(Query):
         return self
 
 
-class EventsList(Query):
+class EventsList(ListQuery):
     """Events, newest first (`timestamp` desc, then id).
 
     `since` is inclusive, `until` exclusive. `metadata` is a flat map of equality filters
@@ -153,8 +156,6 @@ class EventsList(Query):
     since: EpochMs | None = None
     until: EpochMs | None = None
     metadata: ScalarFilters | None = None
-    limit: Limit | None = None
-    cursor: Cursor | None = None
 
     @model_validator(mode="after")
     def _protocol_in_lower_case(self) -> Self:
@@ -167,14 +168,12 @@ class EventsList(Query):
         return self
 
 
-class TagsList(Query):
+class TagsList(ListQuery):
     """`{entityId}` → that entity's tags by key; `{key, value?}` → tags by entity id."""
 
     entityId: RecordId | None = None
     key: TagKeyText | None = None
     value: TagValueText | None = None
-    limit: Limit | None = None
-    cursor: Cursor | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:

@@ -1,15 +1,33 @@
 """What every handler gets: the database, the caller's tenant and the settings."""
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.queries import MAX_LIMIT, Query
+from contracts.queries import MAX_LIMIT, ListQuery, Query
 from services.query.cursor import InvalidCursorError, cursor_scope, decode_cursor, encode_cursor
 from services.query.errors import InvalidRequestError
 from services.settings import Settings
-from services.store.reads import Keyset
+from services.store.reads import Keyset, Page
+
+L = TypeVar("L", bound=ListQuery)
+L_contra = TypeVar("L_contra", bound=ListQuery, contravariant=True)
+
+
+class PageReader(Protocol[L_contra]):
+    """A `services.store.reads` list function."""
+
+    def __call__(
+        self,
+        database: AsyncDatabase[dict[str, Any]],
+        tenant: str,
+        request: L_contra,
+        *,
+        after: Keyset | None,
+        limit: int,
+    ) -> Awaitable[Page]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +57,17 @@ class QueryContext:
         except InvalidCursorError as error:
             problem = {"loc": ["cursor"], "msg": str(error)}
             raise InvalidRequestError(str(error), [problem]) from None
+
+    async def page(self, request: L, read: PageReader[L]) -> dict[str, Any]:
+        """One page of a keyset list: `{items, nextCursor}`."""
+        page = await read(
+            self.database,
+            self.tenant,
+            request,
+            after=self.position(request, request.cursor, int),
+            limit=self.limit(request.limit),
+        )
+        return {"items": page.items, "nextCursor": self.next_cursor(request, page.next)}
 
     def next_cursor(self, request: Query, position: Keyset | None) -> str | None:
         if position is None:

@@ -34,14 +34,7 @@ async def get(context: QueryContext, request: EntitiesGet) -> dict[str, Any]:
 
 
 async def list_(context: QueryContext, request: EntitiesList) -> dict[str, Any]:
-    page = await reads.list_entities(
-        context.database,
-        context.tenant,
-        request,
-        after=context.position(request, request.cursor, int),
-        limit=context.limit(request.limit),
-    )
-    return {"items": page.items, "nextCursor": context.next_cursor(request, page.next)}
+    return await context.page(request, reads.list_entities)
 
 
 async def search(context: QueryContext, request: EntitiesSearch) -> dict[str, Any]:

@@ -8,11 +8,4 @@ from services.store import reads
 
 
 async def list_(context: QueryContext, request: EventsList) -> dict[str, Any]:
-    page = await reads.list_events(
-        context.database,
-        context.tenant,
-        request,
-        after=context.position(request, request.cursor, int),
-        limit=context.limit(request.limit),
-    )
-    return {"items": page.items, "nextCursor": context.next_cursor(request, page.next)}
+    return await context.page(request, reads.list_events)
