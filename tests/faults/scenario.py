@@ -10,6 +10,7 @@ acknowledgement and retry timings so that redeliveries happen within a test's ti
 """
 
 import asyncio
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -126,6 +127,14 @@ class Scenario:
             await self._nc.close()
         if self._mongo is not None:
             await self._mongo.close()
+
+    async def query(self, tenant: str, name: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Ask the running service's query responder, as any client would."""
+        assert self._nc is not None
+        subject = f"one.v1.{tenant}.query.{name}"
+        reply = await self._nc.request(subject, json.dumps(request).encode(), timeout=10)
+        answer: dict[str, Any] = json.loads(reply.data)
+        return answer
 
     async def start_ingest(self, name: str = "ingest") -> IngestProcess:
         process = IngestProcess(f"{name}-{len(self.processes)}", self.env, self.log_dir)

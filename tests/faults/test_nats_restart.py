@@ -1,8 +1,9 @@
 """Scenario 3: nats-server is restarted during ingest (JetStream on disk).
 
-The service's connection drops and comes back; its pull subscription must survive the
-restart (DESIGN §8) and go on fetching. Publishers see timeouts and retry under the same
-`Nats-Msg-Id`, so a publish that was stored before its ack was lost is not stored twice.
+The service's connection drops and comes back; its pull subscription and its query
+responder must survive the restart (DESIGN §8) and go on working. Publishers see timeouts
+and retry under the same `Nats-Msg-Id`, so a publish that was stored before its ack was
+lost is not stored twice.
 """
 
 import asyncio
@@ -36,4 +37,11 @@ async def test_a_nats_restart_mid_ingest_loses_and_duplicates_nothing(
         await publishing
         comparison = await scenario.settle(publisher)
         assert ingest.running  # the same process, reconnected: not restarted
+        # Its query subscriptions came back with the connection: it answers, and right.
+        answer = await scenario.query(
+            "acme", "stats.counts", {"collection": "events", "groupBy": "type"}
+        )
+        stored = await scenario.database.events.count_documents({"groupId": "acme"})
     assert comparison.exact, comparison.explain()
+    assert answer["ok"], answer
+    assert sum(count["count"] for count in answer["data"]["counts"]) == stored > 0
