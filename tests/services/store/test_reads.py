@@ -29,6 +29,7 @@ from services.store.reads.keyset import (
     choose_index,
     keyset_pipeline,
 )
+from tests.fixtures.explain import indexes_scanned
 from tests.services.query.stored import connection, entity, event, insert, record, tag
 
 Document = dict[str, Any]
@@ -479,20 +480,6 @@ async def test_counts_group_live_records(db: Any, tenant: str) -> None:
 # Every list shape walks the index declared for it.
 
 
-def _index_scanned(explained: Any, *, in_plan: bool = False) -> set[str]:
-    """The indexes an explain's winning plan scans (wherever the server nests it)."""
-    found: set[str] = set()
-    if isinstance(explained, dict):
-        if in_plan and explained.get("stage") == "IXSCAN":
-            found.add(explained["indexName"])
-        for key, value in explained.items():
-            found |= _index_scanned(value, in_plan=in_plan or key == "winningPlan")
-    elif isinstance(explained, list):
-        for item in explained:
-            found |= _index_scanned(item, in_plan=in_plan)
-    return found
-
-
 SHAPES: list[tuple[str, str, Document, str, type[int] | type[str]]] = [
     ("entities", "createdAt", {}, "by_created", int),
     ("entities", "createdAt", {"type": "creator"}, "by_type", int),
@@ -564,7 +551,7 @@ async def test_each_list_shape_scans_its_index(
         {"aggregate": collection, "pipeline": pipeline, "cursor": {}},
         verbosity="queryPlanner",
     )
-    assert _index_scanned(explained) == {index}
+    assert indexes_scanned(explained) == {index}
 
 
 @pytest.mark.integration
@@ -578,7 +565,7 @@ async def test_lookups_by_id_use_the_id_index(db: Any, tenant: str) -> None:
         {"aggregate": "entities", "pipeline": pipeline, "cursor": {}},
         verbosity="queryPlanner",
     )
-    assert _index_scanned(explained) == {"_id_"}
+    assert indexes_scanned(explained) == {"_id_"}
 
 
 def test_every_declared_index_is_exercised_by_a_list_shape() -> None:
@@ -602,4 +589,4 @@ async def test_each_graph_hop_scans_the_side_index(
         {"aggregate": "connections", "pipeline": pipeline, "cursor": {}},
         verbosity="queryPlanner",
     )
-    assert _index_scanned(explained) == {index}
+    assert indexes_scanned(explained) == {index}

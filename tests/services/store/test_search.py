@@ -23,6 +23,7 @@ from services.store.reads.search import (
     successor,
 )
 from services.store.write_request import WriteRequest
+from tests.fixtures.explain import indexes_scanned
 from tests.services.query.stored import entity, insert
 
 Document = dict[str, Any]
@@ -157,20 +158,6 @@ async def db(database: Any) -> Any:
     return database
 
 
-def _scanned(explained: Any, *, in_plan: bool = False) -> set[str]:
-    """The indexes an explain's winning plan scans (wherever the server nests it)."""
-    found: set[str] = set()
-    if isinstance(explained, dict):
-        if in_plan and explained.get("stage") == "IXSCAN":
-            found.add(explained["indexName"])
-        for key, value in explained.items():
-            found |= _scanned(value, in_plan=in_plan or key == "winningPlan")
-    elif isinstance(explained, list):
-        for item in explained:
-            found |= _scanned(item, in_plan=in_plan)
-    return found
-
-
 @pytest.mark.integration
 @pytest.mark.parametrize(
     ("search", "index"),
@@ -193,7 +180,7 @@ async def test_every_search_scans_a_search_index(
         {"aggregate": "entities", "pipeline": pipeline, "cursor": {}},
         verbosity="queryPlanner",
     )
-    assert _scanned(explained) == {index}
+    assert indexes_scanned(explained) == {index}
 
 
 @pytest.mark.integration
