@@ -5,7 +5,9 @@ anything else (no server, a stepped-down primary, an unmet write concern) is tra
 and must be retried, never dead-lettered as if the input were bad (DESIGN §3).
 """
 
-from typing import Any, Final
+from typing import Final
+
+from pymongo.errors import BulkWriteError
 
 DUPLICATE_KEY: Final = 11000
 
@@ -19,21 +21,23 @@ class TransientStoreError(Exception):
     """The store could not take the batch now; retry the whole batch later."""
 
 
-def split_write_errors(
-    write_errors: list[dict[str, Any]],
-) -> tuple[set[int], dict[int, str]]:
-    """Sort a bulk write's errors into (duplicate-key op indexes, permanent failures by index).
+def bulk_write_errors(error: BulkWriteError) -> tuple[set[int], dict[int, str]]:
+    """Sort a failed bulk write into (duplicate-key op indexes, permanent failures by index).
 
-    Raises TransientStoreError if any error is transient.
+    Raises TransientStoreError if the write concern was not met or any error is transient.
     """
+    if error.details.get("writeConcernErrors"):
+        raise TransientStoreError(str(error.details["writeConcernErrors"])) from error
     collided: set[int] = set()
     failed: dict[int, str] = {}
-    for error in write_errors:
-        code = error.get("code")
+    for problem in error.details.get("writeErrors", []):
+        code = problem.get("code")
         if code == DUPLICATE_KEY:
-            collided.add(error["index"])
+            collided.add(problem["index"])
         elif code in _TRANSIENT_CODES:
-            raise TransientStoreError(f"write error {code}: {error.get('errmsg')}")
+            raise TransientStoreError(f"write error {code}: {problem.get('errmsg')}")
         else:
-            failed[error["index"]] = f"store refused the document ({code}): {error.get('errmsg')}"
+            failed[problem["index"]] = (
+                f"store refused the document ({code}): {problem.get('errmsg')}"
+            )
     return collided, failed

@@ -34,7 +34,7 @@ from services.store.entity_fold import (
     entity_version,
     fold_entities,
 )
-from services.store.failures import TransientStoreError, split_write_errors
+from services.store.failures import TransientStoreError, bulk_write_errors
 from services.store.guarded_write import GuardedWrite
 from services.store.keys import record_key
 from services.store.stored_change import StoredChange
@@ -84,9 +84,6 @@ class StoreWriter:
 
     async def _write(self, batch: Sequence[WriteRequest]) -> BatchOutcome:
         events, connections, tags = _Bulk(), _Bulk(), _Bulk()
-        # An unordered bulk write would let any of two creates of one id win; the first
-        # in stream order must (documents.connection_create), so later ones are dropped.
-        first_creates: dict[str, Document] = {}
         for index, request in enumerate(batch):
             command = request.command
             if isinstance(command, EventPublish):
@@ -95,8 +92,6 @@ class StoreWriter:
                 events.add([index], documents.insert_once(document), [change])
             elif isinstance(command, ConnectionCreate):
                 document = documents.connection_document(request)
-                if first_creates.setdefault(document["_id"], document) != document:
-                    continue
                 change = StoredChange.of(
                     "connections", command.relationshipType, "create", document
                 )
@@ -191,9 +186,7 @@ async def _swap(
     try:
         await collection.bulk_write(operations, ordered=False)
     except BulkWriteError as error:
-        if error.details.get("writeConcernErrors"):
-            raise TransientStoreError(str(error.details["writeConcernErrors"])) from error
-        collided, failed = split_write_errors(error.details.get("writeErrors", []))
+        collided, failed = bulk_write_errors(error)
         return {keys[i] for i in collided}, {keys[i]: why for i, why in failed.items()}
     return set(), {}
 
@@ -206,9 +199,7 @@ async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: Batc
     try:
         await collection.bulk_write([op.bulk_op() for op in bulk.operations], ordered=False)
     except BulkWriteError as error:
-        if error.details.get("writeConcernErrors"):
-            raise TransientStoreError(str(error.details["writeConcernErrors"])) from error
-        collided, failed = split_write_errors(error.details.get("writeErrors", []))
+        collided, failed = bulk_write_errors(error)
         # Rare (a newer version is stored, or a replica raced us): settle one by one.
         stale = {i for i in collided if not await bulk.operations[i].apply_to_existing(collection)}
     for position, changes in enumerate(bulk.changes):
