@@ -1,0 +1,1 @@
+"""The ONE Bus client SDK."""
