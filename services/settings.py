@@ -1,6 +1,8 @@
 """Service settings, read from `ONE_*` environment variables (pydantic-settings)."""
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -10,8 +12,22 @@ class Settings(BaseSettings):
     # One URL, or several separated by commas (the nodes of a cluster): the client tries
     # them in turn at start and on reconnect, so one node down does not stop the service.
     nats_url: str = "nats://127.0.0.1:4222"
+    # Who the service is on NATS (docs/security.md): a ConnectionSpec JSON file (what
+    # `one-bus dev --secure` writes), or user and password (the password also from a
+    # file, for Kubernetes Secrets), inbox prefix and CA. None of them: anonymous, warned.
+    nats_credentials_file: Path | None = None
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    nats_password_file: Path | None = None
+    nats_inbox_prefix: str | None = None
+    nats_tls_ca: str | None = None
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_db: str = "one"
+    # Credentials kept out of the URI, so the URI never carries a secret; TLS goes in the
+    # URI (`tls=true&tlsCAFile=...`), authSource too.
+    mongodb_user: str | None = None
+    mongodb_password: SecretStr | None = None
+    mongodb_password_file: Path | None = None
     # "majority" in production (DESIGN §3); an int is also accepted as a string ("1").
     mongodb_write_concern: str = "majority"
     # Kept well under ack_wait: a batch waiting on an unreachable store fails fast and is

@@ -14,8 +14,10 @@ from nats.js.errors import NotFoundError
 from rich.console import Console
 from rich.table import Table
 
+from one_bus.connection import nats_options
 from services.ingest.dead_letter_box import DeadLetter, DeadLetterBox
-from services.settings import Settings, nats_servers
+from services.security.credentials import nats_spec
+from services.settings import Settings
 
 app = typer.Typer(help="Inspect and replay dead letters (rejected input).", no_args_is_help=True)
 out = Console()
@@ -29,8 +31,11 @@ def _run(
     nats_url: str | None, work: Callable[[DeadLetterBox, JetStreamContext], Awaitable[T]]
 ) -> T:
     settings = Settings()
-
-    servers = nats_servers(nats_url or settings.nats_url)
+    if nats_url:
+        settings = settings.model_copy(update={"nats_url": nats_url})
+    # The operator's identity under the secure layout (ONE_NATS_CREDENTIALS_FILE, ...).
+    spec = nats_spec(settings)
+    servers = spec.servers
 
     async def main() -> T:
         try:
@@ -38,7 +43,7 @@ def _run(
             # wants an answer, not a hang.
             client = await asyncio.wait_for(
                 nats.connect(
-                    servers=servers,
+                    **nats_options(spec),
                     connect_timeout=5,
                     allow_reconnect=False,
                     max_reconnect_attempts=0,

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from contracts.json_schemas import message_schemas
-from services.cli import dlq
+from services.cli import dlq, tenant
 from services.runtime.service import OneBusService
 from services.settings import Settings
 
@@ -21,6 +21,7 @@ app = typer.Typer(
 schema_app = typer.Typer(help="JSON Schema for every message kind.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(tenant.app, name="tenant")
 console = Console(stderr=True)
 
 
@@ -59,11 +60,19 @@ def dev(
         ".one-data"
     ),
     log_level: Annotated[str, typer.Option(help="Python logging level.")] = "info",
+    secure: Annotated[
+        bool, typer.Option(help="Authentication, per-role permissions and TLS on both servers.")
+    ] = False,
 ) -> None:
     """Run the whole system on embedded real servers: nats-server and SecantusDB."""
     from services.runtime.embedded import EmbeddedServers  # needs the [embedded] extra
 
     _logging(log_level)
+    if secure:
+        from services.cli.secure_dev import run_secure_dev
+
+        asyncio.run(run_secure_dev(data_dir.resolve(), nats_port, mongo_port, _until_signalled))
+        return
 
     async def run() -> None:
         async with EmbeddedServers(data_dir, nats_port=nats_port, mongo_port=mongo_port) as servers:
@@ -76,6 +85,10 @@ def dev(
                 console.print(f"[bold green]ONE Bus is up[/] (data in {data_dir.resolve()})")
                 console.print(f"  NATS     {servers.nats_url}")
                 console.print(f"  MongoDB  {servers.mongodb_uri}  database {settings.mongodb_db!r}")
+                console.print(
+                    "  [yellow]Open: no authentication, no TLS (on 127.0.0.1 only); "
+                    "`one-bus dev --secure` turns them on.[/]"
+                )
                 console.print("  Ctrl-C stops everything.")
                 await _until_signalled()
         console.print("stopped")

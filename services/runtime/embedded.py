@@ -21,10 +21,10 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import nats
 from pymongo import AsyncMongoClient
@@ -148,7 +148,7 @@ class _Child:
             await asyncio.sleep(step)
 
 
-async def _nats_ready(port: int, url: str) -> bool:
+async def _nats_ready(port: int, url: str, options: Mapping[str, Any] | None = None) -> bool:
     # Probe the socket first: nats-py retries a refused first connect for a long time.
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 1.0)
@@ -170,7 +170,7 @@ async def _nats_ready(port: int, url: str) -> bool:
     try:
         nc = await nats.connect(
             url, connect_timeout=1, allow_reconnect=False, max_reconnect_attempts=0,
-            error_cb=quiet,
+            error_cb=quiet, **(options or {}),
         )  # fmt: skip
     except Exception:
         return False
@@ -208,11 +208,19 @@ class EmbeddedServers:
         *,
         ready_timeout_s: float = 60.0,
         stop_timeout_s: float = 15.0,
+        mongo_args: Sequence[str] = (),
+        mongo_uri_options: str = "",
+        nats_probe_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.nats_port = nats_port  # 0 until the first start picks a free port
         self.mongo_port = mongo_port
         self.nats_args = tuple(nats_args)
+        # The secure layout (services/security): SecantusDB's --auth/TLS flags, what its
+        # URI then needs (`&tls=true&tlsCAFile=...`), and credentials/TLS for the probe.
+        self.mongo_args = tuple(mongo_args)
+        self.mongo_uri_options = mongo_uri_options
+        self.nats_probe_options = dict(nats_probe_options or {})
         self.ready_timeout_s = ready_timeout_s
         self.stop_timeout_s = stop_timeout_s
         logs = self.data_dir / "logs"
@@ -230,7 +238,7 @@ class EmbeddedServers:
         if not self.mongo_port:
             raise EmbeddedServerError("secantusd has not been started")
         # SecantusDB announces itself as replica set "secantus" on 127.0.0.1:<port>.
-        return f"mongodb://{HOST}:{self.mongo_port}/?directConnection=true"
+        return f"mongodb://{HOST}:{self.mongo_port}/?directConnection=true{self.mongo_uri_options}"
 
     @property
     def pids(self) -> list[int]:
@@ -244,7 +252,9 @@ class EmbeddedServers:
         store.mkdir(parents=True, exist_ok=True)
         argv = [str(binary), "-js", "-a", HOST, "-p", str(self.nats_port), "-sd", str(store)]
         self._nats.start([*argv, *self.nats_args])
-        await self._until_ready(self._nats, lambda: _nats_ready(self.nats_port, self.nats_url))
+        await self._until_ready(
+            self._nats, lambda: _nats_ready(self.nats_port, self.nats_url, self.nats_probe_options)
+        )
 
     async def start_mongo(self) -> None:
         binary = find_executable("secantusd-py")
@@ -253,7 +263,7 @@ class EmbeddedServers:
         store.mkdir(parents=True, exist_ok=True)
         self._mongo.start(
             [str(binary), "--host", HOST, "--port", str(self.mongo_port),
-             "--storage-path", str(store)]
+             "--storage-path", str(store), *self.mongo_args]
         )  # fmt: skip
         await self._until_ready(self._mongo, lambda: _mongo_ready(self.mongodb_uri))
 

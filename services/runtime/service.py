@@ -19,6 +19,7 @@ from services.ingest.metrics import IngestMetrics
 from services.ingest.pull_consumer import PullConsumer
 from services.query.subscriber import include_query_subscriber
 from services.runtime.streams import declare_streams
+from services.security.credentials import mongo_credentials, new_broker, redact_url
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
 from services.store.writer import StoreWriter
@@ -52,6 +53,7 @@ class OneBusService:
         settings = self.settings
         self._mongo = AsyncMongoClient(
             settings.mongodb_uri,
+            **mongo_credentials(settings),
             serverSelectionTimeoutMS=int(settings.mongodb_timeout_s * 1000),
             tz_aware=False,
         )
@@ -60,8 +62,8 @@ class OneBusService:
         )
         await ensure_indexes(database)
 
-        self._broker = NatsBroker(
-            settings.nats_servers,
+        self._broker = new_broker(
+            settings,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
             graceful_timeout=settings.drain_timeout_s,
@@ -98,7 +100,11 @@ class OneBusService:
             self._metrics_server = start_http_server(
                 settings.metrics_port, registry=self.metrics_registry
             )
-        log.info("ONE Bus running: NATS %s, MongoDB db %r", settings.nats_url, settings.mongodb_db)
+        log.info(
+            "ONE Bus running: NATS %s, MongoDB db %r",
+            redact_url(settings.nats_url),
+            settings.mongodb_db,
+        )
 
     async def stop(self) -> None:
         # Ingest first: its batch in hand is written, published and acked before the

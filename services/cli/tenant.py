@@ -1,0 +1,111 @@
+"""`one-bus tenant add | list | remove`: a tenant's NATS identities in the secure layout.
+
+They change the data directory of `one-bus dev --secure` (services/security/layout.py) and
+reload its running nats-server: a new tenant can connect, and a removed one is
+disconnected, by the time the command returns.
+"""
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import nats
+import typer
+from nats.errors import Error as NatsError
+from rich.console import Console
+
+from contracts.connection_spec import ConnectionSpec
+from one_bus.connection import nats_options
+from services.security.identities import TenantError
+from services.security.layout import SecureLayout
+
+app = typer.Typer(help="Tenants' NATS identities (secure layout).", no_args_is_help=True)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True)
+
+DataDir = Annotated[Path, typer.Option(help="The data directory of `one-bus dev --secure`.")]
+_APPLY_TIMEOUT_S = 10.0
+
+
+async def _can_connect(spec: ConnectionSpec) -> bool:
+    async def quiet(_: Exception) -> None:
+        return None
+
+    try:
+        client = await asyncio.wait_for(
+            nats.connect(
+                **nats_options(spec),
+                connect_timeout=2,
+                allow_reconnect=False,
+                max_reconnect_attempts=0,
+                error_cb=quiet,
+            ),
+            timeout=5,
+        )
+    except (OSError, TimeoutError, NatsError):
+        return False
+    await client.close()
+    return True
+
+
+async def _until_connects(spec: ConnectionSpec) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _APPLY_TIMEOUT_S
+    while loop.time() < deadline:
+        if await _can_connect(spec):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+def _await_reload(layout: SecureLayout) -> None:
+    """Return once the running nats-server (if any) has loaded the new users."""
+    if not layout.running():
+        err.print("nats-server is not running: the change applies when it starts")
+        return
+    if not asyncio.run(_until_connects(layout.reload_marker())):
+        err.print("[yellow]warning:[/] the running nats-server has not reloaded its users")
+
+
+def _fail(error: Exception) -> typer.Exit:
+    err.print(f"[red]error:[/] {error}")
+    return typer.Exit(1)
+
+
+@app.command()
+def add(
+    name: Annotated[str, typer.Argument(help="The tenant: one token of [A-Za-z0-9_-].")],
+    data_dir: DataDir = Path(".one-data"),
+) -> None:
+    """Create a tenant's publisher and subscriber identities; print them as JSON (once)."""
+    layout = SecureLayout(data_dir)
+    try:
+        created = layout.add_tenant(name)
+    except TenantError as error:
+        raise _fail(error) from error
+    _await_reload(layout)
+    # Plain print: the passwords are shown this once, and must not be reflowed.
+    print(json.dumps(created))
+
+
+@app.command("list")
+def list_(data_dir: DataDir = Path(".one-data")) -> None:
+    """The tenants that have identities."""
+    for tenant in SecureLayout(data_dir).tenants():
+        out.print(tenant)
+
+
+@app.command()
+def remove(
+    name: Annotated[str, typer.Argument(help="The tenant to revoke.")],
+    data_dir: DataDir = Path(".one-data"),
+) -> None:
+    """Delete a tenant's identities: the server disconnects them and refuses them from now."""
+    layout = SecureLayout(data_dir)
+    try:
+        layout.remove_tenant(name)
+    except TenantError as error:
+        raise _fail(error) from error
+    _await_reload(layout)
+    out.print(f"removed tenant {name}")

@@ -1,0 +1,1 @@
+"""Transport security: NATS identities and permissions, TLS files, MongoDB users."""

@@ -1,0 +1,178 @@
+"""The secure layout in a data directory: what `one-bus dev --secure` runs with and what
+`one-bus tenant` changes.
+
+    <data-dir>/security/
+      identities.json     every NATS user, bcrypt hashes only              (0600)
+      servers.json        the NATS URLs printed in specs, whether TLS is on
+      tls/                ca.pem, server.pem, server-key.pem (0600)
+      nats/nats.conf      TLS, pid file, `include auth.conf`
+      nats/auth.conf      users and permissions, rewritten on tenant add/remove (0600)
+      specs/<role>.json   ConnectionSpec of the ingest, query, service and operator (0600)
+      mongo.json          MongoDB admin and service users and passwords (0600)
+"""
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from contracts.connection_spec import ConnectionSpec
+from services.security.identities import (
+    IdentityStore,
+    TenantError,
+    hash_password,
+    new_password,
+    write_private,
+)
+from services.security.nats_config import reload_nats, write_auth_config, write_main_config
+from services.security.roles import SERVICE_ROLES, Role, inbox_prefix
+from services.security.tls_files import TlsFiles, ensure_tls_files
+
+
+class MongoSecrets(BaseModel):
+    admin_user: str = "one-admin"
+    admin_password: str
+    service_user: str = "one-bus"
+    service_password: str
+    provisioned: bool = False
+
+
+class SecureLayout:
+    def __init__(self, data_dir: Path, *, ingest_consumer: str = "one-bus-ingest") -> None:
+        self.data_dir = Path(data_dir)
+        self.root = self.data_dir / "security"
+        self.ingest_consumer = ingest_consumer
+        self.store = IdentityStore(self.root / "identities.json")
+        self.nats_config = self.root / "nats" / "nats.conf"
+        self.auth_config = self.root / "nats" / "auth.conf"
+        self.pid_file = self.root / "nats" / "nats-server.pid"
+        self._servers_file = self.root / "servers.json"
+        self._mongo_file = self.root / "mongo.json"
+        self._marker_file = self.root / "nats" / "reload-marker.json"
+
+    # --- TLS and NATS --------------------------------------------------------------
+
+    @property
+    def tls(self) -> TlsFiles:
+        return ensure_tls_files(self.root / "tls")
+
+    def spec_path(self, role: Role) -> Path:
+        return self.root / "specs" / f"{role.value}.json"
+
+    def prepare_nats(self, host: str, port: int, *, tls: bool = True) -> None:
+        """Identities for the service roles, configuration files, the URL clients use."""
+        scheme = "tls" if tls else "nats"
+        servers = [f"{scheme}://{host}:{port}"]
+        write_private(self._servers_file, json.dumps({"servers": servers, "tls": tls}) + "\n")
+        created = self.store.ensure_services()
+        for role in SERVICE_ROLES:
+            if role in created or not self.spec_path(role).exists():
+                if role not in created:
+                    raise TenantError(
+                        f"{self.spec_path(role)} is missing but {role.value} exists: remove "
+                        f"{self.store.path} to start over"
+                    )
+                user, password = created[role]
+                self._write_spec(role, user, password)
+            else:  # the port may differ from the last run: keep the spec's servers current
+                spec = self.service_spec(role)
+                self._write_spec(role, spec.user or "", spec.password or "")
+        write_main_config(self.nats_config, tls=self.tls if tls else None, pid_file=self.pid_file)
+        self._write_auth()
+
+    def _write_spec(self, role: Role, user: str, password: str) -> None:
+        spec = self.spec(user, password, inbox_prefix(role))
+        write_private(self.spec_path(role), spec.model_dump_json(exclude_none=True, indent=2))
+
+    def _servers(self) -> tuple[list[str], bool]:
+        try:
+            saved: dict[str, Any] = json.loads(self._servers_file.read_text())
+        except OSError as error:
+            raise TenantError(
+                f"no secure layout in {self.data_dir}: run `one-bus dev --secure` there first"
+            ) from error
+        return list(saved["servers"]), bool(saved["tls"])
+
+    def spec(self, user: str, password: str, inbox: str) -> ConnectionSpec:
+        servers, tls = self._servers()
+        return ConnectionSpec(
+            servers=servers,
+            user=user,
+            password=password,
+            inbox_prefix=inbox,
+            tls_ca=str(self.tls.ca.resolve()) if tls else None,
+        )
+
+    def service_spec(self, role: Role) -> ConnectionSpec:
+        return ConnectionSpec.model_validate_json(self.spec_path(role).read_text())
+
+    def _write_auth(self) -> None:
+        # A fresh marker user each time: connecting as it proves the server loaded this file.
+        user, password = f"reload-{secrets.token_hex(8)}", new_password()
+        write_private(self._marker_file, json.dumps({"user": user, "password": password}))
+        write_auth_config(
+            self.auth_config,
+            self.store.load(),
+            self.ingest_consumer,
+            marker=(user, hash_password(password)),
+        )
+
+    def reload_marker(self) -> ConnectionSpec:
+        """An identity that can connect (and do nothing else) once auth.conf is loaded."""
+        marker = json.loads(self._marker_file.read_text())
+        servers, tls = self._servers()
+        return ConnectionSpec(
+            servers=servers,
+            user=marker["user"],
+            password=marker["password"],
+            tls_ca=str(self.tls.ca.resolve()) if tls else None,
+        )
+
+    # --- tenants ---------------------------------------------------------------------
+
+    def add_tenant(self, tenant: str) -> dict[str, Any]:
+        """Create the tenant's identities, apply them; `{"tenant", "publisher", "subscriber"}`."""
+        self._servers()  # fail before creating anything outside a secure layout
+        created = self.store.add_tenant(tenant)
+        self.apply()
+        answer: dict[str, Any] = {"tenant": tenant}
+        for role, (user, password) in created.items():
+            spec = self.spec(user, password, inbox_prefix(role, tenant))
+            answer[role.value] = spec.model_dump(exclude_none=True)
+        return answer
+
+    def remove_tenant(self, tenant: str) -> None:
+        self.store.remove_tenant(tenant)
+        self.apply()
+
+    def tenants(self) -> list[str]:
+        return self.store.tenants()
+
+    def running(self) -> bool:
+        """Whether the nats-server of this layout runs (its pid file names a live process)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def apply(self) -> bool:
+        """Rewrite auth.conf and reload the running nats-server; False if none runs."""
+        self._write_auth()
+        return reload_nats(self.pid_file)
+
+    # --- MongoDB ---------------------------------------------------------------------
+
+    def mongo_secrets(self) -> MongoSecrets:
+        if self._mongo_file.exists():
+            return MongoSecrets.model_validate_json(self._mongo_file.read_text())
+        made = MongoSecrets(admin_password=new_password(), service_password=new_password())
+        self.save_mongo_secrets(made)
+        return made
+
+    def save_mongo_secrets(self, value: MongoSecrets) -> None:
+        write_private(self._mongo_file, value.model_dump_json(indent=2))

@@ -1,0 +1,83 @@
+"""`one-bus dev --secure`: the embedded servers with authentication and TLS on.
+
+nats-server runs with the generated users and permissions (services/security/roles.py)
+and a certificate from the data directory's own CA; SecantusDB runs with `--auth` and
+TLS, its users created on the first run (SecantusDB provisions users on a server not yet
+requiring authentication: that one run listens on 127.0.0.1 only, for a few seconds); the
+service connects as its own least-privilege identities.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from one_bus.connection import nats_options
+from services.runtime.embedded import HOST, EmbeddedServers, free_port
+from services.security.layout import SecureLayout
+from services.security.mongo_users import create_users
+from services.security.roles import Role
+from services.settings import Settings
+
+
+@dataclass(frozen=True)
+class SecureStack:
+    servers: EmbeddedServers
+    layout: SecureLayout
+    # What the service runs with: its NATS identity, its MongoDB user (no secret in URIs).
+    settings: Settings
+
+
+@asynccontextmanager
+async def secure_servers(
+    data_dir: Path, *, nats_port: int = 0, mongo_port: int = 0, mongodb_db: str = "one"
+) -> AsyncIterator[SecureStack]:
+    layout = SecureLayout(data_dir)
+    nats_port = nats_port or free_port()
+    mongo_port = mongo_port or free_port()
+    layout.prepare_nats(HOST, nats_port, tls=True)
+    tls = layout.tls
+    mongo = layout.mongo_secrets()
+    if not mongo.provisioned:
+        plain = EmbeddedServers(data_dir, mongo_port=mongo_port)
+        try:
+            await plain.start_mongo()
+            await create_users(
+                plain.mongodb_uri,
+                admin=(mongo.admin_user, mongo.admin_password),
+                service=(mongo.service_user, mongo.service_password),
+                database=mongodb_db,
+            )
+        finally:
+            await plain.stop()
+        mongo = mongo.model_copy(update={"provisioned": True})
+        layout.save_mongo_secrets(mongo)
+    probe = nats_options(layout.service_spec(Role.OPERATOR))
+    del probe["servers"]
+    servers = EmbeddedServers(
+        data_dir,
+        nats_port=nats_port,
+        mongo_port=mongo_port,
+        nats_args=["-c", str(layout.nats_config)],
+        mongo_args=[
+            "--auth",
+            "--tls-cert-file",
+            str(tls.cert),
+            "--tls-key-file",
+            str(tls.key),
+        ],
+        mongo_uri_options=f"&tls=true&tlsCAFile={tls.ca.resolve()}",
+        nats_probe_options=probe,
+    )
+    async with servers:
+        settings = Settings(
+            nats_url=f"tls://{HOST}:{nats_port}",
+            nats_credentials_file=layout.spec_path(Role.SERVICE),
+            mongodb_uri=f"{servers.mongodb_uri}&authSource={mongodb_db}",
+            mongodb_db=mongodb_db,
+            mongodb_user=mongo.service_user,
+            mongodb_password=SecretStr(mongo.service_password),
+        )
+        yield SecureStack(servers=servers, layout=layout, settings=settings)
