@@ -10,13 +10,10 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import nats
 import typer
-from nats.errors import Error as NatsError
 from rich.console import Console
 
-from contracts.connection_spec import ConnectionSpec
-from one_bus.connection import nats_options
+from services.security.applied import users_applied
 from services.security.identities import TenantError
 from services.security.layout import SecureLayout
 
@@ -25,38 +22,6 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True)
 
 DataDir = Annotated[Path, typer.Option(help="The data directory of `one-bus dev --secure`.")]
-_APPLY_TIMEOUT_S = 10.0
-
-
-async def _can_connect(spec: ConnectionSpec) -> bool:
-    async def quiet(_: Exception) -> None:
-        return None
-
-    try:
-        client = await asyncio.wait_for(
-            nats.connect(
-                **nats_options(spec),
-                connect_timeout=2,
-                allow_reconnect=False,
-                max_reconnect_attempts=0,
-                error_cb=quiet,
-            ),
-            timeout=5,
-        )
-    except (OSError, TimeoutError, NatsError):
-        return False
-    await client.close()
-    return True
-
-
-async def _until_connects(spec: ConnectionSpec) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + _APPLY_TIMEOUT_S
-    while loop.time() < deadline:
-        if await _can_connect(spec):
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 def _await_reload(layout: SecureLayout) -> None:
@@ -64,7 +29,7 @@ def _await_reload(layout: SecureLayout) -> None:
     if not layout.running():
         err.print("nats-server is not running: the change applies when it starts")
         return
-    if not asyncio.run(_until_connects(layout.reload_marker())):
+    if not asyncio.run(users_applied(layout)):
         err.print("[yellow]warning:[/] the running nats-server has not reloaded its users")
 
 
