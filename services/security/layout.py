@@ -96,6 +96,10 @@ class SecureLayout:
             ) from error
         return list(saved["servers"]), bool(saved["tls"])
 
+    def service_spec_servers(self) -> list[str]:
+        """The URLs every spec of this layout names."""
+        return self._servers()[0]
+
     def spec(self, user: str, password: str, inbox: str) -> ConnectionSpec:
         servers, tls = self._servers()
         return ConnectionSpec(
