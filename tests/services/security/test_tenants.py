@@ -48,7 +48,10 @@ async def test_a_tenant_added_connects_at_once_and_a_removed_one_is_cut_off(
     publisher = ConnectionSpec.model_validate(printed["publisher"])
     subscriber = ConnectionSpec.model_validate(printed["subscriber"])
     for spec in (publisher, subscriber):
-        assert spec.user and spec.password and spec.inbox_prefix and spec.tls_ca
+        assert spec.user
+        assert spec.password
+        assert spec.inbox_prefix
+        assert spec.tls_ca
         assert spec.servers == secure_stack.layout.service_spec_servers()
 
     # In force when the command returns, on the same server process (no restart).
