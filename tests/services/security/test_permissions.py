@@ -10,6 +10,7 @@ import uuid
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 
 from contracts.connection_spec import ConnectionSpec
@@ -46,7 +47,7 @@ async def refused_publish(connection: Connection, subject: str) -> str:
 async def refused_subscribe(connection: Connection, subject: str, queue: str = "") -> str:
     received: list[bytes] = []
 
-    async def keep(message: nats.aio.msg.Msg) -> None:
+    async def keep(message: Msg) -> None:
         received.append(message.data)
 
     await connection.client.subscribe(subject, queue=queue, cb=keep)
@@ -143,10 +144,10 @@ async def test_a_subscriber_follows_and_replays_its_own_changes_only(
     live: list[str] = []
     events: list[str] = []
 
-    async def on_change(message: nats.aio.msg.Msg) -> None:
+    async def on_change(message: Msg) -> None:
         live.append(message.subject)
 
-    async def on_event(message: nats.aio.msg.Msg) -> None:
+    async def on_event(message: Msg) -> None:
         events.append(message.subject)
 
     await subscriber.client.subscribe("one.v1.acme.changes.>", cb=on_change)
@@ -174,7 +175,7 @@ async def test_a_subscriber_follows_and_replays_its_own_changes_only(
     # Replay from the stream: an ordered consumer filtered to its own changes.
     replayed: list[dict[str, object]] = []
 
-    async def on_replay(message: nats.aio.msg.Msg) -> None:
+    async def on_replay(message: Msg) -> None:
         replayed.append(json.loads(message.data))
 
     await subscriber.client.jetstream().subscribe(
