@@ -17,8 +17,10 @@ Two more kinds of subscriber complete the service:
 """
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from faststream.message import StreamMessage
 from faststream.nats import NatsBroker, NatsResponse
 from faststream.nats.annotations import Client, NatsMessage
 from faststream.nats.message import NatsMessage as NatsMessageType
@@ -30,11 +32,22 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.query.dispatcher import QueryDispatcher
 from services.query.micro import Endpoint, MicroService
 from services.query.replies import Reply, error_reply
+from services.query.reply_guard import reply_allowed
 from services.query.routes import ROUTES
 from services.settings import Settings
 
 QUERY_SUBJECT: Final = "one.v1.*.query.>"
 UNKNOWN_QUEUE_SUFFIX: Final = "-unknown"
+
+
+async def _inbox_replies_only(
+    message: Msg, original: Callable[[Msg], Awaitable[StreamMessage[Msg]]]
+) -> StreamMessage[Msg]:
+    """FastStream's message, without a reply subject the responder must not answer to."""
+    parsed = await original(message)
+    if parsed.reply_to and not reply_allowed(message.subject, parsed.reply_to):
+        parsed.reply_to = ""  # nothing is published: reply_guard.py says why
+    return parsed
 
 
 async def _raw_body(message: NatsMessageType) -> bytes:
@@ -88,10 +101,13 @@ def _include_endpoint(
     @broker.subscriber(
         endpoint.subject,
         queue=settings.query_queue_group,
+        parser=_inbox_replies_only,
         decoder=_raw_body,
         max_workers=settings.query_max_concurrency,
     )
     async def answer_query(message: NatsMessage, client: Client) -> NatsResponse:
+        if not message.reply_to:
+            return NatsResponse(b"")  # no one to answer (or no one allowed): no store read
         started = time.perf_counter_ns()
         reply = await dispatcher.dispatch(message.raw_message.subject, message.body)
         reply = _within(reply, client.max_payload)
@@ -104,6 +120,8 @@ async def _subscribe_unknown(
 ) -> None:
     async def refuse_unknown_query(message: Msg) -> None:
         if _query_name(message.subject) in ROUTES or not message.reply:
+            return
+        if not reply_allowed(message.subject, message.reply):
             return
         # Refused on the name, before the body is looked at: no I/O.
         reply = await dispatcher.dispatch(message.subject, message.data)

@@ -289,3 +289,33 @@ async def test_the_service_runs_as_its_own_identity(secure_bus: OneBusService) -
     spec = ConnectionSpec.model_validate_json(spec_file.read_text())
     assert spec.user == "svc-service"
     assert spec.tls_ca is not None
+
+
+async def test_a_reply_subject_cannot_aim_the_service_at_another_tenant(
+    acme: TenantSpecs, beta: TenantSpecs, connections: list[Connection]
+) -> None:
+    """The server lets a responder answer on any reply subject the asker names: the
+    service answers only to the asker's own inboxes (services/query/reply_guard.py)."""
+    watcher = await opened(connections, beta.subscriber)
+    seen: list[str] = []
+
+    async def keep(message: Msg) -> None:
+        seen.append(message.subject)
+
+    await watcher.client.subscribe("one.v1.beta.changes.>", cb=keep)
+    await watcher.client.subscribe(f"{beta.subscriber.inbox_prefix}.>", cb=keep)
+    await watcher.client.flush()
+    asker = await opened(connections, acme.publisher)
+    for reply in [
+        "one.v1.beta.changes.entities.creator",
+        f"{beta.subscriber.inbox_prefix}.trap",
+    ]:
+        for name in ["entities.get", "no.such.query"]:  # an endpoint, and the unknown-name answer
+            await asker.client.publish(f"one.v1.acme.query.{name}", lookup("x"), reply=reply)
+    await asker.client.flush()
+    # The asker's own inbox still gets its answer, after the ones that were dropped.
+    answer = await ask(asker, "one.v1.acme.query.entities.get", lookup("x"))
+    assert answer["ok"] is False
+    await watcher.client.flush()
+    await asyncio.sleep(0.5)  # an answer would have come with the one above
+    assert seen == []
