@@ -4,6 +4,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY contracts ./contracts
 COPY services ./services
+COPY one_bus ./one_bus
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 onebus
 USER onebus
 ENTRYPOINT ["one-bus"]

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from contracts.json_schemas import message_schemas
-from services.cli import dlq, tenant
+from services.cli import dlq, security, tenant
 from services.runtime.service import OneBusService
 from services.settings import Settings
 
@@ -22,6 +22,7 @@ schema_app = typer.Typer(help="JSON Schema for every message kind.", no_args_is_
 app.add_typer(schema_app, name="schema")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(tenant.app, name="tenant")
+app.add_typer(security.app, name="security")
 console = Console(stderr=True)
 
 

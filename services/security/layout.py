@@ -59,6 +59,10 @@ class SecureLayout:
     def tls(self) -> TlsFiles:
         return ensure_tls_files(self.root / "tls")
 
+    def ensure_tls(self, hosts: tuple[str, ...]) -> TlsFiles:
+        """The CA and a server certificate naming `hosts` (made once, kept after)."""
+        return ensure_tls_files(self.root / "tls", hosts)
+
     def spec_path(self, role: Role) -> Path:
         return self.root / "specs" / f"{role.value}.json"
 
