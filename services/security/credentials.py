@@ -28,7 +28,11 @@ def nats_spec(settings: Settings) -> ConnectionSpec:
     """The service's NATS identity; servers always from `ONE_NATS_URL`."""
     if settings.nats_credentials_file is not None:
         spec = ConnectionSpec.model_validate_json(settings.nats_credentials_file.read_text())
-        return spec.model_copy(update={"servers": settings.nats_servers})
+        # Where the CA is mounted may differ from where the spec was written (a Secret).
+        update: dict[str, Any] = {"servers": settings.nats_servers}
+        if settings.nats_tls_ca is not None:
+            update["tls_ca"] = settings.nats_tls_ca
+        return spec.model_copy(update=update)
     password: str | None = None
     if settings.nats_password is not None:
         password = settings.nats_password.get_secret_value()

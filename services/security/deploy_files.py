@@ -16,7 +16,7 @@ from services.security.layout import SecureLayout
 _CREATE_USER_JS = """\
 // Run once by the mongo image on an empty data directory (docker-entrypoint-initdb.d),
 // as the root user: the ONE Bus service's user, readWrite on its database only.
-const password = fs.readFileSync("/run/secrets/mongo-service-password", "utf8").trim();
+const password = fs.readFileSync("{password_file}", "utf8").trim();
 db.getSiblingDB("{db}").createUser({{
   user: "{user}", pwd: password, roles: [{{ role: "readWrite", db: "{db}" }}],
 }});
@@ -24,16 +24,23 @@ db.getSiblingDB("{db}").createUser({{
 
 
 def write_mongo_files(layout: SecureLayout, database: str) -> Path:
-    """Write the MongoDB files under `<data-dir>/security/mongo/`; return that directory."""
+    """Write the MongoDB files under `<data-dir>/security/mongo/` (for mongod, which runs
+    as its own user) and the service's copy of its password under `service/`; return the
+    first directory."""
     directory = layout.root / "mongo"
     mongo = layout.mongo_secrets()
     write_private(directory / "admin-password", mongo.admin_password + "\n")
     write_private(directory / "service-password", mongo.service_password + "\n")
+    write_private(layout.root / "service" / "mongodb-password", mongo.service_password + "\n")
     key_file = directory / "keyfile"
     if not key_file.exists():
         write_private(key_file, base64.b64encode(secrets.token_bytes(756)).decode() + "\n")
     tls = layout.tls
     write_private(directory / "server-combined.pem", tls.cert.read_text() + tls.key.read_text())
-    script = _CREATE_USER_JS.format(db=database, user=mongo.service_user)
+    script = _CREATE_USER_JS.format(
+        db=database,
+        user=mongo.service_user,
+        password_file=(directory / "service-password").resolve(),
+    )
     (directory / "create-service-user.js").write_text(script)
     return directory
