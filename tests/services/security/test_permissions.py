@@ -17,7 +17,7 @@ from contracts.connection_spec import ConnectionSpec
 from services.runtime.service import OneBusService
 from services.security.roles import Role
 from services.security.secure_dev import SecureStack
-from tests.fixtures.secure import Connection, TenantSpecs, connect, service_spec
+from tests.fixtures.secure import Connection, TenantSpecs, add_tenant, connect, service_spec
 from tests.fixtures.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("secure_bus")]
@@ -319,3 +319,62 @@ async def test_a_reply_subject_cannot_aim_the_service_at_another_tenant(
     await watcher.client.flush()
     await asyncio.sleep(0.5)  # an answer would have come with the one above
     assert seen == []
+
+
+async def test_deliveries_aimed_at_another_tenant_store_nothing_there(
+    secure_stack: SecureStack, acme: TenantSpecs, connections: list[Connection]
+) -> None:
+    """What a single account cannot refuse (docs/security.md, known limits): a subscriber
+    choosing a consumer's deliver subject makes JetStream deliver its own changes onto a
+    subject it may not publish to. Onto its own stream's subjects the server refuses (a
+    cycle); onto another tenant's events, that tenant's listeners on that exact subject
+    receive them (labelled with the sender's groupId), and nothing is stored there."""
+    victim = await add_tenant(secure_stack, f"v{uuid.uuid4().hex[:8]}")
+    operator = await opened(connections, service_spec(secure_stack, Role.OPERATOR))
+    js = operator.client.jetstream()
+
+    async def count(stream: str, tenant: str) -> int:
+        info = await js.stream_info(stream, subjects_filter=f"one.v1.{tenant}.>")
+        return sum((info.state.subjects or {}).values())
+
+    publisher = await opened(connections, acme.publisher)
+    await publisher.client.jetstream().publish(
+        "one.v1.acme.entities.creator.upsert", entity(f"r-{uuid.uuid4().hex[:8]}")
+    )
+    assert await eventually(lambda: count("ONE_CHANGES", "acme"), bool)
+
+    listener = await opened(connections, victim.subscriber)
+    heard: list[bytes] = []
+
+    async def hear(message: Msg) -> None:
+        heard.append(message.data)
+
+    await listener.client.subscribe(f"one.v1.{victim.tenant}.events.entity_created", cb=hear)
+    await listener.client.flush()
+    subscriber = await opened(connections, acme.subscriber)
+
+    async def aim(deliver_subject: str) -> dict[str, object]:
+        name = f"a{uuid.uuid4().hex[:8]}"
+        reply = await subscriber.client.request(
+            f"$JS.API.CONSUMER.CREATE.ONE_CHANGES.{name}.one.v1.acme.changes.>",
+            json.dumps({"stream_name": "ONE_CHANGES", "config": {
+                "name": name, "filter_subject": "one.v1.acme.changes.>",
+                "ack_policy": "none", "deliver_subject": deliver_subject}}).encode(),
+            timeout=5,
+        )  # fmt: skip
+        answer: dict[str, object] = json.loads(reply.data)
+        return answer
+
+    cycle = await aim(f"one.v1.{victim.tenant}.changes.x.y")
+    assert cycle["error"]["err_code"] == 10081  # type: ignore[index]
+    answer = await aim(f"one.v1.{victim.tenant}.events.entity_created")
+    assert "error" not in answer
+    assert await eventually(lambda: asyncio.sleep(0, heard), bool)
+    # Labelled as the sender's: every record carries groupId "acme".
+    assert {json.loads(data)["record"]["groupId"] for data in heard} == {"acme"}
+    # Deliveries are not stream input: nothing reached ingest, nothing was stored.
+    assert await count("ONE_INGEST", victim.tenant) == 0
+    asker = await opened(connections, victim.publisher)
+    for query in ["entities.list", "events.list"]:
+        listed = await ask(asker, f"one.v1.{victim.tenant}.query.{query}", b"{}")
+        assert listed["data"]["items"] == [], query  # type: ignore[index]
