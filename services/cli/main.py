@@ -41,13 +41,17 @@ async def _until_signalled() -> None:
 
 
 @app.command()
-def serve(log_level: Annotated[str, typer.Option(help="Python logging level.")] = "info") -> None:
+def serve(
+    log_level: Annotated[str, typer.Option(help="Python logging level.")] = "info",
+    ingest: Annotated[bool, typer.Option(help="Run ingest (off: a query-only replica).")] = True,
+    query: Annotated[bool, typer.Option(help="Run query (off: an ingest-only replica).")] = True,
+) -> None:
     """Run ingest and query against the servers named by ONE_NATS_URL and ONE_MONGODB_URI."""
     _logging(log_level)
     settings = Settings()
 
     async def run() -> None:
-        async with OneBusService(settings):
+        async with OneBusService(settings, ingest=ingest, query=query):
             await _until_signalled()
 
     asyncio.run(run())

@@ -75,7 +75,9 @@ class OneBusService:
         )
         client = await self._broker.connect()
         js = client.jetstream(timeout=settings.publish_ack_timeout_s)
-        if settings.declare_streams:
+        # Streams are ingest's: a query-only replica (the query identity may not touch
+        # the JetStream API, docs/security.md) reads MongoDB only.
+        if settings.declare_streams and self._ingest:
             await declare_streams(js, settings)
         if self._ingest:
             handler = BatchHandler(
