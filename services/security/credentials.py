@@ -25,11 +25,13 @@ def _read_secret(path: Path) -> str:
 
 
 def nats_spec(settings: Settings) -> ConnectionSpec:
-    """The service's NATS identity; servers always from `ONE_NATS_URL`."""
+    """The service's NATS identity; servers from `ONE_NATS_URL` (the spec file's if unset)."""
     if settings.nats_credentials_file is not None:
         spec = ConnectionSpec.model_validate_json(settings.nats_credentials_file.read_text())
+        update: dict[str, Any] = {}
+        if "nats_url" in settings.model_fields_set:
+            update["servers"] = settings.nats_servers
         # Where the CA is mounted may differ from where the spec was written (a Secret).
-        update: dict[str, Any] = {"servers": settings.nats_servers}
         if settings.nats_tls_ca is not None:
             update["tls_ca"] = settings.nats_tls_ca
         return spec.model_copy(update=update)
