@@ -12,6 +12,7 @@ from rich.console import Console
 
 from contracts.json_schemas import message_schemas
 from services.cli import dlq
+from services.runtime.runner import run_until_stopped
 from services.runtime.service import OneBusService
 from services.settings import Settings
 
@@ -30,12 +31,12 @@ def _logging(level: str) -> None:
     )
 
 
-async def _until_signalled() -> None:
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    return stop
 
 
 @app.command()
@@ -45,8 +46,7 @@ def serve(log_level: Annotated[str, typer.Option(help="Python logging level.")] 
     settings = Settings()
 
     async def run() -> None:
-        async with OneBusService(settings):
-            await _until_signalled()
+        await run_until_stopped(settings, _stop_on_signals())
 
     asyncio.run(run())
 
@@ -61,26 +61,33 @@ def dev(
     log_level: Annotated[str, typer.Option(help="Python logging level.")] = "info",
 ) -> None:
     """Run the whole system on embedded real servers: nats-server and SecantusDB."""
-    from services.runtime.embedded import EmbeddedServers  # needs the [embedded] extra
+    from services.runtime.embedded import EmbeddedServerError, EmbeddedServers  # [embedded]
 
     _logging(log_level)
 
     async def run() -> None:
+        stop = _stop_on_signals()
         async with EmbeddedServers(data_dir, nats_port=nats_port, mongo_port=mongo_port) as servers:
-            settings = Settings(
-                nats_url=servers.nats_url,
-                mongodb_uri=servers.mongodb_uri,
-                # A single embedded node acknowledges majority writes itself.
-            )
-            async with OneBusService(settings):
+            settings = Settings(nats_url=servers.nats_url, mongodb_uri=servers.mongodb_uri)
+
+            def announce(_: OneBusService) -> None:
                 console.print(f"[bold green]ONE Bus is up[/] (data in {data_dir.resolve()})")
                 console.print(f"  NATS     {servers.nats_url}")
                 console.print(f"  MongoDB  {servers.mongodb_uri}  database {settings.mongodb_db!r}")
                 console.print("  Ctrl-C stops everything.")
-                await _until_signalled()
-        console.print("stopped")
 
-    asyncio.run(run())
+            supervisor = asyncio.create_task(servers.supervise(), name="one-bus-supervisor")
+            try:
+                await run_until_stopped(settings, stop, on_running=announce)
+            finally:
+                supervisor.cancel()
+        console.print("stopped", highlight=False)
+
+    try:
+        asyncio.run(run())
+    except EmbeddedServerError as error:
+        console.print(f"one-bus dev: {error}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
 
 
 @schema_app.command("export")

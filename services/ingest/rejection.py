@@ -13,6 +13,7 @@ RejectionCode = Literal[
     "subject_mismatch",
     "invalid_envelope",
     "store_rejected",
+    "processing_failed",
 ]
 
 

@@ -1,8 +1,9 @@
 """Reply bytes and headers: `{"ok": true, "data"}`, or an error with NATS micro headers."""
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic_core import to_json
 
 from contracts.errors import (
     ERROR_STATUS,
@@ -29,9 +30,11 @@ class Reply:
 
 
 def _encode(value: Any) -> bytes:
-    # Stored documents came from JSON, so `default` only meets what MongoDB itself adds
+    # Strict JSON (RFC 8259), as every client parses it: a non-finite number (refused at
+    # ingest, but another tool may have written one) is null, as on the changes stream.
+    # Stored documents came from JSON, so `fallback` only meets what MongoDB itself adds
     # (an ObjectId, a date written by another tool): their text is the honest rendering.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return to_json(value, inf_nan_mode="null", fallback=str)
 
 
 def ok_reply(data: Any) -> Reply:

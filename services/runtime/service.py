@@ -1,5 +1,6 @@
 """Wiring the ONE Bus service: MongoDB, NATS, the ingest consumer and the query responder."""
 
+import asyncio
 import logging
 from threading import Thread
 from types import TracebackType
@@ -8,16 +9,20 @@ from wsgiref.simple_server import WSGIServer
 
 from faststream.nats import NatsBroker
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.errors import Error as NatsError
 from prometheus_client import CollectorRegistry, start_http_server
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
-from services.ingest.batch_handler import BatchHandler
+from services.ingest.batch_handler import BatchHandler, RetryPolicy
 from services.ingest.change_feed import ChangeFeed
 from services.ingest.dead_letters import DeadLetters
+from services.ingest.input_limits import InputLimits
 from services.ingest.metrics import IngestMetrics
 from services.ingest.pull_consumer import PullConsumer
 from services.query.subscriber import include_query_subscriber
+from services.runtime.redact import redact_uri
 from services.runtime.streams import declare_streams
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
@@ -26,8 +31,18 @@ from services.store.writer import StoreWriter
 log = logging.getLogger(__name__)
 
 
-def _write_concern(value: str) -> WriteConcern:
-    return WriteConcern(w=int(value) if value.isdigit() else value)
+# Room kept under the server's max payload for what a change or dead letter adds to the
+# message it came from (envelope, headers).
+_PAYLOAD_HEADROOM = 16 * 1024
+
+
+class UnreachableError(Exception):
+    """A server the service needs did not answer; the message says which and why."""
+
+
+def _write_concern(settings: Settings) -> WriteConcern:
+    value = settings.mongodb_write_concern
+    return WriteConcern(w=int(value) if value.isdigit() else value, j=settings.mongodb_journal)
 
 
 class OneBusService:
@@ -47,6 +62,10 @@ class OneBusService:
         # share a process (tests), and each must count only its own work.
         self.metrics_registry = CollectorRegistry()
         self._metrics_server: tuple[WSGIServer, Thread] | None = None
+        # Set when the NATS connection is closed for good while we are not stopping (the
+        # server closed it: nats-py does not reconnect then). The runner starts afresh.
+        self.connection_lost = asyncio.Event()
+        self._stopping = False
 
     async def start(self) -> None:
         settings = self.settings
@@ -56,34 +75,56 @@ class OneBusService:
             tz_aware=False,
         )
         database: AsyncDatabase[dict[str, Any]] = self._mongo.get_database(
-            settings.mongodb_db, write_concern=_write_concern(settings.mongodb_write_concern)
+            settings.mongodb_db, write_concern=_write_concern(settings)
         )
-        await ensure_indexes(database)
+        try:
+            await ensure_indexes(database)
+        except PyMongoError as error:
+            raise UnreachableError(
+                f"MongoDB at {redact_uri(settings.mongodb_uri)}: {_first_line(error)}"
+            ) from error
 
         self._broker = NatsBroker(
             settings.nats_servers,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
+            connect_timeout=max(1, round(settings.connect_timeout_s)),
             graceful_timeout=settings.drain_timeout_s,
+            error_cb=self._nats_error,
+            disconnected_cb=self._nats_disconnected,
+            reconnected_cb=self._nats_reconnected,
+            closed_cb=self._nats_closed,
             # Per-message "Received/Processed" lines are for debugging, not production.
             log_level=logging.DEBUG,
             middlewares=[
                 NatsPrometheusMiddleware(registry=self.metrics_registry, app_name="one-bus")
             ],
         )
-        client = await self._broker.connect()
+        try:
+            client = await asyncio.wait_for(self._broker.connect(), settings.connect_timeout_s)
+        except (TimeoutError, OSError, NatsError) as error:
+            raise UnreachableError(f"NATS at {settings.nats_url}: {_first_line(error)}") from error
         js = client.jetstream(timeout=settings.publish_ack_timeout_s)
         if settings.declare_streams:
             await declare_streams(js, settings)
         if self._ingest:
+            max_payload = client.max_payload
+            limits = InputLimits(
+                max_payload_bytes=min(settings.max_payload_bytes, max_payload - _PAYLOAD_HEADROOM),
+                max_header_bytes=settings.max_header_bytes,
+                max_clock_skew_ms=int(settings.max_clock_skew_s * 1000),
+            )
             handler = BatchHandler(
                 StoreWriter(database),
-                DeadLetters(js, settings.publish_ack_timeout_s),
-                ChangeFeed(js, settings.publish_ack_timeout_s),
+                DeadLetters(js, settings.publish_ack_timeout_s, max_payload),
+                ChangeFeed(js, settings.publish_ack_timeout_s, max_payload),
                 IngestMetrics(self.metrics_registry),
-                max_payload_bytes=settings.max_payload_bytes,
-                retry_base_delay_s=settings.retry_base_delay_s,
-                retry_max_delay_s=settings.retry_max_delay_s,
+                limits=limits,
+                retry=RetryPolicy(
+                    settings.retry_base_delay_s,
+                    settings.retry_max_delay_s,
+                    settings.max_deliveries,
+                ),
             )
             self._ingest_consumer = PullConsumer(js, settings, handler.handle)
         if self._query:
@@ -100,7 +141,23 @@ class OneBusService:
             )
         log.info("ONE Bus running: NATS %s, MongoDB db %r", settings.nats_url, settings.mongodb_db)
 
+    async def _nats_error(self, error: Exception) -> None:
+        log.warning("NATS at %s: %s", self.settings.nats_url, _first_line(error))
+
+    async def _nats_disconnected(self) -> None:
+        if not self._stopping:
+            log.warning("NATS disconnected; reconnecting")
+
+    async def _nats_reconnected(self) -> None:
+        log.info("NATS reconnected")
+
+    async def _nats_closed(self) -> None:
+        if not self._stopping:
+            log.error("NATS connection closed by the server; the service will start again")
+            self.connection_lost.set()
+
     async def stop(self) -> None:
+        self._stopping = True
         # Ingest first: its batch in hand is written, published and acked before the
         # connection goes.
         if self._ingest_consumer is not None:
@@ -133,3 +190,8 @@ class OneBusService:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

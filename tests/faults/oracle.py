@@ -128,7 +128,7 @@ def _entity(expected: Expected, tenant: str, entity_id: str, commands: list[_Com
     first = commands[0]
     words = {"upsert": "updated", "delete": "deleted", "archive": "archived"}
     for command in commands:
-        event_id = f"lc~{words[command.op]}~{command.updated_at}~{entity_id}"
+        event_id = f"lc@{words[command.op]}@{command.updated_at}@{entity_id}"
         kind = "entity_created" if command is first and command.op == "upsert" else None
         key = f"{tenant}:{event_id}"
         if key in expected.store["events"]:  # a tie: the same event as an older command
