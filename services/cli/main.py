@@ -86,7 +86,7 @@ def dev(
     try:
         asyncio.run(run())
     except EmbeddedServerError as error:
-        console.print(f"one-bus dev: {error}", highlight=False, markup=False)
+        typer.echo(f"one-bus dev: {error}", err=True)  # one line, unwrapped
         raise typer.Exit(1) from None
 
 

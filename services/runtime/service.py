@@ -9,6 +9,7 @@ from wsgiref.simple_server import WSGIServer
 
 from faststream.nats import NatsBroker
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from prometheus_client import CollectorRegistry, start_http_server
 from pymongo import AsyncMongoClient, WriteConcern
@@ -57,6 +58,7 @@ class OneBusService:
         self._query = query
         self._mongo: AsyncMongoClient[dict[str, Any]] | None = None
         self._broker: NatsBroker | None = None
+        self._client: NatsClient | None = None
         self._ingest_consumer: PullConsumer | None = None
         # Per instance, not prometheus_client's global registry: several services may
         # share a process (tests), and each must count only its own work.
@@ -102,6 +104,7 @@ class OneBusService:
         )
         try:
             client = await asyncio.wait_for(self._broker.connect(), settings.connect_timeout_s)
+            self._client = client
         except (TimeoutError, OSError, NatsError) as error:
             raise UnreachableError(f"NATS at {settings.nats_url}: {_first_line(error)}") from error
         js = client.jetstream(timeout=settings.publish_ack_timeout_s)
@@ -141,6 +144,13 @@ class OneBusService:
             )
         log.info("ONE Bus running: NATS %s, MongoDB db %r", settings.nats_url, settings.mongodb_db)
 
+    @property
+    def nats(self) -> NatsClient:
+        """The service's NATS connection (started services only)."""
+        if self._client is None:
+            raise RuntimeError("the service is not started")
+        return self._client
+
     async def _nats_error(self, error: Exception) -> None:
         log.warning("NATS at %s: %s", self.settings.nats_url, _first_line(error))
 
@@ -169,8 +179,14 @@ class OneBusService:
             thread.join()
             self._metrics_server = None
         if self._broker is not None:
-            await self._broker.stop()
+            try:
+                await self._broker.stop()
+            except Exception:
+                # Subscriptions cannot be undone on a connection the server closed.
+                if self._client is None or not self._client.is_closed:
+                    raise
             self._broker = None
+            self._client = None
         if self._mongo is not None:
             await self._mongo.close()
             self._mongo = None
