@@ -17,22 +17,34 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 
-from services.ingest.change_feed import ChangeFeed
-from services.ingest.dead_letters import DeadLetters
 from services.ingest.decode import decode
 from services.ingest.input_limits import InputLimits
 from services.ingest.jetstream_message import delivery_count, raw_message
 from services.ingest.metrics import IngestMetrics
 from services.ingest.rejection import Rejection
 from services.store.failures import TransientStoreError
+from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
-from services.store.writer import StoreWriter
+from services.store.writer import BatchOutcome
 
 log = logging.getLogger(__name__)
+
+
+class Writer(Protocol):
+    async def write(self, batch: Sequence[WriteRequest]) -> BatchOutcome: ...
+
+
+class DeadLetterSink(Protocol):
+    async def send(self, msg: Msg, rejection: Rejection) -> None: ...
+
+
+class ChangePublisher(Protocol):
+    async def publish(self, changes: Sequence[StoredChange]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +67,9 @@ class _Decoded:
 class BatchHandler:
     def __init__(
         self,
-        writer: StoreWriter,
-        dead_letters: DeadLetters,
-        change_feed: ChangeFeed,
+        writer: Writer,
+        dead_letters: DeadLetterSink,
+        change_feed: ChangePublisher,
         metrics: IngestMetrics,
         *,
         limits: InputLimits,
