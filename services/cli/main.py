@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 
 from contracts.json_schemas import message_schemas
-from services.cli import dlq
+from services.cli import dlq, importer, publish, query, tail
+from services.cli.version import version_option
 from services.runtime.service import OneBusService
 from services.settings import Settings
 
@@ -21,6 +22,11 @@ app = typer.Typer(
 schema_app = typer.Typer(help="JSON Schema for every message kind.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(dlq.app, name="dlq")
+app.callback()(version_option)
+app.command()(publish.publish)
+app.command()(query.query)
+app.command()(tail.tail)
+app.command("import")(importer.import_)
 console = Console(stderr=True)
 
 
