@@ -62,3 +62,19 @@ async def test_a_clean_import_exits_0_with_a_readable_summary(
     assert ran.code == 0, ran.err
     assert "accepted" in ran.err
     assert await bus_db.entities.count_documents({"groupId": tenant}) == 5
+
+
+async def test_the_documented_example_lines_import_cleanly(
+    nats_url: str, tenant: str, tmp_path: Path, bus_db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "cli.md").read_text()
+    block = doc.split("```json\n", 1)[1].split("```", 1)[0]
+    other = f"{tenant}-2"
+    source = tmp_path / "documented.jsonl"
+    source.write_text(block.replace("one.v1.globex.", f"one.v1.{other}."))
+
+    ran = await one_bus("import", str(source), "-t", tenant, "--json", nats_url=nats_url)
+
+    assert ran.code == 0, (ran.out, ran.err)
+    assert json.loads(ran.out)["accepted"] == 5
+    assert await bus_db.events.count_documents({"groupId": other, "id": "p1"}) == 1
