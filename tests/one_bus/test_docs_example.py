@@ -14,7 +14,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "sdk.md"
 
 
 def example() -> str:
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.DOTALL)
+    blocks: list[str] = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.DOTALL)
     return next(block for block in blocks if "asyncio.run(main())" in block)
 
 

@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from tests.services.cli.command import one_bus
 
 pytestmark = [pytest.mark.integration]
+CLI_DOC = Path(__file__).resolve().parents[3] / "docs" / "cli.md"
 
 
 def entity(i: int, **extra: Any) -> dict[str, Any]:
@@ -67,7 +68,7 @@ async def test_a_clean_import_exits_0_with_a_readable_summary(
 async def test_the_documented_example_lines_import_cleanly(
     nats_url: str, tenant: str, tmp_path: Path, bus_db: AsyncDatabase[dict[str, Any]]
 ) -> None:
-    doc = (Path(__file__).resolve().parents[3] / "docs" / "cli.md").read_text()
+    doc = CLI_DOC.read_text()
     block = doc.split("```json\n", 1)[1].split("```", 1)[0]
     other = f"{tenant}-2"
     source = tmp_path / "documented.jsonl"
