@@ -12,7 +12,8 @@ class Settings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:4222"
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_db: str = "one"
-    # "majority" in production (DESIGN §3); an int is also accepted as a string ("1").
+    # "majority" in production: an acked message survives a primary failover; an int is
+    # also accepted as a string ("1").
     mongodb_write_concern: str = "majority"
     # Kept well under ack_wait: a batch waiting on an unreachable store fails fast and is
     # retried with backoff instead of outliving its acknowledgement deadline.
@@ -37,7 +38,7 @@ class Settings(BaseSettings):
     # waiting at most `fetch_timeout_s` for the first (and for stop() to be noticed).
     batch_size: int = Field(default=256, ge=1, le=10_000)
     fetch_timeout_s: float = Field(default=1.0, gt=0)
-    # Sized together with the batch (DESIGN §8): a whole batch must be written well within
+    # Sized together with the batch: a whole batch must be written well within
     # ack_wait, and max_ack_pending bounds what one replica holds unacknowledged.
     ack_wait_s: float = Field(default=30.0, gt=0)
     max_ack_pending: int = Field(default=4096, ge=1)
@@ -47,7 +48,7 @@ class Settings(BaseSettings):
     retry_base_delay_s: float = Field(default=0.5, gt=0)
     retry_max_delay_s: float = Field(default=30.0, gt=0)
 
-    # NATS timeouts: 0.5 s defaults are short for a loaded system (DESIGN §8).
+    # NATS timeouts: 0.5 s defaults are short for a loaded system.
     publish_ack_timeout_s: float = Field(default=5.0, gt=0)
     # On stop, how long in-flight batches and requests may take to finish.
     drain_timeout_s: float = Field(default=15.0, gt=0)
