@@ -103,7 +103,8 @@ async def connect(tenant: str, spec: ConnectionSpec, *, reconnect: bool = False)
     try:
         return await client.start()
     except (OSError, TimeoutError, NatsError) as error:
-        raise CliError(f"cannot reach NATS at {', '.join(spec.servers)}: {error!r}") from error
+        why = "no connection within 10 s" if isinstance(error, TimeoutError) else repr(error)
+        raise CliError(f"cannot reach NATS at {', '.join(spec.servers)}: {why}") from error
 
 
 def run(

@@ -37,7 +37,7 @@ from rich.table import Table
 
 from contracts.dead_letters import HEADER_ERROR, HEADER_REASON, HEADER_STREAM_SEQ
 from contracts.protocols.envelope import HEADER_RECORD_ID
-from contracts.subjects import DLQ_WILDCARD, PREFIX, SubjectError, parse_ingest_subject
+from contracts.subjects import PREFIX, SubjectError, dlq_subject, parse_ingest_subject
 from one_bus.client import OneClient
 from one_bus.errors import PublishError
 from services.cli.connect import Credentials, NatsUrl, Tenant, fail, run
@@ -217,12 +217,22 @@ async def dlq_last_seq(client: OneClient) -> int:
     return info.state.last_seq
 
 
-async def read_dead_letters(client: OneClient, after: int, outcome: Outcome) -> None:
+async def read_dead_letters(
+    client: OneClient, after: int, tenants: set[str], outcome: Outcome
+) -> None:
+    """The dead letters of the imported lines, among those stored after sequence `after`."""
+    for tenant in sorted(tenants):
+        await _read_tenant_dead_letters(client, after, dlq_subject(tenant, "*"), outcome)
+
+
+async def _read_tenant_dead_letters(
+    client: OneClient, after: int, subject: str, outcome: Outcome
+) -> None:
     seq = after + 1
     while True:
         try:
             raw = await client.jetstream.get_msg(
-                client.dlq_stream, seq=seq, subject=DLQ_WILDCARD, next=True
+                client.dlq_stream, seq=seq, subject=subject, next=True
             )
         except (NotFoundError, NatsError):
             return
@@ -283,7 +293,7 @@ def import_(
         await publish_all(client, lines, outcome, max_in_flight, show=not as_json)
         if outcome.acked:
             outcome.processed = await wait_processed(client, settings, max(outcome.acked), wait)
-            await read_dead_letters(client, dlq_before, outcome)
+            await read_dead_letters(client, dlq_before, tenants, outcome)
         else:
             outcome.processed = True
         outcome.dead.sort()

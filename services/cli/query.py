@@ -65,7 +65,9 @@ def query(
             page: dict[str, Any] = {**body}
             while True:
                 data = await client.query(name, page)
-                collected.extend(data.get("items", []))
+                if not isinstance(data, dict) or "nextCursor" not in data:
+                    return data  # not a paged query: its one reply is all there is
+                collected.extend(data["items"])
                 if not data.get("nextCursor"):
                     return {"items": collected, "nextCursor": None}
                 page = {**body, "cursor": data["nextCursor"]}

@@ -6,7 +6,7 @@ Without `--since`/`--from-seq` it shows what happens from now on; with them it r
 from that point, then keeps following. Ctrl-C stops it.
 """
 
-import asyncio
+import contextlib
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final
@@ -187,9 +187,6 @@ def tail(
                     break
         return shown
 
-    try:
+    # Ctrl-C is how a live tail ends: not an error.
+    with contextlib.suppress(KeyboardInterrupt):
         run(tenant, nats_url, credentials, work, reconnect=True)
-    except KeyboardInterrupt:
-        pass
-    except asyncio.CancelledError:
-        pass
