@@ -97,14 +97,20 @@ async def connect(tenant: str, spec: ConnectionSpec, *, reconnect: bool = False)
         dlq_stream=settings.dlq_stream,
         publish_timeout_s=settings.publish_ack_timeout_s,
         allow_reconnect=reconnect,
-        max_reconnect_attempts=-1 if reconnect else 0,
+        # nats-py tries a server forever when this is 0; 1 gives up after one retry.
+        max_reconnect_attempts=-1 if reconnect else 1,
+        reconnect_time_wait=0.5 if not reconnect else 2.0,
         error_cb=_quiet,
     )
     try:
         return await client.start()
     except (OSError, TimeoutError, NatsError) as error:
-        why = "no connection within 10 s" if isinstance(error, TimeoutError) else repr(error)
-        raise CliError(f"cannot reach NATS at {', '.join(spec.servers)}: {why}") from error
+        why = (
+            "no connection within 10 s"
+            if isinstance(error, TimeoutError)
+            else str(error) or type(error).__name__
+        )
+        raise CliError(f"cannot connect to NATS at {', '.join(spec.servers)}: {why}") from error
 
 
 def run(
@@ -131,5 +137,5 @@ def run(
 
 
 def fail(message: str, exit_code: int = 1) -> NoReturn:
-    err.print(f"[red]error:[/] {message}", highlight=False)
+    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(exit_code)

@@ -42,7 +42,9 @@ def _run(
                     **nats_options(spec),
                     connect_timeout=5,
                     allow_reconnect=False,
-                    max_reconnect_attempts=0,
+                    # nats-py tries a server forever when this is 0; 1 gives up soon.
+                    max_reconnect_attempts=1,
+                    reconnect_time_wait=0.5,
                     error_cb=_quiet,
                 ),
                 timeout=10,

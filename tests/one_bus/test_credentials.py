@@ -73,4 +73,4 @@ async def test_the_cli_connects_with_a_credentials_file(locked_server: str, tmp_
     )
     refused = await one_bus("query", "entities.get", '{"id": "x"}', "-t", "acme",
                             "--credentials", str(path))  # fmt: skip
-    assert (refused.code, "cannot reach NATS" in refused.err) == (1, True)
+    assert (refused.code, "cannot connect to NATS" in refused.err) == (1, True)
