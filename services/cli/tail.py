@@ -1,7 +1,8 @@
 """`one-bus tail WHAT`: a live, readable view of a tenant's changes, events or dead letters.
 
 WHAT is `changes`, `changes.<collection>`, `changes.<collection>.<type>`, `events`,
-`events.<type>`, `dlq` or `dlq.<kind>` (a leading `one.v1.<tenant>.` is accepted too).
+`events.<type>`, `dlq` or `dlq.<kind>` (a leading `one.v1.<tenant>.` and trailing NATS
+wildcards, as in `one.v1.acme.changes.>`, are accepted too).
 Without `--since`/`--from-seq` it shows what happens from now on; with them it replays
 from that point, then keeps following. Ctrl-C stops it.
 """
@@ -61,6 +62,9 @@ def open_subscription(
     client: OneClient, what: str, since: datetime | None, start_seq: int | None
 ) -> Subscription[ChangeMessage] | Subscription[DeadLetterMessage]:
     tokens = _tokens(what, client.tenant)
+    # NATS wildcards at the end mean "any": `changes.>` is `changes`, `dlq.*` is `dlq`.
+    while len(tokens) > 1 and tokens[-1] in ("*", ">"):
+        tokens.pop()
     head, rest = tokens[0], tokens[1:]
     if head == "dlq" and len(rest) <= 1:
         return client.dead_letters(kind=rest[0] if rest else None, since=since, start_seq=start_seq)

@@ -28,11 +28,12 @@ async def test_tail_since_replays_a_readable_line_per_change(nats_url: str, tena
     assert "Ada Lovelace" in entity_line
 
 
-async def test_tail_events_as_json_lines(nats_url: str, tenant: str) -> None:
+@pytest.mark.parametrize("what", ["events", "one.v1.{tenant}.events", "changes.events.>"])
+async def test_tail_events_as_json_lines(nats_url: str, tenant: str, what: str) -> None:
     async with OneClient(tenant, ConnectionSpec(servers=[nats_url])) as one:
         await one.upsert_entity(type="creator", name="Ada", actor_id="u1", id="ada")
 
-    ran = await one_bus("tail", f"one.v1.{tenant}.events", "-t", tenant, "--since", "5m",
+    ran = await one_bus("tail", what.format(tenant=tenant), "-t", tenant, "--since", "5m",
                         "--limit", "1", "--json", nats_url=nats_url)  # fmt: skip
 
     assert ran.code == 0, ran.err
