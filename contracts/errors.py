@@ -1,4 +1,4 @@
-"""Query error replies (DESIGN §4): `{"ok": false, "error": {"code", "message", "details"}}`.
+"""Query error replies: `{"ok": false, "error": {"code", "message", "details"}}`.
 
 The same code also travels in the NATS micro (ADR-32) error headers, as an HTTP-like status,
 so generic NATS tooling can tell a failed request from a good one without parsing JSON.

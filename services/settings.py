@@ -12,7 +12,8 @@ class Settings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:4222"
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_db: str = "one"
-    # "majority" in production; an int is also accepted as a string ("1").
+    # "majority" in production: an acked message survives a primary failover; an int is
+    # also accepted as a string ("1").
     mongodb_write_concern: str = "majority"
     # j: true: a write is acknowledged only once it is in the store's journal on disk, so
     # an acked message survives the store being killed (SecantusDB fsyncs that commit).

@@ -10,8 +10,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from contracts.asyncapi import asyncapi_document
 from contracts.json_schemas import message_schemas
-from services.cli import dlq
+from services.cli import dlq, importer, publish, query, tail
+from services.cli.version import installed_version, version_option
 from services.runtime.runner import run_until_stopped
 from services.runtime.service import OneBusService
 from services.settings import Settings
@@ -19,9 +21,16 @@ from services.settings import Settings
 app = typer.Typer(
     help="ONE Bus: the ONE ontology on NATS, persisted in MongoDB.", no_args_is_help=True
 )
-schema_app = typer.Typer(help="JSON Schema for every message kind.", no_args_is_help=True)
+schema_app = typer.Typer(
+    help="JSON Schema for every message kind, and an AsyncAPI document.", no_args_is_help=True
+)
 app.add_typer(schema_app, name="schema")
 app.add_typer(dlq.app, name="dlq")
+app.callback()(version_option)
+app.command()(publish.publish)
+app.command()(query.query)
+app.command()(tail.tail)
+app.command("import")(importer.import_)
 console = Console(stderr=True)
 
 
@@ -94,9 +103,11 @@ def dev(
 def schema_export(
     directory: Annotated[Path, typer.Argument(help="Directory to write *.schema.json into.")],
 ) -> None:
-    """Write JSON Schema for every ingest payload, record and change."""
+    """Write JSON Schema for every payload, record, change and query, and asyncapi.json."""
     directory.mkdir(parents=True, exist_ok=True)
     schemas = message_schemas()
     for name, schema in schemas.items():
         (directory / f"{name}.schema.json").write_text(json.dumps(schema, indent=2) + "\n")
-    console.print(f"wrote {len(schemas)} schemas to {directory}")
+    document = asyncapi_document(installed_version())
+    (directory / "asyncapi.json").write_text(json.dumps(document, indent=2) + "\n")
+    console.print(f"wrote {len(schemas)} schemas and asyncapi.json to {directory}")

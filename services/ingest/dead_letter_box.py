@@ -12,10 +12,14 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
 
+from contracts.dead_letters import (
+    DLQ_HEADER_PREFIX,
+    HEADER_ERROR,
+    HEADER_REASON,
+    HEADER_SUBJECT,
+    ORIGINAL_HEADER_PREFIX,
+)
 from contracts.subjects import PREFIX
-
-DLQ_HEADER_PREFIX = "One-Dlq-"
-ORIGINAL_PREFIX = "One-Original-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +39,9 @@ class DeadLetter:
         return cls(
             seq=raw.seq or 0,
             subject=raw.subject or "",
-            original_subject=headers.get("One-Dlq-Subject", ""),
-            reason=headers.get("One-Dlq-Reason", ""),
-            error=headers.get("One-Dlq-Error", ""),
+            original_subject=headers.get(HEADER_SUBJECT, ""),
+            reason=headers.get(HEADER_REASON, ""),
+            error=headers.get(HEADER_ERROR, ""),
             headers=headers,
             data=raw.data or b"",
             time=raw.time,
@@ -48,7 +52,8 @@ class DeadLetter:
         return {
             name: value
             for name, value in self.headers.items()
-            if not name.startswith((DLQ_HEADER_PREFIX, ORIGINAL_PREFIX)) and name != "Nats-Msg-Id"
+            if not name.startswith((DLQ_HEADER_PREFIX, ORIGINAL_HEADER_PREFIX))
+            and name != "Nats-Msg-Id"
         }
 
 

@@ -1,20 +1,9 @@
 """Copying rejected input to the dead-letter stream, bytes and headers intact when they fit.
 
 The DLQ message body is the original payload, unchanged, so that a fixed message can be
-replayed as it was. The reason travels in headers:
-
-- `One-Dlq-Reason`: a short code (`malformed_json`, `invalid_payload`, ...)
-- `One-Dlq-Error`: the human-readable explanation (at most 1 KiB)
-- `One-Dlq-Subject`: where the message was published
-- `One-Dlq-Stream-Seq`: its sequence in the ingest stream
-The original headers are kept; NATS's own (`Nats-*`) are renamed `One-Original-*` so they
-do not steer the DLQ publish (an expected-sequence header would make it fail).
-
-A dead letter always fits the server's max payload (headers and body together: a larger
-publish makes nats-server close the connection). What does not fit is cut, and the cut is
-said: `One-Dlq-Payload-Cut` holds the original body's size, `One-Dlq-Headers-Cut` the
-number of original headers dropped or shortened. The whole original stays readable in the
-ingest stream, at `One-Dlq-Stream-Seq`, while that stream retains it.
+replayed as it was; the headers are contracts/dead_letters.py's. A dead letter always fits
+the server's max payload, headers and body together: a larger publish makes nats-server
+close the connection, which once stopped ingest and every tenant's queries.
 """
 
 from collections.abc import Mapping
@@ -24,6 +13,15 @@ from typing import Final
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from contracts.dead_letters import (
+    HEADER_ERROR,
+    HEADER_HEADERS_CUT,
+    HEADER_PAYLOAD_CUT,
+    HEADER_REASON,
+    HEADER_STREAM_SEQ,
+    HEADER_SUBJECT,
+    ORIGINAL_HEADER_PREFIX,
+)
 from contracts.subjects import INGEST_KINDS, dlq_subject, is_tenant
 from services.ingest.input_limits import header_bytes
 from services.ingest.jetstream_message import raw_message
@@ -35,8 +33,6 @@ MAX_SUBJECT_HEADER: Final = 512
 MAX_ORIGINAL_HEADERS: Final = 8 * 1024
 # What the NATS protocol adds to a message with headers ("NATS/1.0\r\n", the blank line).
 _FRAMING: Final = 64
-PAYLOAD_CUT_HEADER: Final = "One-Dlq-Payload-Cut"
-HEADERS_CUT_HEADER: Final = "One-Dlq-Headers-Cut"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +61,7 @@ def _original_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], int]:
     cut = 0
     for name, value in headers.items():
         if name.lower().startswith("nats-"):
-            name = "One-Original-" + name[len("Nats-") :]
+            name = ORIGINAL_HEADER_PREFIX + name[len("Nats-") :]
         size = header_bytes({name: value})
         if size > budget:
             cut += 1
@@ -85,20 +81,20 @@ def dead_letter(msg: Msg, rejection: Rejection, max_payload: int) -> DeadLetterM
     headers, headers_cut = _original_headers(msg.headers or {})
     headers.update(
         {
-            "One-Dlq-Reason": rejection.code,
-            "One-Dlq-Error": _one_line(rejection.message, MAX_ERROR_HEADER),
-            "One-Dlq-Subject": _one_line(raw.subject, MAX_SUBJECT_HEADER),
-            "One-Dlq-Stream-Seq": str(raw.stream_seq),
+            HEADER_REASON: rejection.code,
+            HEADER_ERROR: _one_line(rejection.message, MAX_ERROR_HEADER),
+            HEADER_SUBJECT: _one_line(raw.subject, MAX_SUBJECT_HEADER),
+            HEADER_STREAM_SEQ: str(raw.stream_seq),
             # One dead letter per ingest message, however often it is redelivered.
             "Nats-Msg-Id": f"dlq:{raw.stream_seq}",
         }
     )
     if headers_cut:
-        headers[HEADERS_CUT_HEADER] = str(headers_cut)
+        headers[HEADER_HEADERS_CUT] = str(headers_cut)
     data = raw.data
-    room = max_payload - header_bytes(headers) - _FRAMING - len(PAYLOAD_CUT_HEADER) - 24
+    room = max_payload - header_bytes(headers) - _FRAMING - len(HEADER_PAYLOAD_CUT) - 24
     if len(data) > room:
-        headers[PAYLOAD_CUT_HEADER] = str(len(data))
+        headers[HEADER_PAYLOAD_CUT] = str(len(data))
         data = data[: max(room, 0)]
     return DeadLetterMessage(dead_letter_subject(msg.subject), headers, data)
 

@@ -1,9 +1,9 @@
 """The query responder: one NATS micro endpoint per query, in a queue group.
 
 Each query name is an endpoint on `one.v1.*.query.<name>` (any tenant), subscribed in the
-queue group `query_queue_group`, so replicas share the requests and each is answered once
-(DESIGN §7). A replica works on up to `query_max_concurrency` requests per endpoint; the
-dispatcher bounds the store reads of all of them together.
+queue group `query_queue_group`, so replicas share the requests and each is answered once.
+A replica works on up to `query_max_concurrency` requests per endpoint; the dispatcher
+bounds the store reads of all of them together.
 
 Two more kinds of subscriber complete the service:
 

@@ -1,4 +1,4 @@
-"""Real servers as child processes: nats-server with JetStream and SecantusDB (DESIGN §6).
+"""Real servers as child processes: nats-server with JetStream and SecantusDB.
 
 Used by `one-bus dev` and the test suite. Both binaries come from the optional extra
 `one-bus[embedded]`; nothing here is needed by `one-bus serve`.

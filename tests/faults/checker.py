@@ -12,7 +12,7 @@ from typing import Any
 from nats.js import JetStreamContext
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.ingest.dead_letters import PAYLOAD_CUT_HEADER
+from contracts.dead_letters import HEADER_PAYLOAD_CUT
 from services.ingest.jetstream_message import raw_message
 from services.store.keys import to_record
 from tests.faults.oracle import COLLECTIONS, DeadLetterExpectation, Document, Expected
@@ -91,7 +91,7 @@ class Comparison:
     @staticmethod
     def _matches(want: DeadLetterExpectation, letter: StreamMessage) -> bool:
         """The dead letter of `want`: its whole body, or a cut that says it was cut."""
-        cut = letter.headers.get(PAYLOAD_CUT_HEADER)
+        cut = letter.headers.get(HEADER_PAYLOAD_CUT)
         data = want.data if cut is None else want.data[: len(letter.data)]
         return (cut is None or int(cut) == len(want.data)) and (
             letter.headers.get("One-Dlq-Subject", ""),

@@ -1,7 +1,7 @@
 """What the store and the DLQ must hold, computed from what JetStream acknowledged.
 
-Written from the rules in DESIGN §3 and docs/storage.md, not from the service's code, so
-that the two can disagree:
+Written from the rules in the README ("Guarantees") and docs/storage.md, not from the
+service's code, so that the two can disagree:
 
 - every acknowledged valid message is stored, once; every poison message is one dead
   letter with its reason;
