@@ -36,3 +36,9 @@ class ErrorReply(BaseModel):
 
     ok: Literal[False] = False
     error: ErrorBody
+
+TIMEOUT_HEADER: Final = "One-Timeout-Ms"
+"""Optional request header: how long the requester waits for the reply, in milliseconds.
+
+The responder answers `timeout` at once rather than work on a request whose requester has
+given up (the server's own `query_timeout_s` still applies when it is longer)."""

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # Queries reading the store at once per replica; requests refused by validation never
     # take a slot, so hostile input cannot crowd out good queries.
     query_max_concurrency: int = Field(default=32, ge=1, le=1024)
+    # Requests a replica holds at once (reading, or waiting for a store slot); beyond it,
+    # a request is answered `timeout` at once instead of queueing without bound.
+    query_max_pending: int = Field(default=256, ge=1)
     query_max_limit: int = Field(default=500, ge=1)
     query_default_limit: int = Field(default=50, ge=1)
 

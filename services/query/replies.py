@@ -19,6 +19,8 @@ CONTENT_TYPE = {"content-type": "application/json"}
 class Reply:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    # "ok", or the error code: a bounded metric label.
+    outcome: str = "ok"
 
     @property
     def error(self) -> str | None:
@@ -49,4 +51,4 @@ def error_reply(code: ErrorCode, message: str, details: Any = None) -> Reply:
         SERVICE_ERROR_HEADER: " ".join(message.split())[:512],
         SERVICE_ERROR_CODE_HEADER: str(ERROR_STATUS[code]),
     }
-    return Reply(_encode(body), headers)
+    return Reply(_encode(body), headers, code)

@@ -8,7 +8,6 @@ from typing import Any, Self
 from wsgiref.simple_server import WSGIServer
 
 from faststream.nats import NatsBroker
-from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from prometheus_client import CollectorRegistry, start_http_server
@@ -22,7 +21,7 @@ from services.ingest.dead_letters import DeadLetters
 from services.ingest.input_limits import InputLimits
 from services.ingest.metrics import IngestMetrics
 from services.ingest.pull_consumer import PullConsumer
-from services.query.subscriber import include_query_subscriber
+from services.query.responder import QueryResponder
 from services.runtime.redact import redact_uri
 from services.runtime.streams import declare_streams
 from services.settings import Settings
@@ -60,6 +59,7 @@ class OneBusService:
         self._broker: NatsBroker | None = None
         self._client: NatsClient | None = None
         self._ingest_consumer: PullConsumer | None = None
+        self._responder: QueryResponder | None = None
         # Per instance, not prometheus_client's global registry: several services may
         # share a process (tests), and each must count only its own work.
         self.metrics_registry = CollectorRegistry()
@@ -98,9 +98,6 @@ class OneBusService:
             closed_cb=self._nats_closed,
             # Per-message "Received/Processed" lines are for debugging, not production.
             log_level=logging.DEBUG,
-            middlewares=[
-                NatsPrometheusMiddleware(registry=self.metrics_registry, app_name="one-bus")
-            ],
         )
         try:
             client = await asyncio.wait_for(self._broker.connect(), settings.connect_timeout_s)
@@ -131,7 +128,8 @@ class OneBusService:
             )
             self._ingest_consumer = PullConsumer(js, settings, handler.handle)
         if self._query:
-            await include_query_subscriber(self._broker, database, settings)
+            self._responder = QueryResponder(client, database, settings, self.metrics_registry)
+            await self._responder.start()
         await self._broker.start()
         if self._ingest_consumer is not None:
             await self._ingest_consumer.start()
@@ -173,6 +171,9 @@ class OneBusService:
         if self._ingest_consumer is not None:
             await self._ingest_consumer.stop()
             self._ingest_consumer = None
+        if self._responder is not None:
+            await self._responder.stop(self.settings.drain_timeout_s)
+            self._responder = None
         if self._metrics_server is not None:
             server, thread = self._metrics_server
             server.shutdown()
