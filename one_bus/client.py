@@ -46,7 +46,7 @@ from contracts.commands import (
     TagSet,
 )
 from contracts.connection_spec import ConnectionSpec
-from contracts.errors import ErrorReply
+from contracts.errors import TIMEOUT_HEADER, ErrorReply
 from contracts.ontology import Collection, ConnectionType, EntityStatus, EntityType, EventType
 from contracts.protocols.envelope import HEADER_RECORD_ID, ProtocolEnvelope
 from contracts.queries import (
@@ -449,7 +449,11 @@ class OneClient:
             body = json.dumps(dict(request or {})).encode()
         try:
             msg = await self.nats.request(
-                query_subject(self.tenant, name), body, timeout=self.request_timeout_s
+                query_subject(self.tenant, name),
+                body,
+                timeout=self.request_timeout_s,
+                # The responder stops working on the request when we stop waiting.
+                headers={TIMEOUT_HEADER: str(int(self.request_timeout_s * 1000))},
             )
         except NoRespondersError as error:
             raise QueryUnavailableError(f"{name}: no query responder is running") from error

@@ -224,6 +224,7 @@ class EmbeddedServers:
         *,
         ready_timeout_s: float = 60.0,
         stop_timeout_s: float = 15.0,
+        sync_on_commit: bool = True,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.nats_port = nats_port  # 0 until the first start picks a free port
@@ -231,6 +232,8 @@ class EmbeddedServers:
         self.nats_args = tuple(nats_args)
         self.ready_timeout_s = ready_timeout_s
         self.stop_timeout_s = stop_timeout_s
+        # Off only to measure what durability costs (benchmarks): never for real data.
+        self.sync_on_commit = sync_on_commit
         logs = self.data_dir / "logs"
         self._nats = _Child("nats-server", logs / "nats.log", self.data_dir)
         self._mongo = _Child("secantusd", logs / "mongo.log", self.data_dir)
@@ -277,10 +280,9 @@ class EmbeddedServers:
         # --sync-on-commit: a commit is on disk before the server answers, so a write it
         # acknowledged survives the server being killed (its default keeps the journal in
         # memory for a while; j: true asks the same per write).
-        self._mongo.start(
-            [str(binary), "--host", HOST, "--port", str(self.mongo_port),
-             "--storage-path", str(store), "--sync-on-commit"]
-        )  # fmt: skip
+        argv = [str(binary), "--host", HOST, "--port", str(self.mongo_port),
+                "--storage-path", str(store)]  # fmt: skip
+        self._mongo.start([*argv, "--sync-on-commit"] if self.sync_on_commit else argv)
         await self._until_ready(self._mongo, lambda: _mongo_ready(self.mongodb_uri))
         self._wanted[self._mongo] = self.start_mongo
 
