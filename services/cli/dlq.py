@@ -53,7 +53,8 @@ def _run(
             raise CliError(f"cannot reach NATS at {', '.join(spec.servers)}: {error!r}") from error
         try:
             js = client.jetstream(timeout=settings.publish_ack_timeout_s)
-            return await work(DeadLetterBox(js, settings.dlq_stream), js)
+            box = DeadLetterBox(js, settings.dlq_stream, settings.ingest_stream)
+            return await work(box, js)
         except NotFoundError as error:
             raise CliError(f"no such dead letter (or no {settings.dlq_stream} stream)") from error
         finally:
@@ -123,6 +124,8 @@ def _summary(letter: DeadLetter) -> dict[str, object]:
         "error": letter.error,
         "headers": letter.original_headers(),
         "payload": letter.data.decode("utf-8", errors="replace"),
+        # Still cut: the ingest stream no longer holds the original (past its max age).
+        "cut": letter.cut,
     }
 
 
