@@ -1,4 +1,4 @@
-# Every target installs what it needs into .venv first (DESIGN §5). The install reruns only
+# Every target installs what it needs into .venv first. The install reruns only
 # when pyproject.toml is newer than the stamp, so repeated runs are fast.
 PYTHON ?= python3
 VENV := .venv

@@ -41,13 +41,16 @@ async def _reset(nats_url: str, settings: Settings) -> None:
     await client.close()
 
 
-async def run_once(nats_url: str, mongodb_uri: str, batch_size: int, count: int, tag: str) -> Run:
+async def run_once(
+    nats_url: str, mongodb_uri: str, batch_size: int, count: int, tag: str, *, journal: bool = True
+) -> Run:
     settings = Settings(
         nats_url=nats_url,
         mongodb_uri=mongodb_uri,
         mongodb_db=f"bench_{tag}",
         batch_size=batch_size,
         fetch_timeout_s=0.2,
+        mongodb_journal=journal,
     )
     await _reset(nats_url, settings)
     # Declare the streams (and nothing else) so the workload can be published first.

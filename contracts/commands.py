@@ -1,4 +1,4 @@
-"""What publishers send on the ingest subjects (DESIGN §2), as strict pydantic models.
+"""What publishers send on the ingest subjects (README "Subjects"), as strict pydantic models.
 
 Strict: a string never stands in for a number, unknown fields are refused, and
 `properties`/`metadata` must be storable JSON objects. A record's `id` is chosen by the

@@ -1,4 +1,4 @@
-"""Query error replies (DESIGN §4): `{"ok": false, "error": {"code", "message", "details"}}`.
+"""Query error replies: `{"ok": false, "error": {"code", "message", "details"}}`.
 
 The same code also travels in the NATS micro (ADR-32) error headers, as an HTTP-like status,
 so generic NATS tooling can tell a failed request from a good one without parsing JSON.
@@ -36,3 +36,10 @@ class ErrorReply(BaseModel):
 
     ok: Literal[False] = False
     error: ErrorBody
+
+
+TIMEOUT_HEADER: Final = "One-Timeout-Ms"
+"""Optional request header: how long the requester waits for the reply, in milliseconds.
+
+The responder answers `timeout` at once rather than work on a request whose requester has
+given up (the server's own `query_timeout_s` still applies when it is longer)."""

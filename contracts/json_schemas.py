@@ -1,14 +1,22 @@
 """JSON Schema for every message kind, so services in other languages validate too.
 
-The type lists appear as `enum`s. `one-bus schema export DIR` writes these to files.
+The type lists appear as `enum`s. Each schema is a standalone JSON Schema 2020-12
+document with an `$id`; `one-bus schema export DIR` writes them to files, next to the
+AsyncAPI document (contracts/asyncapi.py) that ties them to subjects.
 """
 
-from typing import Any
+from typing import Any, Final
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
+from contracts.asyncapi import ok_reply_model
 from contracts.commands import COMMAND_MODELS
+from contracts.errors import ErrorReply
+from contracts.queries import QUERY_MODELS
 from contracts.records import Change, ConnectionRecord, EntityRecord, EventRecord, TagRecord
+
+JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+ID_PREFIX: Final = "urn:one-bus:v1:schema:"
 
 _RECORDS: dict[str, type[BaseModel]] = {
     "record.entity": EntityRecord,
@@ -19,11 +27,25 @@ _RECORDS: dict[str, type[BaseModel]] = {
 }
 
 
+def schema_id(name: str) -> str:
+    """The `$id` of the schema named `name` (`entities.upsert`, `query.events.list.reply`)."""
+    return ID_PREFIX + name
+
+
+def _standalone(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"$schema": JSON_SCHEMA_DIALECT, "$id": schema_id(name), **schema}
+
+
 def message_schemas() -> dict[str, dict[str, Any]]:
-    """Schema name → JSON Schema: `<kind>.<op>` for ingest payloads, then records."""
+    """Schema name → JSON Schema: `<kind>.<op>` for ingest payloads, records, the change,
+    then `query.<name>.request` and `query.<name>.reply` (the ok or the error reply)."""
     schemas: dict[str, dict[str, Any]] = {}
     for (kind, op), command in COMMAND_MODELS.items():
         schemas[f"{kind}.{op}" if op else kind] = command.model_json_schema()
     for name, record in _RECORDS.items():
         schemas[name] = record.model_json_schema()
-    return schemas
+    for name, request in QUERY_MODELS.items():
+        schemas[f"query.{name}.request"] = request.model_json_schema()
+        ok: Any = ok_reply_model(name)
+        schemas[f"query.{name}.reply"] = TypeAdapter(ok | ErrorReply).json_schema()
+    return {name: _standalone(name, schema) for name, schema in schemas.items()}

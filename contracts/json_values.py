@@ -1,15 +1,20 @@
 """Free-form JSON objects (`properties`, `metadata`) with the limits a document store needs.
 
-MongoDB refuses field names that start with `$` or contain NUL, and nests at most 100
-levels; catching these here turns them into a clear validation error at the edge instead
-of a failed write deep in a batch.
+MongoDB refuses field names that start with `$` or contain NUL, nests at most 100 levels,
+and stores integers in at most 64 bits; strict JSON (RFC 8259, what every JavaScript client
+parses) has no NaN or Infinity. Catching these here turns them into a clear validation
+error at the edge instead of a failed write deep in a batch, or a reply a client cannot
+parse.
 """
 
+import math
 from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator
 
 MAX_DEPTH: Final = 32
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
 
 
 def _check_tree(value: Any, depth: int, path: str) -> None:
@@ -25,12 +30,23 @@ def _check_tree(value: Any, depth: int, path: str) -> None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check_tree(item, depth + 1, f"{path}[{index}]")
+    elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(
+            f"integer at {path or '$'} is outside the signed 64-bit range; send it as a string"
+        )
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value} at {path or '$'} is not a JSON number")
+
+
+def check_storable(value: Any) -> None:
+    """Raise ValueError unless `value` is JSON that MongoDB and strict JSON can both hold."""
+    _check_tree(value, 1, "")
 
 
 def _checked_object(value: dict[str, Any]) -> dict[str, Any]:
-    _check_tree(value, 1, "")
+    check_storable(value)
     return value
 
 
 JsonObject = Annotated[dict[str, Any], AfterValidator(_checked_object)]
-"""A JSON object safe to store as a MongoDB subdocument."""
+"""A JSON object safe to store as a MongoDB subdocument and to send back as strict JSON."""

@@ -1,4 +1,4 @@
-"""Variant rules for the consolidated connection and event types (DESIGN §1).
+"""Variant rules for the consolidated connection and event types (docs/storage.md).
 
 A consolidated type carries its variant in `metadata`; each rule below is a pydantic
 model of the keys the variant needs. Other metadata keys pass through untouched.

@@ -98,6 +98,8 @@ EVENT_TYPES: Final[tuple[str, ...]] = get_args(EventType)
 LifecycleEventType = Literal[
     "entity_created", "entity_updated", "entity_deleted", "entity_archived"
 ]
+# Recorded by the service for each entity command (the audit trail); never published.
+LIFECYCLE_EVENT_TYPES: Final[tuple[str, ...]] = get_args(LifecycleEventType)
 
 Collection = Literal["entities", "connections", "events", "tags"]
 COLLECTIONS: Final[tuple[str, ...]] = get_args(Collection)

@@ -1,4 +1,4 @@
-"""Query requests and replies on `one.v1.<tenant>.query.<name>` (DESIGN §4).
+"""Query requests and replies on `one.v1.<tenant>.query.<name>` (docs/queries.md).
 
 Requests are strict pydantic models: unknown fields are refused, a string never stands in
 for a number, and every caller value has a fixed scalar type. That is what keeps caller

@@ -1,4 +1,4 @@
-"""Building and parsing ONE Bus subjects (DESIGN §2).
+"""Building and parsing ONE Bus subjects (README "Subjects").
 
 Every subject is `one.v1.<tenant>.<kind>...`; the tenant token becomes `groupId`.
 """

@@ -1,1 +1,31 @@
-"""The ONE Bus client SDK."""
+"""The ONE Bus client SDK: `from one_bus import OneClient`."""
+
+from one_bus.client import OneClient, Published
+from one_bus.delivered import ChangeMessage, DeadLetterMessage, StreamPosition
+from one_bus.errors import (
+    NotFoundError,
+    OneBusError,
+    PublishError,
+    QueryError,
+    QueryUnavailableError,
+)
+from one_bus.ids import new_id, uuid7
+from one_bus.pages import items
+from one_bus.subscription import Subscription
+
+__all__ = [
+    "ChangeMessage",
+    "DeadLetterMessage",
+    "NotFoundError",
+    "OneBusError",
+    "OneClient",
+    "PublishError",
+    "Published",
+    "QueryError",
+    "QueryUnavailableError",
+    "StreamPosition",
+    "Subscription",
+    "items",
+    "new_id",
+    "uuid7",
+]

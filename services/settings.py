@@ -28,8 +28,12 @@ class Settings(BaseSettings):
     mongodb_user: str | None = None
     mongodb_password: SecretStr | None = None
     mongodb_password_file: Path | None = None
-    # "majority" in production (DESIGN §3); an int is also accepted as a string ("1").
+    # "majority" in production: an acked message survives a primary failover; an int is
+    # also accepted as a string ("1").
     mongodb_write_concern: str = "majority"
+    # j: true: a write is acknowledged only once it is in the store's journal on disk, so
+    # an acked message survives the store being killed (SecantusDB fsyncs that commit).
+    mongodb_journal: bool = True
     # Kept well under ack_wait: a batch waiting on an unreachable store fails fast and is
     # retried with backoff instead of outliving its acknowledgement deadline.
     mongodb_timeout_s: float = Field(default=5.0, gt=0)
@@ -53,17 +57,26 @@ class Settings(BaseSettings):
     # waiting at most `fetch_timeout_s` for the first (and for stop() to be noticed).
     batch_size: int = Field(default=256, ge=1, le=10_000)
     fetch_timeout_s: float = Field(default=1.0, gt=0)
-    # Sized together with the batch (DESIGN §8): a whole batch must be written well within
+    # Sized together with the batch: a whole batch must be written well within
     # ack_wait, and max_ack_pending bounds what one replica holds unacknowledged.
     ack_wait_s: float = Field(default=30.0, gt=0)
     max_ack_pending: int = Field(default=4096, ge=1)
     max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Bad input beyond these: headers larger than this (all together), times further
+    # ahead of the time the bus received the message than this (a `updatedAt` in the year
+    # 9999 would freeze an entity: no later update could win).
+    max_header_bytes: int = Field(default=8 * 1024, ge=1024)
+    max_clock_skew_s: float = Field(default=24 * 3600, gt=0)
+    # A message that keeps failing in a way nobody foresaw (not bad input, not an outage)
+    # is dead-lettered as `processing_failed` after this many deliveries.
+    max_deliveries: int = Field(default=5, ge=1)
 
     # Transient failures (MongoDB unreachable) are nak'ed with exponential backoff.
     retry_base_delay_s: float = Field(default=0.5, gt=0)
     retry_max_delay_s: float = Field(default=30.0, gt=0)
 
-    # NATS timeouts: 0.5 s defaults are short for a loaded system (DESIGN §8).
+    # NATS timeouts: 0.5 s defaults are short for a loaded system.
+    connect_timeout_s: float = Field(default=5.0, gt=0)
     publish_ack_timeout_s: float = Field(default=5.0, gt=0)
     # On stop, how long in-flight batches and requests may take to finish.
     drain_timeout_s: float = Field(default=15.0, gt=0)
@@ -76,6 +89,9 @@ class Settings(BaseSettings):
     # Queries reading the store at once per replica; requests refused by validation never
     # take a slot, so hostile input cannot crowd out good queries.
     query_max_concurrency: int = Field(default=32, ge=1, le=1024)
+    # Requests a replica holds at once (reading, or waiting for a store slot); beyond it,
+    # a request is answered `timeout` at once instead of queueing without bound.
+    query_max_pending: int = Field(default=256, ge=1)
     query_max_limit: int = Field(default=500, ge=1)
     query_default_limit: int = Field(default=50, ge=1)
 

@@ -249,7 +249,7 @@ def _without_card_secrets(payload: dict[str, Any]) -> tuple[dict[str, Any], list
 
 def _delegate_payment(payload: dict[str, Any]) -> Meaning:
     """A vault token scoped to one checkout and merchant: the payment is asked for, not
-    made (judgement call of PROTOCOLS §6), and the allowance approves the merchant."""
+    made (a judgement call: the spec does not say), and the allowance approves the merchant."""
     request = DelegatePaymentRequest.model_validate(payload)
     allowance = request.allowance
     stored, redacted = _without_card_secrets(payload)

@@ -82,7 +82,11 @@ class ProtocolEnvelope(BaseModel):
                 " sent this protocol message (its payload names no ONE entity)"
             )
         raw_time = header(HEADER_TIMESTAMP)
-        if raw_time is not None and not (raw_time.isascii() and raw_time.isdigit()):
+        # At most 16 digits (EpochMs tops out at 2**53 - 1): thousands of digits would
+        # otherwise cost a long int() and then fail on its length limit.
+        if raw_time is not None and not (
+            raw_time.isascii() and raw_time.isdigit() and len(raw_time) <= 16
+        ):
             raise EnvelopeError(
                 f"header {HEADER_TIMESTAMP} must be epoch milliseconds as decimal digits,"
                 f" not {raw_time!r}"

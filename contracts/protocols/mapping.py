@@ -1,4 +1,4 @@
-"""A raw protocol message as the ontology records it (PROTOCOLS.md §6, DESIGN §3).
+"""A raw protocol message as the ontology records it (docs/protocols.md).
 
 `map_protocol_message` is what ingest calls for `one.v1.<tenant>.protocols.<protocol>.
 <messageType>`; `validate_protocol_payload` is what it calls for an ontology event or

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from one_bus.connection import nats_options
+from services.cli.connect import CliError, Credentials, NatsUrl, connection_spec
 from services.ingest.dead_letter_box import DeadLetter, DeadLetterBox
-from services.security.credentials import nats_spec
 from services.settings import Settings
 
 app = typer.Typer(help="Inspect and replay dead letters (rejected input).", no_args_is_help=True)
@@ -24,20 +24,16 @@ out = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
 
-NatsUrl = Annotated[str | None, typer.Option(help="NATS URL; default ONE_NATS_URL.")]
-
 
 def _run(
-    nats_url: str | None, work: Callable[[DeadLetterBox, JetStreamContext], Awaitable[T]]
+    nats_url: str | None,
+    credentials: Path | None,
+    work: Callable[[DeadLetterBox, JetStreamContext], Awaitable[T]],
 ) -> T:
     settings = Settings()
-    if nats_url:
-        settings = settings.model_copy(update={"nats_url": nats_url})
-    # The operator's identity under the secure layout (ONE_NATS_CREDENTIALS_FILE, ...).
-    spec = nats_spec(settings)
-    servers = spec.servers
 
     async def main() -> T:
+        spec = connection_spec(nats_url, credentials)
         try:
             # Bounded: nats-py keeps retrying a refused first connect, and an operator
             # wants an answer, not a hang.
@@ -46,16 +42,19 @@ def _run(
                     **nats_options(spec),
                     connect_timeout=5,
                     allow_reconnect=False,
-                    max_reconnect_attempts=0,
+                    # nats-py tries a server forever when this is 0; 1 gives up soon.
+                    max_reconnect_attempts=1,
+                    reconnect_time_wait=0.5,
                     error_cb=_quiet,
                 ),
                 timeout=10,
             )
         except (OSError, TimeoutError, NatsError) as error:
-            raise CliError(f"cannot reach NATS at {', '.join(servers)}: {error!r}") from error
+            raise CliError(f"cannot reach NATS at {', '.join(spec.servers)}: {error!r}") from error
         try:
             js = client.jetstream(timeout=settings.publish_ack_timeout_s)
-            return await work(DeadLetterBox(js, settings.dlq_stream), js)
+            box = DeadLetterBox(js, settings.dlq_stream, settings.ingest_stream)
+            return await work(box, js)
         except NotFoundError as error:
             raise CliError(f"no such dead letter (or no {settings.dlq_stream} stream)") from error
         finally:
@@ -65,15 +64,11 @@ def _run(
         return asyncio.run(main())
     except CliError as error:
         err.print(f"[red]error:[/] {error}")
-        raise typer.Exit(1) from error
+        raise typer.Exit(error.exit_code) from error
 
 
 async def _quiet(_: Exception) -> None:
     """nats-py logs each failed connect with a traceback; the CLI reports it once, plainly."""
-
-
-class CliError(Exception):
-    """What an operator should read instead of a traceback."""
 
 
 def _preview(data: bytes, width: int = 60) -> str:
@@ -90,6 +85,7 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     nats_url: NatsUrl = None,
+    credentials: Credentials = None,
 ) -> None:
     """List dead letters, oldest first."""
 
@@ -101,7 +97,7 @@ def list_(
                 break
         return letters
 
-    letters = _run(nats_url, work)
+    letters = _run(nats_url, credentials, work)
     if as_json:
         for letter in letters:
             out.print_json(json.dumps(_summary(letter)), indent=None)
@@ -128,6 +124,8 @@ def _summary(letter: DeadLetter) -> dict[str, object]:
         "error": letter.error,
         "headers": letter.original_headers(),
         "payload": letter.data.decode("utf-8", errors="replace"),
+        # Still cut: the ingest stream no longer holds the original (past its max age).
+        "cut": letter.cut,
     }
 
 
@@ -135,13 +133,14 @@ def _summary(letter: DeadLetter) -> dict[str, object]:
 def show(
     seq: Annotated[int, typer.Argument(help="The dead letter's sequence.")],
     nats_url: NatsUrl = None,
+    credentials: Credentials = None,
 ) -> None:
     """Show one dead letter: reason, headers and the original payload."""
 
     async def work(box: DeadLetterBox, _: JetStreamContext) -> DeadLetter:
         return await box.get(seq)
 
-    out.print_json(json.dumps(_summary(_run(nats_url, work))))
+    out.print_json(json.dumps(_summary(_run(nats_url, credentials, work))))
 
 
 @app.command()
@@ -152,6 +151,7 @@ def replay(
     ] = None,
     keep: Annotated[bool, typer.Option(help="Keep the dead letter after replaying it.")] = False,
     nats_url: NatsUrl = None,
+    credentials: Credentials = None,
 ) -> None:
     """Republish dead letters to the subjects they came from, optionally with a fixed body."""
     if payload is not None and len(seqs) != 1:
@@ -167,5 +167,5 @@ def replay(
             )
         return done
 
-    for seq, subject, new_seq in _run(nats_url, work):
+    for seq, subject, new_seq in _run(nats_url, credentials, work):
         out.print(f"replayed dead letter {seq} to {subject} (ingest seq {new_seq})")

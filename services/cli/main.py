@@ -10,19 +10,29 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from contracts.asyncapi import asyncapi_document
 from contracts.json_schemas import message_schemas
-from services.cli import dlq, security, tenant
+from services.cli import dlq, importer, publish, query, security, tail, tenant
+from services.cli.version import installed_version, version_option
+from services.runtime.runner import run_until_stopped
 from services.runtime.service import OneBusService
 from services.settings import Settings
 
 app = typer.Typer(
     help="ONE Bus: the ONE ontology on NATS, persisted in MongoDB.", no_args_is_help=True
 )
-schema_app = typer.Typer(help="JSON Schema for every message kind.", no_args_is_help=True)
+schema_app = typer.Typer(
+    help="JSON Schema for every message kind, and an AsyncAPI document.", no_args_is_help=True
+)
 app.add_typer(schema_app, name="schema")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(tenant.app, name="tenant")
 app.add_typer(security.app, name="security")
+app.callback()(version_option)
+app.command()(publish.publish)
+app.command()(query.query)
+app.command()(tail.tail)
+app.command("import")(importer.import_)
 console = Console(stderr=True)
 
 
@@ -32,12 +42,12 @@ def _logging(level: str) -> None:
     )
 
 
-async def _until_signalled() -> None:
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    return stop
 
 
 @app.command()
@@ -51,8 +61,7 @@ def serve(
     settings = Settings()
 
     async def run() -> None:
-        async with OneBusService(settings, ingest=ingest, query=query):
-            await _until_signalled()
+        await run_until_stopped(settings, _stop_on_signals(), ingest=ingest, query=query)
 
     asyncio.run(run())
 
@@ -70,23 +79,21 @@ def dev(
     ] = False,
 ) -> None:
     """Run the whole system on embedded real servers: nats-server and SecantusDB."""
-    from services.runtime.embedded import EmbeddedServers  # needs the [embedded] extra
+    from services.runtime.embedded import EmbeddedServerError, EmbeddedServers  # [embedded]
 
     _logging(log_level)
-    if secure:
-        from services.cli.secure_dev import run_secure_dev
-
-        asyncio.run(run_secure_dev(data_dir.resolve(), nats_port, mongo_port, _until_signalled))
-        return
 
     async def run() -> None:
+        stop = _stop_on_signals()
+        if secure:
+            from services.cli.secure_dev import run_secure_dev
+
+            await run_secure_dev(data_dir.resolve(), nats_port, mongo_port, stop)
+            return
         async with EmbeddedServers(data_dir, nats_port=nats_port, mongo_port=mongo_port) as servers:
-            settings = Settings(
-                nats_url=servers.nats_url,
-                mongodb_uri=servers.mongodb_uri,
-                # A single embedded node acknowledges majority writes itself.
-            )
-            async with OneBusService(settings):
+            settings = Settings(nats_url=servers.nats_url, mongodb_uri=servers.mongodb_uri)
+
+            def announce(_: OneBusService) -> None:
                 console.print(f"[bold green]ONE Bus is up[/] (data in {data_dir.resolve()})")
                 console.print(f"  NATS     {servers.nats_url}")
                 console.print(f"  MongoDB  {servers.mongodb_uri}  database {settings.mongodb_db!r}")
@@ -95,19 +102,30 @@ def dev(
                     "`one-bus dev --secure` turns them on.[/]"
                 )
                 console.print("  Ctrl-C stops everything.")
-                await _until_signalled()
-        console.print("stopped")
 
-    asyncio.run(run())
+            supervisor = asyncio.create_task(servers.supervise(), name="one-bus-supervisor")
+            try:
+                await run_until_stopped(settings, stop, on_running=announce)
+            finally:
+                supervisor.cancel()
+        console.print("stopped", highlight=False)
+
+    try:
+        asyncio.run(run())
+    except EmbeddedServerError as error:
+        typer.echo(f"one-bus dev: {error}", err=True)  # one line, unwrapped
+        raise typer.Exit(1) from None
 
 
 @schema_app.command("export")
 def schema_export(
     directory: Annotated[Path, typer.Argument(help="Directory to write *.schema.json into.")],
 ) -> None:
-    """Write JSON Schema for every ingest payload, record and change."""
+    """Write JSON Schema for every payload, record, change and query, and asyncapi.json."""
     directory.mkdir(parents=True, exist_ok=True)
     schemas = message_schemas()
     for name, schema in schemas.items():
         (directory / f"{name}.schema.json").write_text(json.dumps(schema, indent=2) + "\n")
-    console.print(f"wrote {len(schemas)} schemas to {directory}")
+    document = asyncapi_document(installed_version())
+    (directory / "asyncapi.json").write_text(json.dumps(document, indent=2) + "\n")
+    console.print(f"wrote {len(schemas)} schemas and asyncapi.json to {directory}")

@@ -1,53 +1,86 @@
 """The ingest path for one pulled batch: decode → validate → write → publish change → ack.
 
-Acknowledgement policy (DESIGN §3, §8), chosen explicitly for each message:
+Acknowledgement policy, chosen explicitly for each message:
 - bad input: copied to the DLQ, then terminated (never redelivered);
 - written: changes published, then acked. Changes are published *before* the ack so a
   crash in between republishes them on redelivery (deduplicated by Nats-Msg-Id) rather
   than losing them;
 - transient failure (store or NATS unavailable): nak'ed with exponential backoff, never
-  dead-lettered. Writes are idempotent, so a redelivered batch is harmless.
+  dead-lettered. Writes are idempotent, so a redelivered batch is harmless;
+- a failure nobody foresaw (an exception from decoding, encoding or the store that is
+  not an outage): the batch is split in halves until the message that fails is alone, so
+  the others are stored at once; that message is nak'ed with backoff and dead-lettered as
+  `processing_failed` once it has been delivered `max_deliveries` times.
 """
 
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 
-from services.ingest.change_feed import ChangeFeed
-from services.ingest.dead_letters import DeadLetters
 from services.ingest.decode import decode
+from services.ingest.input_limits import InputLimits
 from services.ingest.jetstream_message import delivery_count, raw_message
 from services.ingest.metrics import IngestMetrics
 from services.ingest.rejection import Rejection
 from services.store.failures import TransientStoreError
+from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
-from services.store.writer import StoreWriter
+from services.store.writer import BatchOutcome
 
 log = logging.getLogger(__name__)
+
+
+class Writer(Protocol):
+    async def write(self, batch: Sequence[WriteRequest]) -> BatchOutcome: ...
+
+
+class DeadLetterSink(Protocol):
+    async def send(self, msg: Msg, rejection: Rejection) -> None: ...
+
+
+class ChangePublisher(Protocol):
+    async def publish(self, changes: Sequence[StoredChange]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    base_delay_s: float
+    max_delay_s: float
+    # Deliveries of a message that keeps failing unexpectedly before it is dead-lettered.
+    max_deliveries: int
+
+    def delay_s(self, delivery: int) -> float:
+        return min(self.base_delay_s * 2.0 ** (delivery - 1), self.max_delay_s)
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    msg: Msg
+    requests: tuple[WriteRequest, ...]
 
 
 class BatchHandler:
     def __init__(
         self,
-        writer: StoreWriter,
-        dead_letters: DeadLetters,
-        change_feed: ChangeFeed,
+        writer: Writer,
+        dead_letters: DeadLetterSink,
+        change_feed: ChangePublisher,
         metrics: IngestMetrics,
         *,
-        max_payload_bytes: int,
-        retry_base_delay_s: float,
-        retry_max_delay_s: float,
+        limits: InputLimits,
+        retry: RetryPolicy,
     ) -> None:
         self._writer = writer
         self._dead_letters = dead_letters
         self._change_feed = change_feed
         self._metrics = metrics
-        self._max_payload_bytes = max_payload_bytes
-        self._retry_base_delay_s = retry_base_delay_s
-        self._retry_max_delay_s = retry_max_delay_s
+        self._limits = limits
+        self._retry = retry
 
     async def handle(self, messages: Sequence[Msg]) -> None:
         started = time.perf_counter()
@@ -56,46 +89,75 @@ class BatchHandler:
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
 
     async def _handle(self, messages: Sequence[Msg]) -> None:
-        accepted: list[Msg] = []
-        requests: list[WriteRequest] = []
-        # The message each request came from: a protocol message becomes several records.
-        owners: list[int] = []
+        decoded: list[_Decoded] = []
         for msg in messages:
-            decoded = decode(raw_message(msg), self._max_payload_bytes)
-            if isinstance(decoded, Rejection):
-                await self._reject(msg, decoded)
+            try:
+                result = decode(raw_message(msg), self._limits)
+            except Exception as error:
+                await self._failed_unexpectedly(msg, error)
                 continue
-            owners.extend([len(accepted)] * len(decoded))
-            requests.extend(decoded)
-            accepted.append(msg)
-        if accepted:
-            await self._write(accepted, requests, owners)
+            if isinstance(result, Rejection):
+                await self._reject(msg, result)
+            else:
+                decoded.append(_Decoded(msg, result))
+        await self._store(decoded)
 
-    async def _write(
-        self, accepted: list[Msg], requests: list[WriteRequest], owners: list[int]
-    ) -> None:
-        try:
-            outcome = await self._writer.write(requests)
-        except TransientStoreError as error:
-            log.warning("store unavailable, batch of %d will be retried: %s", len(accepted), error)
-            await self._retry_later(accepted)
+    async def _store(self, batch: Sequence[_Decoded]) -> None:
+        """Write, publish changes, ack; on an unforeseen failure, split to find its message."""
+        if not batch:
             return
-        refused = {owners[index]: reason for index, reason in outcome.failed.items()}
-        for owner, reason in refused.items():
-            await self._reject(accepted[owner], Rejection("store_rejected", reason))
-        written = [msg for owner, msg in enumerate(accepted) if owner not in refused]
         try:
-            await self._change_feed.publish(outcome.changes)
+            written = await self._write_and_publish(batch)
+        except TransientStoreError as error:
+            log.warning("store unavailable, batch of %d will be retried: %s", len(batch), error)
+            await self._retry_later([item.msg for item in batch])
+            return
         except (NatsError, TimeoutError) as error:
             log.warning("could not publish changes, batch will be retried: %r", error)
-            await self._retry_later(written)
+            await self._retry_later([item.msg for item in batch])
+            return
+        except Exception as error:
+            if len(batch) == 1:
+                await self._failed_unexpectedly(batch[0].msg, error)
+                return
+            middle = len(batch) // 2
+            await self._store(batch[:middle])
+            await self._store(batch[middle:])
             return
         for msg in written:
             await msg.ack()
             self._metrics.count(msg.subject, "written")
 
+    async def _write_and_publish(self, batch: Sequence[_Decoded]) -> list[Msg]:
+        """The messages written and whose changes JetStream stored; refused ones go to the DLQ."""
+        requests = [request for item in batch for request in item.requests]
+        # The message each request came from: a protocol message becomes several records.
+        owners = [index for index, item in enumerate(batch) for _ in item.requests]
+        outcome = await self._writer.write(requests)
+        refused = {owners[index]: reason for index, reason in outcome.failed.items()}
+        await self._change_feed.publish(outcome.changes)
+        for owner, reason in refused.items():
+            await self._reject(batch[owner].msg, Rejection("store_rejected", reason))
+        return [item.msg for index, item in enumerate(batch) if index not in refused]
+
+    async def _failed_unexpectedly(self, msg: Msg, error: Exception) -> None:
+        delivery = delivery_count(msg)
+        log.error(
+            "message %s (stream seq %s) failed unexpectedly on delivery %d of %d",
+            msg.subject,
+            raw_message(msg).stream_seq,
+            delivery,
+            self._retry.max_deliveries,
+            exc_info=error,
+        )
+        if delivery >= self._retry.max_deliveries:
+            why = f"{type(error).__name__}: {error}"
+            await self._reject(msg, Rejection("processing_failed", why))
+        else:
+            await self._retry_later([msg])
+
     async def _reject(self, msg: Msg, rejection: Rejection) -> None:
-        log.info("rejected %s: %s: %s", msg.subject, rejection.code, rejection.message)
+        log.info("rejected %s: %s: %.200s", msg.subject, rejection.code, rejection.message)
         try:
             await self._dead_letters.send(msg, rejection)
         except (NatsError, TimeoutError) as error:
@@ -111,10 +173,8 @@ class BatchHandler:
         self._metrics.store_retries.inc()
         for msg in messages:
             self._metrics.count(msg.subject, "retried")
-            attempt = delivery_count(msg)
-            delay = min(self._retry_base_delay_s * 2 ** (attempt - 1), self._retry_max_delay_s)
             try:
-                await msg.nak(delay=delay)
+                await msg.nak(delay=self._retry.delay_s(delivery_count(msg)))
             except NatsError:
                 # Connection gone: JetStream redelivers after ack_wait anyway.
                 log.debug("nak failed for %s", msg.subject)

@@ -8,10 +8,16 @@ from nats.js import JetStreamContext
 from services.store.stored_change import StoredChange
 
 
+class ChangeTooLargeError(Exception):
+    """A change is larger than the server's max payload: publishing it would close the
+    connection. Not an outage: the message it came from is isolated and dead-lettered."""
+
+
 class ChangeFeed:
-    def __init__(self, js: JetStreamContext, timeout_s: float) -> None:
+    def __init__(self, js: JetStreamContext, timeout_s: float, max_payload: int) -> None:
         self._js = js
         self._timeout_s = timeout_s
+        self._max_payload = max_payload
 
     async def publish(self, changes: Sequence[StoredChange]) -> None:
         """Publish all changes and wait for JetStream to store them; raise on failure.
@@ -19,14 +25,21 @@ class ChangeFeed:
         Concurrently: each publish waits for its own acknowledgement, and a batch can
         carry hundreds of changes.
         """
+        payloads = [change.payload() for change in changes]
+        for change, payload in zip(changes, payloads, strict=True):
+            if len(payload) + len(change.msg_id) + 64 > self._max_payload:
+                raise ChangeTooLargeError(
+                    f"the change of {change.document['_id']} is {len(payload)} bytes; "
+                    f"the server's max payload is {self._max_payload}"
+                )
         await asyncio.gather(
             *(
                 self._js.publish(
                     change.subject,
-                    change.payload(),
+                    payload,
                     timeout=self._timeout_s,
                     headers={"Nats-Msg-Id": change.msg_id},
                 )
-                for change in changes
+                for change, payload in zip(changes, payloads, strict=True)
             )
         )

@@ -5,17 +5,24 @@ one republishes exactly what was sent, or a fixed body, to the subject it came f
 """
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
 
+from contracts.dead_letters import (
+    DLQ_HEADER_PREFIX,
+    HEADER_ERROR,
+    HEADER_HEADERS_CUT,
+    HEADER_PAYLOAD_CUT,
+    HEADER_REASON,
+    HEADER_STREAM_SEQ,
+    HEADER_SUBJECT,
+    ORIGINAL_HEADER_PREFIX,
+)
 from contracts.subjects import PREFIX
-
-DLQ_HEADER_PREFIX = "One-Dlq-"
-ORIGINAL_PREFIX = "One-Original-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,20 +42,32 @@ class DeadLetter:
         return cls(
             seq=raw.seq or 0,
             subject=raw.subject or "",
-            original_subject=headers.get("One-Dlq-Subject", ""),
-            reason=headers.get("One-Dlq-Reason", ""),
-            error=headers.get("One-Dlq-Error", ""),
+            original_subject=headers.get(HEADER_SUBJECT, ""),
+            reason=headers.get(HEADER_REASON, ""),
+            error=headers.get(HEADER_ERROR, ""),
             headers=headers,
             data=raw.data or b"",
             time=raw.time,
         )
+
+    @property
+    def cut(self) -> bool:
+        """Whether the body or headers were cut to fit the max payload."""
+        return HEADER_PAYLOAD_CUT in self.headers or HEADER_HEADERS_CUT in self.headers
+
+    @property
+    def ingest_seq(self) -> int:
+        """The original message's sequence in the ingest stream."""
+        value = self.headers.get(HEADER_STREAM_SEQ, "")
+        return int(value) if value.isdigit() else 0
 
     def original_headers(self) -> dict[str, str]:
         """The publisher's own headers, without the DLQ's and without NATS's own."""
         return {
             name: value
             for name, value in self.headers.items()
-            if not name.startswith((DLQ_HEADER_PREFIX, ORIGINAL_PREFIX)) and name != "Nats-Msg-Id"
+            if not name.startswith((DLQ_HEADER_PREFIX, ORIGINAL_HEADER_PREFIX))
+            and name != "Nats-Msg-Id"
         }
 
 
@@ -57,9 +76,10 @@ def dlq_filter(tenant: str | None) -> str:
 
 
 class DeadLetterBox:
-    def __init__(self, js: JetStreamContext, stream: str) -> None:
+    def __init__(self, js: JetStreamContext, stream: str, ingest_stream: str) -> None:
         self._js = js
         self._stream = stream
+        self._ingest_stream = ingest_stream
 
     async def scan(
         self, *, tenant: str | None = None, reason: str | None = None, after: int = 0
@@ -79,7 +99,23 @@ class DeadLetterBox:
             seq = letter.seq + 1
 
     async def get(self, seq: int) -> DeadLetter:
-        return DeadLetter.from_stream(await self._js.get_msg(self._stream, seq=seq))
+        """One dead letter; if it was cut, with the whole original from the ingest stream
+        while that stream still holds it (else as cut: `cut` stays true)."""
+        letter = DeadLetter.from_stream(await self._js.get_msg(self._stream, seq=seq))
+        if not letter.cut or not letter.ingest_seq:
+            return letter
+        try:
+            original = await self._js.get_msg(self._ingest_stream, seq=letter.ingest_seq)
+        except NotFoundError:
+            return letter
+        reason_headers = {
+            name: value
+            for name, value in letter.headers.items()
+            if name.startswith(DLQ_HEADER_PREFIX)
+            and name not in (HEADER_PAYLOAD_CUT, HEADER_HEADERS_CUT)
+        }
+        headers = {**dict(original.headers or {}), **reason_headers}
+        return replace(letter, headers=headers, data=original.data or b"")
 
     async def replay(
         self, letter: DeadLetter, *, data: bytes | None = None, keep: bool = False

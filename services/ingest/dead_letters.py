@@ -1,26 +1,45 @@
-"""Copying rejected input to the dead-letter stream, bytes and headers intact.
+"""Copying rejected input to the dead-letter stream, bytes and headers intact when they fit.
 
 The DLQ message body is the original payload, unchanged, so that a fixed message can be
-replayed as it was. The reason travels in headers:
-
-- `One-Dlq-Reason`: a short code (`malformed_json`, `invalid_payload`, ...)
-- `One-Dlq-Error`: the human-readable explanation (at most 1 KiB)
-- `One-Dlq-Subject`: where the message was published
-- `One-Dlq-Stream-Seq`: its sequence in the ingest stream
-The original headers are kept; NATS's own (`Nats-*`) are renamed `One-Original-*` so they
-do not steer the DLQ publish (an expected-sequence header would make it fail).
+replayed as it was; the headers are contracts/dead_letters.py's. A dead letter always fits
+the server's max payload, headers and body together: a larger publish makes nats-server
+close the connection, which once stopped ingest and every tenant's queries.
 """
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from contracts.dead_letters import (
+    HEADER_ERROR,
+    HEADER_HEADERS_CUT,
+    HEADER_PAYLOAD_CUT,
+    HEADER_REASON,
+    HEADER_STREAM_SEQ,
+    HEADER_SUBJECT,
+    ORIGINAL_HEADER_PREFIX,
+)
 from contracts.subjects import INGEST_KINDS, dlq_subject, is_tenant
+from services.ingest.input_limits import header_bytes
 from services.ingest.jetstream_message import raw_message
 from services.ingest.rejection import Rejection
 
 MAX_ERROR_HEADER: Final = 1024
+MAX_SUBJECT_HEADER: Final = 512
+# Room for the original headers in a dead letter; the reason headers come on top.
+MAX_ORIGINAL_HEADERS: Final = 8 * 1024
+# What the NATS protocol adds to a message with headers ("NATS/1.0\r\n", the blank line).
+_FRAMING: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterMessage:
+    subject: str
+    headers: dict[str, str]
+    data: bytes
 
 
 def dead_letter_subject(subject: str) -> str:
@@ -30,38 +49,65 @@ def dead_letter_subject(subject: str) -> str:
     return dlq_subject(tenant, kind)
 
 
-def dead_letter_headers(msg: Msg, rejection: Rejection) -> dict[str, str]:
-    raw = raw_message(msg)
-    headers: dict[str, str] = {}
-    for name, value in (msg.headers or {}).items():
+def _one_line(text: str, limit: int) -> str:
+    # A header value is one line, whatever the text holds.
+    return " ".join(text.split())[:limit]
+
+
+def _original_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], int]:
+    """The original headers that fit MAX_ORIGINAL_HEADERS, and how many were cut."""
+    kept: dict[str, str] = {}
+    budget = MAX_ORIGINAL_HEADERS
+    cut = 0
+    for name, value in headers.items():
         if name.lower().startswith("nats-"):
-            name = "One-Original-" + name[len("Nats-") :]
-        headers[name] = value
-    # One line, so that it is a valid header value whatever the error text holds.
-    error = " ".join(rejection.message.split())[:MAX_ERROR_HEADER]
+            name = ORIGINAL_HEADER_PREFIX + name[len("Nats-") :]
+        size = header_bytes({name: value})
+        if size > budget:
+            cut += 1
+            room = budget - header_bytes({name: ""})
+            if room < 64:
+                continue
+            value = value.encode()[:room].decode(errors="ignore")
+            size = header_bytes({name: value})
+        kept[name] = value
+        budget -= size
+    return kept, cut
+
+
+def dead_letter(msg: Msg, rejection: Rejection, max_payload: int) -> DeadLetterMessage:
+    """The DLQ copy of `msg`, at most `max_payload` bytes with its headers."""
+    raw = raw_message(msg)
+    headers, headers_cut = _original_headers(msg.headers or {})
     headers.update(
         {
-            "One-Dlq-Reason": rejection.code,
-            "One-Dlq-Error": error,
-            "One-Dlq-Subject": raw.subject,
-            "One-Dlq-Stream-Seq": str(raw.stream_seq),
+            HEADER_REASON: rejection.code,
+            HEADER_ERROR: _one_line(rejection.message, MAX_ERROR_HEADER),
+            HEADER_SUBJECT: _one_line(raw.subject, MAX_SUBJECT_HEADER),
+            HEADER_STREAM_SEQ: str(raw.stream_seq),
             # One dead letter per ingest message, however often it is redelivered.
             "Nats-Msg-Id": f"dlq:{raw.stream_seq}",
         }
     )
-    return headers
+    if headers_cut:
+        headers[HEADER_HEADERS_CUT] = str(headers_cut)
+    data = raw.data
+    room = max_payload - header_bytes(headers) - _FRAMING - len(HEADER_PAYLOAD_CUT) - 24
+    if len(data) > room:
+        headers[HEADER_PAYLOAD_CUT] = str(len(data))
+        data = data[: max(room, 0)]
+    return DeadLetterMessage(dead_letter_subject(msg.subject), headers, data)
 
 
 class DeadLetters:
-    def __init__(self, js: JetStreamContext, timeout_s: float) -> None:
+    def __init__(self, js: JetStreamContext, timeout_s: float, max_payload: int) -> None:
         self._js = js
         self._timeout_s = timeout_s
+        self._max_payload = max_payload
 
     async def send(self, msg: Msg, rejection: Rejection) -> None:
         """Store the dead letter; raises if JetStream did not acknowledge it."""
+        letter = dead_letter(msg, rejection, self._max_payload)
         await self._js.publish(
-            dead_letter_subject(msg.subject),
-            msg.data,
-            timeout=self._timeout_s,
-            headers=dead_letter_headers(msg, rejection),
+            letter.subject, letter.data, timeout=self._timeout_s, headers=letter.headers
         )

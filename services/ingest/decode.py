@@ -9,9 +9,11 @@ from typing import Final
 from pydantic import ValidationError
 
 from contracts.commands import COMMAND_MODELS, AnyCommand, ConnectionCreate, EventPublish
+from contracts.ontology import LIFECYCLE_EVENT_TYPES
 from contracts.protocols import ProtocolMessageError
 from contracts.protocols.direct import check_protocol_payload
 from contracts.subjects import IngestSubject, SubjectError, parse_ingest_subject
+from services.ingest.input_limits import TIME_FIELDS, InputLimits, header_bytes
 from services.ingest.protocol_decode import decode_protocol
 from services.ingest.raw_message import RawMessage
 from services.ingest.rejection import Rejection
@@ -20,18 +22,31 @@ from services.store.write_request import WriteRequest
 _TYPE_FIELD: Final = {"entities": "type", "connections": "relationshipType", "events": "type"}
 
 
-def decode(raw: RawMessage, max_payload_bytes: int) -> tuple[WriteRequest, ...] | Rejection:
+def decode(raw: RawMessage, limits: InputLimits) -> tuple[WriteRequest, ...] | Rejection:
     """The write requests a message means (one, or several for a protocol message)."""
     try:
         subject = parse_ingest_subject(raw.subject)
     except SubjectError as error:
         return Rejection("bad_subject", str(error))
-    if len(raw.data) > max_payload_bytes:
+    if len(raw.data) > limits.max_payload_bytes:
         return Rejection(
-            "oversize", f"payload is {len(raw.data)} bytes; the limit is {max_payload_bytes}"
+            "oversize", f"payload is {len(raw.data)} bytes; the limit is {limits.max_payload_bytes}"
+        )
+    size = header_bytes(raw.headers)
+    if size > limits.max_header_bytes:
+        return Rejection(
+            "oversize", f"headers are {size} bytes; the limit is {limits.max_header_bytes}"
         )
     if subject.kind == "protocols" and subject.type and subject.op:
-        return decode_protocol(raw, subject.tenant, subject.type, subject.op)
+        decoded = decode_protocol(raw, subject.tenant, subject.type, subject.op)
+    else:
+        decoded = _decode_command(raw, subject)
+    if isinstance(decoded, Rejection):
+        return decoded
+    return _too_far_ahead(decoded, raw.received_ms + limits.max_clock_skew_ms) or decoded
+
+
+def _decode_command(raw: RawMessage, subject: IngestSubject) -> tuple[WriteRequest] | Rejection:
     model = COMMAND_MODELS[(subject.kind, subject.op)]
     try:
         command: AnyCommand = model.model_validate_json(raw.data)  # type: ignore[assignment]
@@ -40,6 +55,12 @@ def decode(raw: RawMessage, max_payload_bytes: int) -> tuple[WriteRequest, ...] 
     mismatch = _subject_mismatch(subject, command)
     if mismatch:
         return Rejection("subject_mismatch", mismatch)
+    if isinstance(command, EventPublish) and command.type in LIFECYCLE_EVENT_TYPES:
+        return Rejection(
+            "invalid_payload",
+            f"{command.type} is recorded by the service for each entity command (the audit "
+            "trail); publish the entity command instead",
+        )
     if isinstance(command, EventPublish | ConnectionCreate) and command.metadata:
         try:
             metadata = check_protocol_payload(command.metadata)
@@ -47,6 +68,19 @@ def decode(raw: RawMessage, max_payload_bytes: int) -> tuple[WriteRequest, ...] 
             return Rejection("invalid_payload", f"metadata.payload: {error}")
         command = command.model_copy(update={"metadata": metadata})
     return (WriteRequest(subject.tenant, subject.type, command, raw.stream_seq, raw.received_ms),)
+
+
+def _too_far_ahead(requests: tuple[WriteRequest, ...], latest_ms: int) -> Rejection | None:
+    for request in requests:
+        for name in TIME_FIELDS:
+            value = getattr(request.command, name, None)
+            if value is not None and value > latest_ms:
+                return Rejection(
+                    "invalid_payload",
+                    f"{name} {value} is later than the time the bus received the message "
+                    "allows (see ONE_MAX_CLOCK_SKEW_S)",
+                )
+    return None
 
 
 def _subject_mismatch(subject: IngestSubject, command: AnyCommand) -> str | None:

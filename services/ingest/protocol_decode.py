@@ -1,4 +1,4 @@
-"""Decoding a raw protocol message into the ontology records it means (DESIGN §3).
+"""Decoding a raw protocol message into the ontology records it means.
 
 The body is the protocol message as its spec has it; the envelope (record id, actor,
 target, time) travels in headers. One message may become several records: its event,

@@ -1,19 +1,13 @@
 """Why a message was refused: the reason that travels with it to the dead-letter queue."""
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
-RejectionCode = Literal[
-    "bad_subject",
-    "oversize",
-    "malformed_json",
-    "invalid_payload",
-    "subject_mismatch",
-    "invalid_envelope",
-    "store_rejected",
-]
+from contracts.dead_letters import DeadLetterReason
+
+RejectionCode = DeadLetterReason
 
 
 @dataclass(frozen=True, slots=True)

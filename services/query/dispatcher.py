@@ -6,9 +6,10 @@ unexpected is logged and answered `internal`.
 
 A request is validated completely (subject, size, JSON, model) before anything is read, and
 only a valid one takes one of the replica's `query_max_concurrency` store slots: hostile
-input is answered at once and never queues ahead of good queries. The deadline
-(`query_timeout_s`) covers the wait for a slot and the reads, and every store command
-carries it as `maxTimeMS`, so the server stops working on an abandoned query too.
+input is answered at once and never queues ahead of good queries. The deadline (set by the
+responder from the request's arrival) covers the wait for a slot and the reads, and every
+store command carries what is left of it as `maxTimeMS`, so the server stops working on
+an abandoned query too.
 """
 
 import asyncio
@@ -50,9 +51,11 @@ class QueryDispatcher:
         self._settings = settings
         self._store_slots = asyncio.Semaphore(settings.query_max_concurrency)
 
-    async def dispatch(self, subject: str, body: bytes) -> Reply:
+    async def dispatch(self, subject: str, body: bytes, deadline: float | None = None) -> Reply:
+        """The reply to a request; `deadline` is on the event loop's clock (by default,
+        `query_timeout_s` from now)."""
         try:
-            return ok_reply(await self._answer(subject, body))
+            return ok_reply(await self._answer(subject, body, deadline))
         except QueryError as error:
             return error_reply(error.code, error.message, error.details)
         except ValidationError as error:
@@ -69,7 +72,7 @@ class QueryDispatcher:
             log.exception("query on %s failed", subject)
             return error_reply("internal", "the query failed")
 
-    async def _answer(self, subject: str, body: bytes) -> Any:
+    async def _answer(self, subject: str, body: bytes, deadline: float | None) -> Any:
         tenant, name = parse_query_subject(subject)
         route = ROUTES.get(name)
         if route is None:
@@ -80,7 +83,10 @@ class QueryDispatcher:
         request = route.model.model_validate_json(body or b"{}")
         context = QueryContext(self._database, tenant, name, self._settings)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settings.query_timeout_s
+        if deadline is None:
+            deadline = loop.time() + self._settings.query_timeout_s
+        if deadline <= loop.time():
+            raise TimeoutError  # the requester has given up: no slot, no read
         # asyncio.timeout bounds the wait for a slot and everything else; pymongo.timeout
         # sets maxTimeMS (what is left of the deadline) on every store command inside.
         async with asyncio.timeout_at(deadline + _DEADLINE_SLACK_S), self._store_slots:

@@ -1,8 +1,9 @@
 """Reply bytes and headers: `{"ok": true, "data"}`, or an error with NATS micro headers."""
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic_core import to_json
 
 from contracts.errors import (
     ERROR_STATUS,
@@ -18,6 +19,8 @@ CONTENT_TYPE = {"content-type": "application/json"}
 class Reply:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    # "ok", or the error code: a bounded metric label.
+    outcome: str = "ok"
 
     @property
     def error(self) -> str | None:
@@ -29,9 +32,11 @@ class Reply:
 
 
 def _encode(value: Any) -> bytes:
-    # Stored documents came from JSON, so `default` only meets what MongoDB itself adds
+    # Strict JSON (RFC 8259), as every client parses it: a non-finite number (refused at
+    # ingest, but another tool may have written one) is null, as on the changes stream.
+    # Stored documents came from JSON, so `fallback` only meets what MongoDB itself adds
     # (an ObjectId, a date written by another tool): their text is the honest rendering.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return to_json(value, inf_nan_mode="null", fallback=str)
 
 
 def ok_reply(data: Any) -> Reply:
@@ -46,4 +51,4 @@ def error_reply(code: ErrorCode, message: str, details: Any = None) -> Reply:
         SERVICE_ERROR_HEADER: " ".join(message.split())[:512],
         SERVICE_ERROR_CODE_HEADER: str(ERROR_STATUS[code]),
     }
-    return Reply(_encode(body), headers)
+    return Reply(_encode(body), headers, code)

@@ -1,4 +1,4 @@
-"""Real servers as child processes: nats-server with JetStream and SecantusDB (DESIGN §6).
+"""Real servers as child processes: nats-server with JetStream and SecantusDB.
 
 Used by `one-bus dev` and the test suite. Both binaries come from the optional extra
 `one-bus[embedded]`; nothing here is needed by `one-bus serve`.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import logging
 import os
 import shutil
 import signal
@@ -29,6 +30,8 @@ from typing import Any, Self
 import nats
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
+
+log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 INSTALL_HINT = "pip install 'one-bus[embedded]'"
@@ -51,6 +54,19 @@ def find_executable(name: str) -> Path:
             f"{INSTALL_HINT}"
         )
     return Path(found)
+
+
+def check_port_free(port: int, flag: str) -> None:
+    """Raise unless `port` can be listened on: never attach to another instance's server."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError as error:
+            raise EmbeddedServerError(
+                f"port {port} on {HOST} is in use ({error.strerror}): another server is "
+                f"there; stop it or choose another port with {flag}"
+            ) from None
 
 
 def free_port() -> int:
@@ -208,6 +224,7 @@ class EmbeddedServers:
         *,
         ready_timeout_s: float = 60.0,
         stop_timeout_s: float = 15.0,
+        sync_on_commit: bool = True,
         mongo_args: Sequence[str] = (),
         mongo_uri_options: str = "",
         nats_probe_options: Mapping[str, Any] | None = None,
@@ -223,9 +240,13 @@ class EmbeddedServers:
         self.nats_probe_options = dict(nats_probe_options or {})
         self.ready_timeout_s = ready_timeout_s
         self.stop_timeout_s = stop_timeout_s
+        # Off only to measure what durability costs (benchmarks): never for real data.
+        self.sync_on_commit = sync_on_commit
         logs = self.data_dir / "logs"
         self._nats = _Child("nats-server", logs / "nats.log", self.data_dir)
         self._mongo = _Child("secantusd", logs / "mongo.log", self.data_dir)
+        # Children started and not deliberately stopped: the ones supervise() restarts.
+        self._wanted: dict[_Child, Callable[[], Awaitable[None]]] = {}
 
     @property
     def nats_url(self) -> str:
@@ -247,6 +268,8 @@ class EmbeddedServers:
 
     async def start_nats(self) -> None:
         binary = find_executable("nats-server")
+        if self.nats_port and self._nats.pid is None:
+            check_port_free(self.nats_port, "--nats-port")
         self.nats_port = self.nats_port or free_port()
         store = self.data_dir / "nats"
         store.mkdir(parents=True, exist_ok=True)
@@ -255,23 +278,63 @@ class EmbeddedServers:
         await self._until_ready(
             self._nats, lambda: _nats_ready(self.nats_port, self.nats_url, self.nats_probe_options)
         )
+        self._wanted[self._nats] = self.start_nats
 
     async def start_mongo(self) -> None:
         binary = find_executable("secantusd-py")
+        if self.mongo_port and self._mongo.pid is None:
+            check_port_free(self.mongo_port, "--mongo-port")
         self.mongo_port = self.mongo_port or free_port()
         store = self.data_dir / "mongo"
         store.mkdir(parents=True, exist_ok=True)
-        self._mongo.start(
-            [str(binary), "--host", HOST, "--port", str(self.mongo_port),
-             "--storage-path", str(store), *self.mongo_args]
-        )  # fmt: skip
+        # --sync-on-commit: a commit is on disk before the server answers, so a write it
+        # acknowledged survives the server being killed (its default keeps the journal in
+        # memory for a while; j: true asks the same per write).
+        argv = [str(binary), "--host", HOST, "--port", str(self.mongo_port),
+                "--storage-path", str(store), *self.mongo_args]  # fmt: skip
+        self._mongo.start([*argv, "--sync-on-commit"] if self.sync_on_commit else argv)
         await self._until_ready(self._mongo, lambda: _mongo_ready(self.mongodb_uri))
+        self._wanted[self._mongo] = self.start_mongo
 
     async def stop_nats(self) -> None:
+        self._wanted.pop(self._nats, None)
         await self._nats.stop(self.stop_timeout_s)
 
     async def stop_mongo(self) -> None:
+        self._wanted.pop(self._mongo, None)
         await self._mongo.stop(self.stop_timeout_s)
+
+    def kill_mongo(self) -> None:
+        """SIGKILL SecantusDB, as a crash would (fault injection); start_mongo() brings it back."""
+        self._wanted.pop(self._mongo, None)
+        self._mongo.kill()
+
+    async def supervise(self, poll_s: float = 0.5, max_backoff_s: float = 30.0) -> None:
+        """Restart any child that exits without being stopped, with backoff; runs until
+        cancelled. Each crash and restart is logged."""
+        backoff: dict[_Child, float] = {}
+        while True:
+            await asyncio.sleep(poll_s)
+            for child, start in list(self._wanted.items()):
+                code = child.exit_code()
+                if code is None:
+                    backoff.pop(child, None)
+                    continue
+                delay = backoff.get(child, 0.5)
+                log.error(
+                    "%s exited with code %s; restarting in %.1f s (log: %s)",
+                    child.name, code, delay, child.log_path,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+                backoff[child] = min(delay * 2, max_backoff_s)
+                child.kill()  # reap it: no defunct process left behind
+                try:
+                    await start()
+                except EmbeddedServerError as error:
+                    log.error("%s did not come back: %s", child.name, str(error).splitlines()[0])
+                    self._wanted[child] = start  # keep trying
+                else:
+                    log.info("%s restarted", child.name)
 
     async def stop(self) -> None:
         """Stop both; each is stopped (or killed) even if the other fails or we are cancelled."""
@@ -315,7 +378,7 @@ class EmbeddedServers:
                 # A fresh AsyncMongoClient can swallow a cancellation (seen with pymongo
                 # 4.20); honour it rather than carry on starting.
                 raise asyncio.CancelledError
-            if ready:
+            if ready and child.exit_code() is None:
                 return
             if loop.time() >= deadline:
                 await child.stop(self.stop_timeout_s)

@@ -1,5 +1,6 @@
 """Wiring the ONE Bus service: MongoDB, NATS, the ingest consumer and the query responder."""
 
+import asyncio
 import logging
 from threading import Thread
 from types import TracebackType
@@ -7,19 +8,23 @@ from typing import Any, Self
 from wsgiref.simple_server import WSGIServer
 
 from faststream.nats import NatsBroker
-from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.aio.client import Client as NatsClient
+from nats.errors import Error as NatsError
 from prometheus_client import CollectorRegistry, start_http_server
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
-from services.ingest.batch_handler import BatchHandler
+from services.ingest.batch_handler import BatchHandler, RetryPolicy
 from services.ingest.change_feed import ChangeFeed
 from services.ingest.dead_letters import DeadLetters
+from services.ingest.input_limits import InputLimits
 from services.ingest.metrics import IngestMetrics
 from services.ingest.pull_consumer import PullConsumer
-from services.query.subscriber import include_query_subscriber
+from services.query.responder import QueryResponder
+from services.runtime.redact import redact_uri
 from services.runtime.streams import declare_streams
-from services.security.credentials import mongo_credentials, new_broker, redact_url
+from services.security.credentials import mongo_credentials, new_broker
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
 from services.store.writer import StoreWriter
@@ -27,8 +32,18 @@ from services.store.writer import StoreWriter
 log = logging.getLogger(__name__)
 
 
-def _write_concern(value: str) -> WriteConcern:
-    return WriteConcern(w=int(value) if value.isdigit() else value)
+# Room kept under the server's max payload for what a change or dead letter adds to the
+# message it came from (envelope, headers).
+_PAYLOAD_HEADROOM = 16 * 1024
+
+
+class UnreachableError(Exception):
+    """A server the service needs did not answer; the message says which and why."""
+
+
+def _write_concern(settings: Settings) -> WriteConcern:
+    value = settings.mongodb_write_concern
+    return WriteConcern(w=int(value) if value.isdigit() else value, j=settings.mongodb_journal)
 
 
 class OneBusService:
@@ -43,11 +58,17 @@ class OneBusService:
         self._query = query
         self._mongo: AsyncMongoClient[dict[str, Any]] | None = None
         self._broker: NatsBroker | None = None
+        self._client: NatsClient | None = None
         self._ingest_consumer: PullConsumer | None = None
+        self._responder: QueryResponder | None = None
         # Per instance, not prometheus_client's global registry: several services may
         # share a process (tests), and each must count only its own work.
         self.metrics_registry = CollectorRegistry()
         self._metrics_server: tuple[WSGIServer, Thread] | None = None
+        # Set when the NATS connection is closed for good while we are not stopping (the
+        # server closed it: nats-py does not reconnect then). The runner starts afresh.
+        self.connection_lost = asyncio.Event()
+        self._stopping = False
 
     async def start(self) -> None:
         settings = self.settings
@@ -58,40 +79,63 @@ class OneBusService:
             tz_aware=False,
         )
         database: AsyncDatabase[dict[str, Any]] = self._mongo.get_database(
-            settings.mongodb_db, write_concern=_write_concern(settings.mongodb_write_concern)
+            settings.mongodb_db, write_concern=_write_concern(settings)
         )
-        await ensure_indexes(database)
+        try:
+            await ensure_indexes(database)
+        except PyMongoError as error:
+            raise UnreachableError(
+                f"MongoDB at {redact_uri(settings.mongodb_uri)}: {_first_line(error)}"
+            ) from error
 
         self._broker = new_broker(
             settings,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
+            connect_timeout=max(1, round(settings.connect_timeout_s)),
             graceful_timeout=settings.drain_timeout_s,
+            error_cb=self._nats_error,
+            disconnected_cb=self._nats_disconnected,
+            reconnected_cb=self._nats_reconnected,
+            closed_cb=self._nats_closed,
             # Per-message "Received/Processed" lines are for debugging, not production.
             log_level=logging.DEBUG,
-            middlewares=[
-                NatsPrometheusMiddleware(registry=self.metrics_registry, app_name="one-bus")
-            ],
         )
-        client = await self._broker.connect()
+        try:
+            client = await asyncio.wait_for(self._broker.connect(), settings.connect_timeout_s)
+            self._client = client
+        except (TimeoutError, OSError, NatsError) as error:
+            raise UnreachableError(
+                f"NATS at {redact_uri(settings.nats_url)}: {_first_line(error)}"
+            ) from error
         js = client.jetstream(timeout=settings.publish_ack_timeout_s)
         # Streams are ingest's: a query-only replica (the query identity may not touch
         # the JetStream API, docs/security.md) reads MongoDB only.
         if settings.declare_streams and self._ingest:
             await declare_streams(js, settings)
         if self._ingest:
+            max_payload = client.max_payload
+            limits = InputLimits(
+                max_payload_bytes=min(settings.max_payload_bytes, max_payload - _PAYLOAD_HEADROOM),
+                max_header_bytes=settings.max_header_bytes,
+                max_clock_skew_ms=int(settings.max_clock_skew_s * 1000),
+            )
             handler = BatchHandler(
                 StoreWriter(database),
-                DeadLetters(js, settings.publish_ack_timeout_s),
-                ChangeFeed(js, settings.publish_ack_timeout_s),
+                DeadLetters(js, settings.publish_ack_timeout_s, max_payload),
+                ChangeFeed(js, settings.publish_ack_timeout_s, max_payload),
                 IngestMetrics(self.metrics_registry),
-                max_payload_bytes=settings.max_payload_bytes,
-                retry_base_delay_s=settings.retry_base_delay_s,
-                retry_max_delay_s=settings.retry_max_delay_s,
+                limits=limits,
+                retry=RetryPolicy(
+                    settings.retry_base_delay_s,
+                    settings.retry_max_delay_s,
+                    settings.max_deliveries,
+                ),
             )
             self._ingest_consumer = PullConsumer(js, settings, handler.handle)
         if self._query:
-            await include_query_subscriber(self._broker, database, settings)
+            self._responder = QueryResponder(client, database, settings, self.metrics_registry)
+            await self._responder.start()
         await self._broker.start()
         if self._ingest_consumer is not None:
             await self._ingest_consumer.start()
@@ -104,24 +148,56 @@ class OneBusService:
             )
         log.info(
             "ONE Bus running: NATS %s, MongoDB db %r",
-            redact_url(settings.nats_url),
+            redact_uri(settings.nats_url),
             settings.mongodb_db,
         )
 
+    @property
+    def nats(self) -> NatsClient:
+        """The service's NATS connection (started services only)."""
+        if self._client is None:
+            raise RuntimeError("the service is not started")
+        return self._client
+
+    async def _nats_error(self, error: Exception) -> None:
+        log.warning("NATS at %s: %s", self.settings.nats_url, _first_line(error))
+
+    async def _nats_disconnected(self) -> None:
+        if not self._stopping:
+            log.warning("NATS disconnected; reconnecting")
+
+    async def _nats_reconnected(self) -> None:
+        log.info("NATS reconnected")
+
+    async def _nats_closed(self) -> None:
+        if not self._stopping:
+            log.error("NATS connection closed by the server; the service will start again")
+            self.connection_lost.set()
+
     async def stop(self) -> None:
+        self._stopping = True
         # Ingest first: its batch in hand is written, published and acked before the
         # connection goes.
         if self._ingest_consumer is not None:
             await self._ingest_consumer.stop()
             self._ingest_consumer = None
+        if self._responder is not None:
+            await self._responder.stop(self.settings.drain_timeout_s)
+            self._responder = None
         if self._metrics_server is not None:
             server, thread = self._metrics_server
             server.shutdown()
             thread.join()
             self._metrics_server = None
         if self._broker is not None:
-            await self._broker.stop()
+            try:
+                await self._broker.stop()
+            except Exception:
+                # Subscriptions cannot be undone on a connection the server closed.
+                if self._client is None or not self._client.is_closed:
+                    raise
             self._broker = None
+            self._client = None
         if self._mongo is not None:
             await self._mongo.close()
             self._mongo = None
@@ -141,3 +217,8 @@ class OneBusService:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

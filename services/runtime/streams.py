@@ -1,4 +1,4 @@
-"""Declaring the JetStream streams ONE Bus uses, idempotently (DESIGN §2, §8).
+"""Declaring the JetStream streams ONE Bus uses, idempotently.
 
 A stream that already exists with a different configuration is left as it is, with a
 warning: operators may manage streams themselves, and the service must not fight them.

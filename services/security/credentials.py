@@ -5,9 +5,8 @@ are held as `SecretStr`, so no repr or log line shows them.
 """
 
 import logging
-import re
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from faststream.nats import NatsBroker
 from faststream.nats.security import NatsCredentials, NatsNKey, NatsSecurity, NatsUserPassword
@@ -15,6 +14,7 @@ from faststream.security import BaseSecurity
 
 from contracts.connection_spec import ConnectionSpec
 from one_bus.connection import nats_options
+from services.runtime.redact import redact_uri
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def warn_if_anonymous(spec: ConnectionSpec) -> None:
             "!!! CONNECTING TO NATS WITHOUT CREDENTIALS: any client that reaches %s can read "
             "and forge every tenant's messages. Set ONE_NATS_CREDENTIALS_FILE or "
             "ONE_NATS_USER/ONE_NATS_PASSWORD (docs/security.md). !!!",
-            ", ".join(redact_url(server) for server in spec.servers),
+            ", ".join(redact_uri(server) for server in spec.servers),
         )
 
 
@@ -90,14 +90,6 @@ def mongo_credentials(settings: Settings) -> dict[str, Any]:
     elif settings.mongodb_password_file is not None:
         password = _read_secret(settings.mongodb_password_file)
     return {"username": settings.mongodb_user, "password": password}
-
-
-_USERINFO_PASSWORD: Final = re.compile(r"(://[^:/@]*:)[^@/]*@")
-
-
-def redact_url(url: str) -> str:
-    """`url` with any password replaced by `***` (for log lines); several hosts work."""
-    return _USERINFO_PASSWORD.sub(r"\1***@", url)
 
 
 def new_broker(settings: Settings, **kwargs: Any) -> NatsBroker:

@@ -63,7 +63,7 @@ class Permissions:
         if self.allow_responses:
             # Implicitly denies every other publish (explicit allows excepted). The query
             # service sees each request twice (its endpoint and its unknown-name
-            # subscription, services/query/subscriber.py) and the server counts both
+            # subscription, services/query/responder.py) and the server counts both
             # deliveries: with one response allowed, the answer was refused. The expiry
             # lets the server forget requests it will see no answer to.
             config["allow_responses"] = {"max": 2, "expires": "1m"}

@@ -72,8 +72,12 @@ def version_time(version: str) -> int:
 
 
 def lifecycle_event_id(entity_id: str, op: str, updated_at: int) -> str:
-    """Deterministic, so recording the same command twice (a redelivery) leaves one event."""
-    return f"lc~{_EVENT_OP[op]}~{updated_at}~{entity_id}"
+    """Deterministic, so recording the same command twice (a redelivery) leaves one event.
+
+    `@` is outside the characters of a publisher's record id, so no published event can
+    take this id first and leave its own `actorId` in the audit trail.
+    """
+    return f"lc@{_EVENT_OP[op]}@{updated_at}@{entity_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Only a write error about one document (it can never be stored as it is) is permanent;
 anything else (no server, a stepped-down primary, an unmet write concern) is transient
-and must be retried, never dead-lettered as if the input were bad (DESIGN §3).
+and must be retried, never dead-lettered as if the input were bad.
 """
 
 from typing import Final

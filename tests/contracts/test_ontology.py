@@ -45,7 +45,7 @@ def test_event_types_are_the_seeds_60() -> None:
 
 def test_the_seeds_payment_processed_is_not_an_event_type() -> None:
     # The seed's query example filters on it; the consistent reading is payment_event
-    # with metadata.status == "processed" (DESIGN §1).
+    # with metadata.status == "processed" (README, "Worked examples").
     assert "payment_processed" not in EVENT_TYPES
     assert "payment_event" in EVENT_TYPES
 

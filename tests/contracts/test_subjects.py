@@ -1,4 +1,4 @@
-"""Subjects are built and parsed as DESIGN §2 lays them out."""
+"""Subjects are built and parsed as the README's "Subjects" section lays them out."""
 
 import pytest
 from hypothesis import given

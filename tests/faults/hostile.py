@@ -19,7 +19,7 @@ from contracts.ontology import ENTITY_TYPES
 from contracts.subjects import CONNECTION_OPS, ENTITY_OPS, TAG_OPS
 
 TENANT = "acme"
-# The envelope a protocol message needs besides Nats-Msg-Id (DESIGN §2, PROTOCOLS.md).
+# The envelope a protocol message needs besides Nats-Msg-Id (docs/protocols.md).
 ENVELOPE = (("One-Actor-Id", "agent-1"),)
 
 

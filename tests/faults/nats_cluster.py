@@ -2,7 +2,7 @@
 
 Each node listens for clients and for cluster routes on free ports of 127.0.0.1, routes to
 the other two, and keeps its JetStream store in a directory of its own, so a stopped node
-restarts with its data (DESIGN §7: "a 3-node NATS cluster can be run locally").
+restarts with its data: a 3-node NATS cluster runs locally, no containers needed.
 """
 
 import asyncio

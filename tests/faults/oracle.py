@@ -1,7 +1,7 @@
 """What the store and the DLQ must hold, computed from what JetStream acknowledged.
 
-Written from the rules in DESIGN §3 and docs/storage.md, not from the service's code, so
-that the two can disagree:
+Written from the rules in the README ("Guarantees") and docs/storage.md, not from the
+service's code, so that the two can disagree:
 
 - every acknowledged valid message is stored, once; every poison message is one dead
   letter with its reason;
@@ -128,7 +128,7 @@ def _entity(expected: Expected, tenant: str, entity_id: str, commands: list[_Com
     first = commands[0]
     words = {"upsert": "updated", "delete": "deleted", "archive": "archived"}
     for command in commands:
-        event_id = f"lc~{words[command.op]}~{command.updated_at}~{entity_id}"
+        event_id = f"lc@{words[command.op]}@{command.updated_at}@{entity_id}"
         kind = "entity_created" if command is first and command.op == "upsert" else None
         key = f"{tenant}:{event_id}"
         if key in expected.store["events"]:  # a tie: the same event as an older command

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from services.ingest.decode import decode
+from services.ingest.input_limits import InputLimits
 from services.ingest.raw_message import RawMessage
 from services.ingest.rejection import Rejection
 from services.runtime.embedded import EmbeddedServers
@@ -34,10 +35,10 @@ def test_decode_rejects_each_hostile_message_with_its_reason(hostile: Hostile) -
         subject=f"one.v1.{TENANT}.{hostile.suffix}",
         data=hostile.data,
         stream_seq=1,
-        received_ms=0,
+        received_ms=2_000_000_000_000,
         headers={"Nats-Msg-Id": "m1", **dict(hostile.headers)},
     )
-    rejection = decode(raw, MAX_PAYLOAD)
+    rejection = decode(raw, InputLimits(MAX_PAYLOAD))
     assert isinstance(rejection, Rejection)
     assert rejection.code == hostile.reason, rejection.message
 

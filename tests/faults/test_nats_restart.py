@@ -1,7 +1,7 @@
 """Scenario 3: nats-server is restarted during ingest (JetStream on disk).
 
 The service's connection drops and comes back; its pull subscription and its query
-responder must survive the restart (DESIGN §8) and go on working. Publishers see timeouts
+responder must survive the restart and go on working. Publishers see timeouts
 and retry under the same `Nats-Msg-Id`, so a publish that was stored before its ack was
 lost is not stored twice.
 """

@@ -147,3 +147,22 @@ async def test_a_fixed_payload_replaces_one_message_only(nats_url: str) -> None:
     code, output = await one_bus(nats_url, "replay", "1", "2", "--payload", "/dev/null")
     assert code != 0
     assert "one sequence" in output
+
+
+async def test_a_dead_letter_cut_to_fit_is_shown_whole_from_the_ingest_stream(
+    nats_client: nats.aio.client.Client, nats_url: str, tenant: str
+) -> None:
+    js = nats_client.jetstream()
+    huge = b"x" * (nats_client.max_payload - 300)  # its dead letter would not fit whole
+    await js.publish(f"one.v1.{tenant}.entities.creator.upsert", huge, headers={"X-Trace": "t"})
+    [listed_letter] = await eventually(lambda: listed(nats_url, tenant), bool)
+    assert listed_letter["cut"] is True
+    assert huge.startswith(listed_letter["payload"].encode())
+    assert len(listed_letter["payload"]) < len(huge)
+
+    code, output = await one_bus(nats_url, "show", str(listed_letter["seq"]))
+    assert code == 0, output[:500]
+    shown = json.loads(output)
+    assert shown["cut"] is False
+    assert shown["payload"].encode() == huge
+    assert (shown["reason"], shown["headers"]) == ("oversize", {"X-Trace": "t"})

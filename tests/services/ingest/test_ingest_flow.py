@@ -1,4 +1,4 @@
-"""Publishing on the ingest subjects with a plain NATS client stores the records (DESIGN §2-§3).
+"""Publishing on the ingest subjects with a plain NATS client stores the records.
 
 These tests talk to a real nats-server and a real MongoDB wire-protocol server; the
 publisher is nats-py, not the service's own code.

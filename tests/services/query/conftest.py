@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import nats
 import pytest
-from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -23,7 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts.ontology import COLLECTIONS
 from contracts.subjects import query_subject
 from services.query.micro import MicroService
-from services.query.subscriber import include_query_subscriber
+from services.query.responder import QueryResponder
 from services.runtime.embedded import EmbeddedServers
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
@@ -74,13 +74,14 @@ async def responder(
     """The session's query responder (its micro identity: `id`, statistics)."""
     database = mongo_client[bus_settings.mongodb_db]
     await ensure_indexes(database)
-    broker = NatsBroker(nats_url)
-    service = await include_query_subscriber(broker, database, bus_settings)
-    await broker.start()
+    client = await nats.connect(nats_url)
+    responder = QueryResponder(client, database, bus_settings)
+    await responder.start()
     try:
-        yield service
+        yield responder.micro
     finally:
-        await broker.stop()
+        await responder.stop(5)
+        await client.drain()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import Any
 
 import nats
 import pytest
-from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -18,7 +17,7 @@ from contracts.errors import SERVICE_ERROR_CODE_HEADER
 from contracts.queries import QUERY_MODELS
 from contracts.subjects import query_subject
 from services.query.micro import SERVICE_NAME, MicroService
-from services.query.subscriber import include_query_subscriber
+from services.query.responder import QueryResponder
 from services.settings import Settings
 from tests.services.query.micro_client import ask_all, ask_one
 from tests.services.query.stored import entity, insert
@@ -32,13 +31,14 @@ Document = dict[str, Any]
 async def replica(
     private_nats_url: str, query_db: AsyncDatabase[Document], bus_settings: Settings
 ) -> AsyncIterator[MicroService]:
-    broker = NatsBroker(private_nats_url)
-    service = await include_query_subscriber(broker, query_db, bus_settings)
-    await broker.start()
+    client = await nats.connect(private_nats_url)
+    responder = QueryResponder(client, query_db, bus_settings)
+    await responder.start()
     try:
-        yield service
+        yield responder.micro
     finally:
-        await broker.stop()
+        await responder.stop(5)
+        await client.drain()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""EmbeddedServers: real nats-server and SecantusDB as child processes (DESIGN §6)."""
+"""EmbeddedServers: real nats-server and SecantusDB as child processes."""
 
 import asyncio
 import os

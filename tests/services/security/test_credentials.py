@@ -9,7 +9,6 @@ from services.security.credentials import (
     broker_options,
     mongo_credentials,
     nats_spec,
-    redact_url,
 )
 from services.settings import Settings
 
@@ -54,12 +53,3 @@ def test_broker_options_carry_user_and_inbox() -> None:
     assert options["servers"] == ["nats://x:4222"]
     assert options["inbox_prefix"] == "_I"
     assert isinstance(options["security"], NatsUserPassword)
-
-
-def test_urls_are_redacted() -> None:
-    assert (
-        redact_url("mongodb://u:secret@h1:1,h2:2/?tls=true")
-        == "mongodb://u:***@h1:1,h2:2/?tls=true"
-    )
-    assert redact_url("nats://user:pw@nats:4222") == "nats://user:***@nats:4222"
-    assert redact_url("tls://nats:4222") == "tls://nats:4222"

@@ -76,10 +76,8 @@ async def test_dev_secure_end_to_end(tmp_path: Path) -> None:
 
         # The operator's spec drives `one-bus dlq` (runs as operator).
         layout = SecureLayout(data_dir)
-        operator_env = {**os.environ, "ONE_NATS_CREDENTIALS_FILE": str(
-            layout.spec_path(Role.OPERATOR)), "ONE_NATS_URL": publisher.servers[0]}  # fmt: skip
         dlq = await asyncio.create_subprocess_exec(
-            ONE_BUS, "dlq", "list", "--json", env=operator_env,
+            ONE_BUS, "dlq", "list", "--json", "--credentials", str(layout.spec_path(Role.OPERATOR)),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         dlq_out, _ = await asyncio.wait_for(dlq.communicate(), timeout=60)

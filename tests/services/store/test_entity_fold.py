@@ -143,5 +143,5 @@ def test_the_stored_state_is_the_same_whatever_order_the_commands_arrive_in() ->
 def test_an_older_command_arriving_late_becomes_the_created_event() -> None:
     stored = fold_entities([upsert("a", 20, 1)], {}).documents
     late = fold_entities([upsert("a", 10, 2)], stored)
-    assert [(e.event_id, e.type) for e in late.lifecycle] == [("lc~updated~10~a", "entity_created")]
-    assert late.retyped == [("acme", "lc~updated~20~a")]
+    assert [(e.event_id, e.type) for e in late.lifecycle] == [("lc@updated@10@a", "entity_created")]
+    assert late.retyped == [("acme", "lc@updated@20@a")]

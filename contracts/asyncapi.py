@@ -1,0 +1,370 @@
+"""An AsyncAPI 3.0 document for ONE Bus, built from the contracts (pure, no I/O).
+
+It describes the service's side of every subject kind: it receives ingest commands,
+events and raw protocol messages, answers queries (request/reply), and sends changes and
+dead letters. Clients in other languages generate code or check messages from it;
+`one-bus schema export DIR` writes it as `asyncapi.json`.
+
+Payload schemas are the pydantic models' JSON Schemas, generated together so that shared
+definitions appear once under `components.schemas` and every `$ref` points there (a
+model's own `#/$defs/...` would not resolve inside a larger document).
+"""
+
+from typing import Any, Final
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from contracts.commands import (
+    ConnectionCreate,
+    ConnectionDelete,
+    EntityArchive,
+    EntityDelete,
+    EntityUpsert,
+    EventPublish,
+    TagDelete,
+    TagSet,
+)
+from contracts.dead_letters import (
+    DEAD_LETTER_REASONS,
+    HEADER_ERROR,
+    HEADER_REASON,
+    HEADER_STREAM_SEQ,
+    HEADER_SUBJECT,
+)
+from contracts.errors import ErrorReply
+from contracts.ontology import COLLECTIONS, CONNECTION_TYPES, ENTITY_TYPES, EVENT_TYPES
+from contracts.protocols.envelope import (
+    HEADER_ACTOR_ID,
+    HEADER_CORRELATION_ID,
+    HEADER_RECORD_ID,
+    HEADER_TARGET_ID,
+    HEADER_TIMESTAMP,
+)
+from contracts.queries import QUERY_MODELS, REPLY_DATA, OkReply
+from contracts.records import Change, ConnectionRecord, EntityRecord, EventRecord, TagRecord
+from contracts.subjects import CONNECTION_OPS, ENTITY_OPS, INGEST_KINDS, PREFIX, TAG_OPS
+
+SCHEMAS: Final = "#/components/schemas/"
+_COMMANDS: Final[dict[str, tuple[type[BaseModel], str]]] = {
+    # message name → (payload model, channel)
+    "entityUpsert": (EntityUpsert, "entityCommands"),
+    "entityDelete": (EntityDelete, "entityCommands"),
+    "entityArchive": (EntityArchive, "entityCommands"),
+    "connectionCreate": (ConnectionCreate, "connectionCommands"),
+    "connectionDelete": (ConnectionDelete, "connectionCommands"),
+    "tagSet": (TagSet, "tagCommands"),
+    "tagDelete": (TagDelete, "tagCommands"),
+    "event": (EventPublish, "events"),
+}
+_CHANGE_RECORDS: Final[dict[str, type[BaseModel]]] = {
+    "entities": EntityRecord,
+    "connections": ConnectionRecord,
+    "events": EventRecord,
+    "tags": TagRecord,
+}
+
+
+def _camel(*parts: str) -> str:
+    words = [word for part in parts for word in part.replace("_", ".").split(".") if word]
+    return words[0] + "".join(word[:1].upper() + word[1:] for word in words[1:])
+
+
+def _header(description: str) -> dict[str, Any]:
+    return {"type": "string", "description": description}
+
+
+def _headers(required: list[str], **described: str) -> dict[str, Any]:
+    names = {name.replace("_", "-"): text for name, text in described.items()}
+    return {"type": "object", "properties": {n: _header(t) for n, t in names.items()}} | (
+        {"required": required} if required else {}
+    )
+
+
+_MSG_ID_HEADERS: Final = {
+    "type": "object",
+    "properties": {
+        HEADER_RECORD_ID: _header(
+            "JetStream deduplicates on it: the record id for events and connection creates,"
+            " a new id per command otherwise; a retry reuses it."
+        )
+    },
+}
+_TENANT: Final = {
+    "description": "The tenant: one token of [A-Za-z0-9_-]{1,64}; it becomes every record's"
+    " groupId.",
+    "examples": ["acme"],
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": name}
+
+
+def _channel(
+    address: str | None,
+    description: str,
+    messages: dict[str, str],
+    parameters: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    channel: dict[str, Any] = {
+        "address": address,
+        "description": description,
+        "messages": {name: _ref(f"#/components/messages/{ref}") for name, ref in messages.items()},
+    }
+    if parameters:
+        channel["parameters"] = parameters
+    return channel
+
+
+def _operation(
+    action: str, channel: str, messages: list[str], summary: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "action": action,
+        "channel": _ref(f"#/channels/{channel}"),
+        "summary": summary,
+        "messages": [_ref(f"#/channels/{channel}/messages/{name}") for name in messages],
+        **extra,
+    }
+
+
+def ok_reply_model(query: str) -> type[BaseModel]:
+    """`{"ok": true, "data": ...}` with the query's data shape, as a model."""
+    # REPLY_DATA holds runtime types (unions of generics), which mypy cannot see as types.
+    model: type[BaseModel] = OkReply[REPLY_DATA[query]]  # type: ignore[valid-type]
+    return model
+
+
+def _schemas() -> tuple[dict[str, Any], dict[tuple[str, str], dict[str, Any]]]:
+    """All payload schemas, generated together: (components.schemas, (group, name) → ref)."""
+    entries: list[tuple[str, str, type[BaseModel]]] = [
+        ("command", name, model) for name, (model, _) in _COMMANDS.items()
+    ]
+    entries += [("record", name, model) for name, model in _CHANGE_RECORDS.items()]
+    entries.append(("change", "change", Change))
+    entries += [("request", name, model) for name, model in QUERY_MODELS.items()]
+    entries += [("reply", name, ok_reply_model(name)) for name in QUERY_MODELS]
+    entries.append(("error", "error", ErrorReply))
+    refs, top = models_json_schema(
+        [(model, "validation") for _, _, model in entries], ref_template=SCHEMAS + "{model}"
+    )
+    by_name = {(group, name): refs[(model, "validation")] for group, name, model in entries}
+    return top.get("$defs", {}), by_name
+
+
+def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
+    """The AsyncAPI 3.0 document (a JSON-able dict); `version` is the document's version."""
+    schemas, schema_of = _schemas()
+    messages: dict[str, Any] = {}
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+
+    for name, (model, _) in _COMMANDS.items():
+        messages[name] = {
+            "name": name,
+            "title": model.__name__,
+            "summary": (model.__doc__ or model.__name__).strip().splitlines()[0],
+            "payload": schema_of[("command", name)],
+            "headers": _MSG_ID_HEADERS,
+        }
+    messages["protocolMessage"] = {
+        "name": "protocolMessage",
+        "title": "Raw protocol message",
+        "summary": "An A2A, ACP, AP2, x402 or AG-UI message, unchanged as its spec has it.",
+        "payload": {"description": "The protocol message itself (JSON)."},
+        "headers": _headers(
+            [HEADER_RECORD_ID, HEADER_ACTOR_ID],
+            **{
+                HEADER_RECORD_ID: "The id of the event the message becomes (at most 100"
+                " characters); JetStream deduplicates on it.",
+                HEADER_ACTOR_ID: "The ONE entity id of the party that sent the message.",
+                HEADER_TARGET_ID: "The ONE entity id of the party it was sent to.",
+                HEADER_TIMESTAMP: "When it happened: epoch milliseconds, decimal digits.",
+                HEADER_CORRELATION_ID: "Ties messages the protocol itself does not link.",
+            },
+        ),
+    }
+    for collection, record in _CHANGE_RECORDS.items():
+        messages[_camel(collection, "change")] = {
+            "name": _camel(collection, "change"),
+            "title": f"{record.__name__} change",
+            "summary": f"A write to `{collection}` that landed in the store.",
+            "payload": {
+                "allOf": [
+                    schema_of[("change", "change")],
+                    {
+                        "type": "object",
+                        "properties": {
+                            "collection": {"const": collection},
+                            "record": schema_of[("record", collection)],
+                        },
+                    },
+                ]
+            },
+        }
+    messages["deadLetter"] = {
+        "name": "deadLetter",
+        "title": "Dead letter",
+        "summary": "A rejected message: its original bytes and headers, and the reason.",
+        "payload": {"description": "The rejected message's body, byte for byte."},
+        "headers": {
+            "type": "object",
+            "required": [HEADER_REASON, HEADER_ERROR, HEADER_SUBJECT, HEADER_STREAM_SEQ],
+            "properties": {
+                HEADER_REASON: {"type": "string", "enum": list(DEAD_LETTER_REASONS)},
+                HEADER_ERROR: _header("Why it was refused (at most 1 KiB, one line)."),
+                HEADER_SUBJECT: _header("The subject it was published on."),
+                HEADER_STREAM_SEQ: _header("Its sequence in the ingest stream (ONE_INGEST)."),
+            },
+        },
+    }
+    messages["queryError"] = {
+        "name": "queryError",
+        "title": "Query error",
+        "summary": "A query failed; the code also travels in Nats-Service-Error-Code.",
+        "payload": schema_of[("error", "error")],
+    }
+
+    channels["entityCommands"] = _channel(
+        f"{PREFIX}.{{tenant}}.entities.{{entityType}}.{{op}}",
+        "Create, update, delete and archive entities.",
+        {"entityUpsert": "entityUpsert", "entityDelete": "entityDelete",
+         "entityArchive": "entityArchive"},
+        {
+            "tenant": _TENANT,
+            "entityType": {"enum": list(ENTITY_TYPES), "description": "The entity's type."},
+            "op": {"enum": list(ENTITY_OPS), "description": "upsert, delete or archive."},
+        },
+    )  # fmt: skip
+    channels["connectionCommands"] = _channel(
+        f"{PREFIX}.{{tenant}}.connections.{{relationshipType}}.{{op}}",
+        "Create and delete connections between entities.",
+        {"connectionCreate": "connectionCreate", "connectionDelete": "connectionDelete"},
+        {
+            "tenant": _TENANT,
+            "relationshipType": {"enum": list(CONNECTION_TYPES)},
+            "op": {"enum": list(CONNECTION_OPS)},
+        },
+    )
+    channels["tagCommands"] = _channel(
+        f"{PREFIX}.{{tenant}}.tags.{{op}}",
+        "Set and delete (entityId, key, value) tags.",
+        {"tagSet": "tagSet", "tagDelete": "tagDelete"},
+        {"tenant": _TENANT, "op": {"enum": list(TAG_OPS)}},
+    )
+    channels["events"] = _channel(
+        f"{PREFIX}.{{tenant}}.events.{{eventType}}",
+        "Something happened.",
+        {"event": "event"},
+        {"tenant": _TENANT, "eventType": {"enum": list(EVENT_TYPES)}},
+    )
+    channels["protocolMessages"] = _channel(
+        f"{PREFIX}.{{tenant}}.protocols.{{protocol}}.{{messageType}}",
+        "Raw agent and commerce protocol messages; each becomes a ONE event.",
+        {"protocolMessage": "protocolMessage"},
+        {
+            "tenant": _TENANT,
+            "protocol": {
+                "description": "a2a, acp, ap2, x402, ag-ui or any other token",
+                "examples": ["a2a", "acp", "ap2", "x402", "ag-ui"],
+            },
+            "messageType": {
+                "description": "The spec's own name for the message",
+                "examples": ["TaskStatusUpdateEvent", "PaymentMandate", "RUN_FINISHED"],
+            },
+        },
+    )
+    channels["changes"] = _channel(
+        f"{PREFIX}.{{tenant}}.changes.{{collection}}.{{type}}",
+        "What was persisted, published after the write (stream ONE_CHANGES).",
+        {_camel(c, "change"): _camel(c, "change") for c in COLLECTIONS},
+        {
+            "tenant": _TENANT,
+            "collection": {"enum": list(COLLECTIONS)},
+            "type": {"description": "The record's type (relationship type; `tag` for tags)."},
+        },
+    )
+    channels["deadLetters"] = _channel(
+        f"{PREFIX}.{{tenant}}.dlq.{{kind}}",
+        "Rejected input, with the reason (stream ONE_DLQ).",
+        {"deadLetter": "deadLetter"},
+        {"tenant": _TENANT, "kind": {"enum": [*INGEST_KINDS, "unknown"]}},
+    )
+
+    for command_channel, names in (
+        ("entityCommands", ["entityUpsert", "entityDelete", "entityArchive"]),
+        ("connectionCommands", ["connectionCreate", "connectionDelete"]),
+        ("tagCommands", ["tagSet", "tagDelete"]),
+        ("events", ["event"]),
+        ("protocolMessages", ["protocolMessage"]),
+    ):
+        operations[_camel("receive", command_channel)] = _operation(
+            "receive", command_channel, names, "Validated, stored, or dead-lettered with a reason."
+        )
+    operations["sendChanges"] = _operation(
+        "send", "changes", list(channels["changes"]["messages"]), "Every write that landed."
+    )
+    operations["sendDeadLetters"] = _operation(
+        "send", "deadLetters", ["deadLetter"], "Every rejected message, once."
+    )
+
+    for name, request in QUERY_MODELS.items():
+        request_name, reply_name = _camel("query", name, "request"), _camel("query", name, "reply")
+        messages[request_name] = {
+            "name": request_name,
+            "title": f"{name} request",
+            "summary": (request.__doc__ or name).strip().splitlines()[0],
+            "payload": schema_of[("request", name)],
+        }
+        messages[reply_name] = {
+            "name": reply_name,
+            "title": f"{name} reply",
+            "payload": schema_of[("reply", name)],
+        }
+        channel, reply_channel = _camel("query", name), _camel("query", name, "replies")
+        channels[channel] = _channel(
+            f"{PREFIX}.{{tenant}}.query.{name}",
+            f"The `{name}` query (core NATS request/reply).",
+            {request_name: request_name},
+            {"tenant": _TENANT},
+        )
+        channels[reply_channel] = _channel(
+            None,
+            f"Replies to `{name}`, sent to the requester's inbox.",
+            {reply_name: reply_name, "queryError": "queryError"},
+        )
+        operations[_camel("answer", name)] = _operation(
+            "receive",
+            channel,
+            [request_name],
+            f"Answer `{name}`.",
+            reply={
+                "channel": _ref(f"#/channels/{reply_channel}"),
+                "messages": [
+                    _ref(f"#/channels/{reply_channel}/messages/{m}")
+                    for m in (reply_name, "queryError")
+                ],
+            },
+        )
+
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "ONE Bus",
+            "version": version,
+            "description": "The ONE ontology on NATS: ingest on JetStream, stored in MongoDB,"
+            " changes and dead letters republished, lookups by request/reply.",
+        },
+        "defaultContentType": "application/json",
+        "servers": {
+            "local": {
+                "host": "localhost:4222",
+                "protocol": "nats",
+                "description": "`one-bus dev`",
+            }
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": schemas, "messages": messages},
+    }

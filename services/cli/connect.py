@@ -1,0 +1,141 @@
+"""How every client command of `one-bus` connects: the one place for credentials.
+
+`--credentials FILE` (env `ONE_CREDENTIALS`) is a ConnectionSpec JSON file, what
+`one-bus tenant add` prints for a role: servers, and user/password, an NKey seed or a
+creds file, an inbox prefix, a CA. Without it, `--nats-url` (env `ONE_NATS_URL`, several
+URLs comma-separated) names an open server. `--tenant` (env `ONE_TENANT`) is whose
+subjects the command uses.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from nats.errors import Error as NatsError
+from pydantic import ValidationError
+from rich.console import Console
+
+from contracts.connection_spec import ConnectionSpec
+from contracts.subjects import is_tenant
+from one_bus.client import DEFAULT_URL, OneClient
+from services.settings import Settings
+
+T = TypeVar("T")
+err = Console(stderr=True)
+
+NatsUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--nats-url",
+        envvar="ONE_NATS_URL",
+        help="NATS server URL(s), comma-separated, of an open server.",
+        show_default=DEFAULT_URL,
+    ),
+]
+Credentials = Annotated[
+    Path | None,
+    typer.Option(
+        "--credentials",
+        envvar="ONE_CREDENTIALS",
+        help="A connection spec JSON file (`one-bus tenant add` prints one per role).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+Tenant = Annotated[
+    str,
+    typer.Option("--tenant", "-t", envvar="ONE_TENANT", help="The tenant whose subjects to use."),
+]
+
+
+class CliError(Exception):
+    """What a user should read instead of a traceback; `exit_code` is the process's."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def connection_spec(nats_url: str | None, credentials: Path | None) -> ConnectionSpec:
+    """The spec a command connects with: the credentials file's, else the URL's."""
+    if credentials is not None:
+        try:
+            spec = ConnectionSpec.model_validate_json(credentials.read_bytes())
+        except (OSError, ValidationError) as error:
+            raise CliError(f"{credentials}: not a connection spec: {error}") from error
+        if nats_url:
+            # An explicit URL overrides where to connect, never who connects.
+            spec = spec.model_copy(update={"servers": _servers(nats_url)})
+        return spec
+    return ConnectionSpec(servers=_servers(nats_url or DEFAULT_URL))
+
+
+def _servers(url: str) -> list[str]:
+    return [server.strip() for server in url.split(",") if server.strip()]
+
+
+async def _quiet(_: Exception) -> None:
+    """nats-py logs each failed connect with a traceback; the CLI reports it once, plainly."""
+
+
+async def connect(tenant: str, spec: ConnectionSpec, *, reconnect: bool = False) -> OneClient:
+    """A connected client, or a CliError (exit 1) saying why not.
+
+    One-shot commands fail fast when the server goes away; `reconnect` is for commands
+    that keep following the bus (`tail`) and should ride out a server restart.
+    """
+    if not is_tenant(tenant):
+        raise CliError(f"tenant {tenant!r} must match [A-Za-z0-9_-]{{1,64}}")
+    settings = Settings()
+    client = OneClient(
+        tenant,
+        spec,
+        connect_timeout_s=10,
+        changes_stream=settings.changes_stream,
+        dlq_stream=settings.dlq_stream,
+        publish_timeout_s=settings.publish_ack_timeout_s,
+        allow_reconnect=reconnect,
+        # nats-py tries a server forever when this is 0; 1 gives up after one retry.
+        max_reconnect_attempts=-1 if reconnect else 1,
+        reconnect_time_wait=0.5 if not reconnect else 2.0,
+        error_cb=_quiet,
+    )
+    try:
+        return await client.start()
+    except (OSError, TimeoutError, NatsError) as error:
+        why = (
+            "no connection within 10 s"
+            if isinstance(error, TimeoutError)
+            else str(error) or type(error).__name__
+        )
+        raise CliError(f"cannot connect to NATS at {', '.join(spec.servers)}: {why}") from error
+
+
+def run(
+    tenant: str,
+    nats_url: str | None,
+    credentials: Path | None,
+    work: Callable[[OneClient], Awaitable[T]],
+    *,
+    reconnect: bool = False,
+) -> T:
+    """Connect, run `work`, disconnect; a CliError becomes its message and exit code."""
+
+    async def main() -> T:
+        client = await connect(tenant, connection_spec(nats_url, credentials), reconnect=reconnect)
+        try:
+            return await work(client)
+        finally:
+            await client.close()
+
+    try:
+        return asyncio.run(main())
+    except CliError as error:
+        fail(str(error), error.exit_code)
+
+
+def fail(message: str, exit_code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exit_code)

@@ -1,0 +1,310 @@
+"""`one-bus import FILE.jsonl`: publish many messages at once, then say what became of each.
+
+One message per line, a JSON object:
+
+    {"subject": "entities.creator.upsert", "payload": {...}, "headers": {"X-Source": "crm"}}
+
+- `subject`: under `--tenant` (`events.payment_event`), or a full `one.v1.<tenant>...`;
+- `payload`: the message body, any JSON (sent as its JSON text);
+- `headers`: optional NATS headers (a protocol message's `One-Actor-Id`, ...).
+
+Blank lines and lines starting with `#` are skipped. `Nats-Msg-Id` is the line's own if
+given, else the record id for events and connection creates, else a hash of the subject
+and payload: importing the same file twice stores nothing twice.
+
+Publishes run concurrently with at most `--max-in-flight` unacknowledged. Once every line
+is acknowledged, the import waits (at most `--wait` seconds) until ingest has processed
+them, then reads the dead-letter stream for the ones it rejected. Exit codes: 0 every line
+accepted; 2 some lines were dead-lettered, skipped or not acknowledged; 3 ingest had not
+processed them all within `--wait`; 1 cannot connect.
+"""
+
+import asyncio
+import hashlib
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+import typer
+from nats.errors import Error as NatsError
+from nats.js.errors import NotFoundError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from contracts.dead_letters import HEADER_ERROR, HEADER_REASON, HEADER_STREAM_SEQ
+from contracts.protocols.envelope import HEADER_RECORD_ID
+from contracts.subjects import PREFIX, SubjectError, dlq_subject, parse_ingest_subject
+from one_bus.client import OneClient
+from one_bus.errors import PublishError
+from services.cli.connect import Credentials, NatsUrl, Tenant, fail, run
+from services.cli.output import print_json
+from services.settings import Settings
+
+err = Console(stderr=True)
+MAX_EXAMPLES: Final = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    number: int
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+
+
+@dataclass(slots=True)
+class Outcome:
+    lines: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    # Ingest stream sequence → line numbers (a duplicate line shares its first's sequence).
+    acked: dict[int, list[int]] = field(default_factory=dict)
+    duplicates: int = 0
+    dead: list[tuple[int, str, str]] = field(default_factory=list)  # line, reason, error
+    processed: bool = False
+
+    @property
+    def accepted(self) -> int:
+        dead_lines = {line for line, _, _ in self.dead}
+        return sum(1 for lines in self.acked.values() for n in lines if n not in dead_lines)
+
+    def summary(self) -> dict[str, Any]:
+        reasons = Counter(reason for _, reason, _ in self.dead)
+        return {
+            "lines": self.lines,
+            "accepted": self.accepted,
+            "deadLettered": len(self.dead),
+            "duplicates": self.duplicates,
+            "skipped": len(self.skipped),
+            "failed": len(self.failed),
+            "processed": self.processed,
+            "reasons": dict(reasons),
+            "deadLetters": [
+                {"line": line, "reason": reason, "error": error}
+                for line, reason, error in self.dead
+            ],
+            "skippedLines": [{"line": n, "error": why} for n, why in self.skipped],
+            "failedLines": [{"line": n, "error": why} for n, why in self.failed],
+        }
+
+
+def default_msg_id(subject: str, payload: Any, data: bytes) -> str:
+    parsed = parse_ingest_subject(subject)
+    kind, op = parsed.kind, parsed.op
+    record_id = payload.get("id") if isinstance(payload, dict) else None
+    if isinstance(record_id, str) and (kind == "events" or (kind, op) == ("connections", "create")):
+        return record_id
+    digest = hashlib.sha256(subject.encode() + b"\n" + data).hexdigest()[:40]
+    return f"imp-{digest}"
+
+
+def parse_line(number: int, text: str, tenant: str) -> Line | str:
+    """A line to publish, or why it cannot be."""
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        return f"not JSON: {error}"
+    if not isinstance(document, dict) or not isinstance(document.get("subject"), str):
+        return 'expected {"subject": ..., "payload": ..., "headers"?: {...}}'
+    unknown = set(document) - {"subject", "payload", "headers"}
+    if unknown:
+        return f"unknown keys: {', '.join(sorted(unknown))}"
+    subject: str = document["subject"]
+    if not subject.startswith(PREFIX + "."):
+        if not tenant:
+            return "a relative subject needs --tenant"
+        subject = f"{PREFIX}.{tenant}.{subject}"
+    try:
+        parse_ingest_subject(subject)
+    except SubjectError as error:
+        return str(error)
+    headers = document.get("headers") or {}
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        return "`headers` must map names to strings"
+    if "payload" not in document:
+        return "`payload` is missing"
+    data = json.dumps(document["payload"], ensure_ascii=False, separators=(",", ":")).encode()
+    if not any(name.lower() == HEADER_RECORD_ID.lower() for name in headers):
+        headers = {**headers, HEADER_RECORD_ID: default_msg_id(subject, document["payload"], data)}
+    return Line(number, subject, data, headers)
+
+
+def read_lines(source: Path, tenant: str, outcome: Outcome) -> list[Line]:
+    text = sys.stdin.read() if str(source) == "-" else source.read_text()
+    lines: list[Line] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        outcome.lines += 1
+        parsed = parse_line(number, raw, tenant)
+        if isinstance(parsed, Line):
+            lines.append(parsed)
+        else:
+            outcome.skipped.append((number, parsed))
+    return lines
+
+
+async def publish_all(
+    client: OneClient, lines: list[Line], outcome: Outcome, max_in_flight: int, show: bool
+) -> None:
+    slots = asyncio.Semaphore(max_in_flight)
+    progress = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not show,
+    )
+
+    async def one(line: Line, task: Any) -> None:
+        try:
+            ack = await client.publish_raw(line.subject, line.data, line.headers)
+        except (PublishError, NatsError) as error:
+            outcome.failed.append((line.number, str(error)))
+        else:
+            outcome.acked.setdefault(ack.seq, []).append(line.number)
+            outcome.duplicates += ack.duplicate
+        finally:
+            slots.release()
+            progress.advance(task)
+
+    with progress:
+        task = progress.add_task("import", total=len(lines))
+        pending: set[asyncio.Task[None]] = set()
+        for line in lines:
+            # Bounded: at most `max_in_flight` publishes await their acks at once.
+            await slots.acquire()
+            job = asyncio.create_task(one(line, task))
+            pending.add(job)
+            job.add_done_callback(pending.discard)
+        if pending:
+            await asyncio.gather(*pending)
+
+
+async def wait_processed(
+    client: OneClient, settings: Settings, last_seq: int, wait_s: float
+) -> bool:
+    """Whether ingest's consumer acknowledged everything up to `last_seq` within `wait_s`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        try:
+            info = await client.jetstream.consumer_info(
+                settings.ingest_stream, settings.ingest_consumer
+            )
+            if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= last_seq:
+                return True
+        except (NatsError, NotFoundError):
+            # No consumer info (not permitted, or ingest not running): nothing to wait on.
+            return False
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.2)
+
+
+async def dlq_last_seq(client: OneClient) -> int:
+    try:
+        info = await client.jetstream.stream_info(client.dlq_stream)
+    except (NatsError, NotFoundError):
+        return 0
+    return info.state.last_seq
+
+
+async def read_dead_letters(
+    client: OneClient, after: int, tenants: set[str], outcome: Outcome
+) -> None:
+    """The dead letters of the imported lines, among those stored after sequence `after`."""
+    for tenant in sorted(tenants):
+        await _read_tenant_dead_letters(client, after, dlq_subject(tenant, "*"), outcome)
+
+
+async def _read_tenant_dead_letters(
+    client: OneClient, after: int, subject: str, outcome: Outcome
+) -> None:
+    seq = after + 1
+    while True:
+        try:
+            raw = await client.jetstream.get_msg(
+                client.dlq_stream, seq=seq, subject=subject, next=True
+            )
+        except (NotFoundError, NatsError):
+            return
+        headers = dict(raw.headers or {})
+        original = headers.get(HEADER_STREAM_SEQ, "")
+        for number in outcome.acked.get(int(original), []) if original.isdigit() else []:
+            outcome.dead.append(
+                (number, headers.get(HEADER_REASON, ""), headers.get(HEADER_ERROR, ""))
+            )
+        seq = (raw.seq or seq) + 1
+
+
+def print_summary(outcome: Outcome) -> None:
+    table = Table("", "lines", title="import summary", title_justify="left")
+    table.add_row("read", str(outcome.lines))
+    table.add_row("[green]accepted[/]", str(outcome.accepted))
+    table.add_row("  of which duplicates", str(outcome.duplicates))
+    table.add_row("[red]dead-lettered[/]", str(len(outcome.dead)))
+    table.add_row("[yellow]skipped[/] (bad lines)", str(len(outcome.skipped)))
+    table.add_row("[red]not acknowledged[/]", str(len(outcome.failed)))
+    err.print(table)
+    if not outcome.processed:
+        err.print(
+            "[yellow]ingest had not confirmed processing every line: dead letters may be missing[/]"
+        )
+    for reason, count in Counter(reason for _, reason, _ in outcome.dead).most_common():
+        err.print(f"[red]{reason}[/]: {count}")
+        for line, _, error in [d for d in outcome.dead if d[1] == reason][:MAX_EXAMPLES]:
+            err.print(f"  line {line}: {error}", highlight=False)
+    for title, entries in (("skipped", outcome.skipped), ("not acknowledged", outcome.failed)):
+        for line, why in entries[:MAX_EXAMPLES]:
+            err.print(f"[yellow]{title}[/] line {line}: {why}", highlight=False)
+
+
+def import_(
+    source: Annotated[Path, typer.Argument(help="A .jsonl file (`-` for stdin).")],
+    tenant: Tenant = "",
+    max_in_flight: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Publishes awaiting their ack at once.")
+    ] = 256,
+    wait: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait for ingest to process the lines.")
+    ] = 60.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    nats_url: NatsUrl = None,
+    credentials: Credentials = None,
+) -> None:
+    """Publish every line of a JSONL file; report what was accepted and what dead-lettered."""
+    if str(source) != "-" and not source.is_file():
+        fail(f"{source}: no such file", 2)
+    outcome = Outcome()
+    lines = read_lines(source, tenant, outcome)
+    tenants = {line.subject.split(".")[2] for line in lines}
+    settings = Settings()
+
+    async def work(client: OneClient) -> None:
+        dlq_before = await dlq_last_seq(client)
+        await publish_all(client, lines, outcome, max_in_flight, show=not as_json)
+        if outcome.acked:
+            outcome.processed = await wait_processed(client, settings, max(outcome.acked), wait)
+            await read_dead_letters(client, dlq_before, tenants, outcome)
+        else:
+            outcome.processed = True
+        outcome.dead.sort()
+
+    # The connection's tenant only matters for relative subjects, resolved above.
+    run(tenant or next(iter(tenants), "_"), nats_url, credentials, work)
+    if as_json:
+        print_json(outcome.summary(), compact=True)
+    else:
+        print_summary(outcome)
+    if outcome.dead or outcome.skipped or outcome.failed:
+        raise typer.Exit(2)
+    if not outcome.processed:
+        raise typer.Exit(3)

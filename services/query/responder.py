@@ -1,0 +1,167 @@
+"""The query responder: one NATS micro endpoint per query, in a queue group.
+
+Each query name is an endpoint on `one.v1.*.query.<name>` (any tenant), subscribed in the
+queue group `query_queue_group`, so replicas share the requests and each is answered once.
+
+Overload is answered, not queued: a request's deadline runs from the moment it arrives
+(the shorter of `query_timeout_s` and the requester's own `One-Timeout-Ms`), a request
+still waiting for a store slot when it passes is answered `timeout` without reading the
+store, and a replica holding `query_max_pending` requests answers the next ones `timeout`
+at once. That is why the endpoints are plain nats-py subscriptions whose callback only
+notes the arrival and starts the work: a subscriber that queues messages until a worker
+is free (FastStream's, nats.micro's) starts the clock when the work starts, and keeps
+working for requesters that gave up long ago.
+
+Two more kinds of subscriber complete the service:
+
+- unknown query names: `one.v1.*.query.>` in a queue group of its own answers
+  `invalid_request` to names no endpoint serves, and drops the others (their endpoint
+  answers);
+- discovery (micro.py): `$SRV.PING|INFO|STATS[.<name>[.<id>]]`, without a queue group,
+  so every replica answers for itself.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import Error as NatsError
+from prometheus_client import CollectorRegistry
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.errors import TIMEOUT_HEADER
+from services.query.dispatcher import QueryDispatcher
+from services.query.metrics import QueryMetrics
+from services.query.micro import Endpoint, MicroService
+from services.query.replies import Reply, error_reply
+from services.query.reply_guard import reply_allowed
+from services.query.routes import ROUTES
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+QUERY_SUBJECT: Final = "one.v1.*.query.>"
+UNKNOWN_QUEUE_SUFFIX: Final = "-unknown"
+
+
+def _within(reply: Reply, max_payload: int) -> Reply:
+    if len(reply.body) <= max_payload:
+        return reply
+    return error_reply(
+        "internal",
+        f"the reply is larger than the server's max payload ({max_payload} bytes): "
+        "ask for a smaller limit",
+    )
+
+
+def _query_name(subject: str) -> str:
+    """The name in `one.v1.<tenant>.query.<name>`, whatever the rest of the subject is."""
+    return ".".join(subject.split(".")[4:])
+
+
+def requester_budget_s(msg: Msg) -> float | None:
+    """The requester's `One-Timeout-Ms`, in seconds; None if absent or not a number."""
+    value = (msg.headers or {}).get(TIMEOUT_HEADER, "")
+    if not (value.isascii() and value.isdigit() and len(value) <= 9):
+        return None
+    return int(value) / 1000
+
+
+class QueryResponder:
+    def __init__(
+        self,
+        client: NatsClient,
+        database: AsyncDatabase[dict[str, Any]],
+        settings: Settings,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self._client = client
+        self._metrics = QueryMetrics(registry or CollectorRegistry())
+        self._settings = settings
+        self._dispatcher = QueryDispatcher(database, settings)
+        self.micro = MicroService(ROUTES, settings.query_queue_group)
+        self._subscriptions: list[Subscription] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        queue = self._settings.query_queue_group
+        for endpoint in self.micro.endpoints:
+            await self._subscribe(endpoint.subject, queue, self._arrival_handler(endpoint))
+        await self._subscribe(QUERY_SUBJECT, queue + UNKNOWN_QUEUE_SUFFIX, self._refuse_unknown)
+        for verb, subject in self.micro.control_subjects():
+
+            async def discover(msg: Msg, verb: Any = verb) -> None:
+                body = self.micro.answer(verb)
+                await self._publish(msg, Reply(body, {"content-type": "application/json"}))
+
+            await self._subscribe(subject, "", discover)
+
+    async def stop(self, timeout_s: float) -> None:
+        """Take no more requests; answer the ones in hand (within `timeout_s`)."""
+        for subscription in self._subscriptions:
+            with contextlib.suppress(NatsError):
+                await subscription.unsubscribe()
+        self._subscriptions.clear()
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=timeout_s)
+
+    async def _subscribe(
+        self, subject: str, queue: str, callback: Callable[[Msg], Awaitable[None]]
+    ) -> None:
+        self._subscriptions.append(await self._client.subscribe(subject, queue, cb=callback))
+
+    def _arrival_handler(self, endpoint: Endpoint) -> Callable[[Msg], Awaitable[None]]:
+        async def arrived(msg: Msg) -> None:
+            if not msg.reply:
+                return  # a publish, not a request: nobody to answer
+            if not reply_allowed(msg.subject, msg.reply):
+                return  # an answer there would be the service's, aimed by the asker
+            arrived_at = asyncio.get_running_loop().time()
+            if len(self._in_flight) >= self._settings.query_max_pending:
+                reply = error_reply(
+                    "timeout",
+                    f"overloaded: {len(self._in_flight)} requests in hand; try again shortly",
+                )
+                self._record(endpoint, arrived_at, reply)
+                await self._publish(msg, reply)
+                return
+            task = asyncio.create_task(self._answer(endpoint, msg, arrived_at))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+        return arrived
+
+    async def _answer(self, endpoint: Endpoint, msg: Msg, arrived_at: float) -> None:
+        budget = self._settings.query_timeout_s
+        requested = requester_budget_s(msg)
+        if requested is not None:
+            budget = min(budget, requested)
+        reply = await self._dispatcher.dispatch(msg.subject, msg.data, arrived_at + budget)
+        reply = _within(reply, self._client.max_payload)
+        self._record(endpoint, arrived_at, reply)
+        await self._publish(msg, reply)
+
+    def _record(self, endpoint: Endpoint, arrived_at: float, reply: Reply) -> None:
+        elapsed_s = asyncio.get_running_loop().time() - arrived_at
+        self.micro.record(endpoint.query, int(elapsed_s * 1e9), reply.error)
+        self._metrics.seconds.labels(endpoint.query, reply.outcome).observe(elapsed_s)
+
+    async def _refuse_unknown(self, msg: Msg) -> None:
+        if _query_name(msg.subject) in ROUTES or not msg.reply:
+            return
+        if not reply_allowed(msg.subject, msg.reply):
+            return
+        # Refused on the name, before the body is looked at: no I/O.
+        await self._publish(msg, await self._dispatcher.dispatch(msg.subject, msg.data))
+
+    async def _publish(self, msg: Msg, reply: Reply) -> None:
+        try:
+            await self._client.publish(msg.reply, reply.body, headers=reply.headers)
+        except NatsError as error:
+            # The connection is gone: the requester times out, as it would anyway.
+            log.debug("could not answer %s: %r", msg.subject, error)
