@@ -6,6 +6,7 @@ seen if a heartbeat goes missing. Nothing is left on the server when the subscri
 closes, so `tail`-like readers cost no durable state.
 """
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
@@ -55,6 +56,11 @@ class Subscription(Generic[T]):
 
     async def start(self) -> Self:
         if self._sub is None:
+            # Named: nats-py then puts the filter in the API subject
+            # ($JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>), the only consumer a
+            # tenant's subscriber may create on a secured bus (docs/security.md); random,
+            # so no other tenant can take the name first.
+            self._config.name = self._config.name or f"one-bus-{uuid.uuid4().hex}"
             self._sub = await self._js.subscribe(
                 self.subject,
                 stream=self._stream,
