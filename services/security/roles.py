@@ -9,8 +9,8 @@ Roles:
 
 - tenant **publisher**: its own ingest subjects and query requests; replies on its inbox;
 - tenant **subscriber**: its own `changes` and `events`, and ordered consumers on
-  `ONE_CHANGES` filtered to its own changes (the filter is in the API subject, which the
-  server checks against the consumer's configuration);
+  `ONE_CHANGES` and `ONE_DLQ` filtered to its own changes and dead letters (the filter is
+  in the API subject, which the server checks against the consumer's configuration);
 - **ingest**: its stream consumer, changes and dead letters for every tenant, declaring
   the streams (create and info, never delete or purge);
 - **query**: the only identity that may subscribe to query subjects (no rogue responder
@@ -98,10 +98,13 @@ def tenant_permissions(role: Role, tenant: str) -> Permissions:
         return Permissions(
             publish=(
                 # Consumer creation with the filter in the subject (nats-server >= 2.10
-                # refuses a body whose filter differs): its own changes only, any name.
+                # refuses a body whose filter differs): its own changes and its own dead
+                # letters (its own input, rejected) only, any name.
                 f"$JS.API.CONSUMER.CREATE.{CHANGES_STREAM}.*.{base}.changes.>",
+                f"$JS.API.CONSUMER.CREATE.{DLQ_STREAM}.*.{base}.dlq.>",
                 # Flow-control answers of ordered consumers.
                 f"$JS.FC.{CHANGES_STREAM}.>",
+                f"$JS.FC.{DLQ_STREAM}.>",
             ),
             subscribe=(f"{base}.changes.>", f"{base}.events.>", f"{inbox}.>"),
             inbox_prefix=inbox,
@@ -151,6 +154,7 @@ def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> 
         return Permissions(
             publish=(
                 "$JS.API.>",
+                "$JS.FC.>",  # flow control of its ordered consumers (`one-bus tail`)
                 "$SRV.>",
                 # Dead-letter replays go back to the subject they came from.
                 *(f"{PREFIX}.*.{kind}.>" for kind in INGEST_KINDS),

@@ -204,6 +204,8 @@ async def test_a_subscriber_follows_and_replays_its_own_changes_only(
 
     for subject in [
         "$JS.API.CONSUMER.CREATE.ONE_CHANGES.c2.one.v1.beta.changes.>",
+        "$JS.API.CONSUMER.CREATE.ONE_DLQ.c2.one.v1.beta.dlq.>",
+        "$JS.API.CONSUMER.CREATE.ONE_INGEST.c2.one.v1.acme.entities.>",
         "$JS.API.CONSUMER.CREATE.ONE_CHANGES",  # unfiltered, the pre-2.10 form
         "$JS.API.CONSUMER.DURABLE.CREATE.ONE_CHANGES.c3",
         "$JS.API.CONSUMER.DELETE.ONE_CHANGES.c1",

@@ -1,9 +1,13 @@
 """The SDK (one_bus) with the specs `tenant add` prints: a publisher publishes and
 queries, a subscriber follows and replays its changes, all under the tenant's permissions."""
 
+import uuid
+
 import pytest
 
 from one_bus.client import OneClient
+from services.security.roles import Role
+from services.security.secure_dev import SecureStack
 from tests.fixtures.secure import TenantSpecs
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("secure_bus")]
@@ -30,3 +34,20 @@ async def test_the_sdk_works_within_a_tenants_permissions(acme: TenantSpecs) -> 
         assert {c.change.record["groupId"] for c in seen} == {"acme"}
         entity = await publisher.get_entity(entity_id)
         assert entity.name == "Ada"
+
+
+async def test_dead_letters_are_the_tenants_and_the_operators(
+    secure_stack: SecureStack, acme: TenantSpecs
+) -> None:
+    async with (
+        OneClient("acme", acme.publisher) as publisher,
+        OneClient("acme", acme.subscriber) as subscriber,
+        OneClient("acme", secure_stack.layout.service_spec(Role.OPERATOR)) as operator,
+    ):
+        body = f'{{"broken {uuid.uuid4().hex}'.encode()
+        await publisher.publish_raw("one.v1.acme.entities.creator.upsert", body)
+        for reader in (subscriber, operator):
+            async with reader.dead_letters(start_seq=1) as letters:
+                letter = await letters.next(wait_s=15)
+                while letter.data != body:
+                    letter = await letters.next(wait_s=15)
