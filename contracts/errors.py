@@ -37,6 +37,7 @@ class ErrorReply(BaseModel):
     ok: Literal[False] = False
     error: ErrorBody
 
+
 TIMEOUT_HEADER: Final = "One-Timeout-Ms"
 """Optional request header: how long the requester waits for the reply, in milliseconds.
 
