@@ -69,3 +69,25 @@ async def test_probes_follow_the_connection_and_metrics_have_their_own_path(
             lambda: get(port, "/readyz"), lambda r: r[0] == 200, timeout_s=30
         )
         assert status == 200
+
+
+async def test_metric_labels_never_carry_what_a_caller_sends(
+    own_nats: EmbeddedServers, mongodb_uri: str
+) -> None:
+    port = free_port()
+    settings = Settings(
+        nats_url=own_nats.nats_url,
+        mongodb_uri=mongodb_uri,
+        mongodb_db=f"health_{uuid.uuid4().hex[:8]}",
+        metrics_port=port,
+    )
+    async with OneBusService(settings) as service:
+        for n in range(20):
+            subject = f"one.v1.madeup{n}.query.entities.get"
+            await service.nats.request(subject, b'{"id": "x"}', timeout=5)
+            await service.nats.request(f"one.v1.madeup{n}.query.nonsense{n}", b"{}", timeout=5)
+        _, body = await get(port, "/metrics")
+    assert b"madeup" not in body
+    assert b"nonsense" not in body
+    series = [line for line in body.decode().splitlines() if line.startswith("one_bus_query")]
+    assert any('outcome="not_found",query="entities.get"' in line for line in series)
