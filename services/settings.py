@@ -5,6 +5,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.runtime.logs import LogFormat
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ONE_", extra="ignore")
@@ -80,8 +82,10 @@ class Settings(BaseSettings):
     publish_ack_timeout_s: float = Field(default=5.0, gt=0)
     # On stop, how long in-flight batches and requests may take to finish.
     drain_timeout_s: float = Field(default=15.0, gt=0)
-    # Prometheus metrics on http://0.0.0.0:<port>/metrics; 0 turns the endpoint off.
+    # http://0.0.0.0:<port>/metrics (Prometheus), /healthz and /readyz (probes); 0: off.
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # "json": one JSON object per log line, for collectors; "text" for people.
+    log_format: LogFormat = "text"
 
     query_queue_group: str = "one-bus-query"
     # Each query's deadline: its wait for a store slot, and maxTimeMS on every store command.

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import logging
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -14,9 +13,11 @@ from contracts.asyncapi import asyncapi_document
 from contracts.json_schemas import message_schemas
 from services.cli import dlq, importer, publish, query, security, tail, tenant
 from services.cli.version import installed_version, version_option
+from services.runtime.logs import configure_logging
 from services.runtime.runner import run_until_stopped
 from services.runtime.service import OneBusService
 from services.settings import Settings
+from services.tracing import configure_tracing
 
 app = typer.Typer(
     help="ONE Bus: the ONE ontology on NATS, persisted in MongoDB.", no_args_is_help=True
@@ -36,10 +37,9 @@ app.command("import")(importer.import_)
 console = Console(stderr=True)
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _observability(level: str, settings: Settings) -> None:
+    configure_logging(level, settings.log_format)
+    configure_tracing()
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -57,8 +57,8 @@ def serve(
     query: Annotated[bool, typer.Option(help="Run query (off: an ingest-only replica).")] = True,
 ) -> None:
     """Run ingest and query against the servers named by ONE_NATS_URL and ONE_MONGODB_URI."""
-    _logging(log_level)
     settings = Settings()
+    _observability(log_level, settings)
 
     async def run() -> None:
         await run_until_stopped(settings, _stop_on_signals(), ingest=ingest, query=query)
@@ -81,7 +81,7 @@ def dev(
     """Run the whole system on embedded real servers: nats-server and SecantusDB."""
     from services.runtime.embedded import EmbeddedServerError, EmbeddedServers  # [embedded]
 
-    _logging(log_level)
+    _observability(log_level, Settings())
 
     async def run() -> None:
         stop = _stop_on_signals()

@@ -21,6 +21,8 @@ from typing import Protocol
 
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
+from opentelemetry import trace
+from opentelemetry.trace import Link
 
 from services.ingest.decode import decode
 from services.ingest.input_limits import InputLimits
@@ -31,6 +33,7 @@ from services.store.failures import TransientStoreError
 from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
 from services.store.writer import BatchOutcome
+from services.tracing import context_of, tracer
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,18 @@ class BatchHandler:
     async def handle(self, messages: Sequence[Msg]) -> None:
         started = time.perf_counter()
         self._metrics.batch_size.observe(len(messages))
-        await self._handle(messages)
+        # One span per batch, linked to the trace of each message that carries one.
+        contexts = (context_of(msg.headers) for msg in messages)
+        links = [
+            Link(trace.get_current_span(context).get_span_context())
+            for context in contexts
+            if context is not None
+        ]
+        with tracer.start_as_current_span(
+            "ingest batch", kind=trace.SpanKind.CONSUMER, links=links
+        ) as span:
+            span.set_attribute("messaging.batch.message_count", len(messages))
+            await self._handle(messages)
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
 
     async def _handle(self, messages: Sequence[Msg]) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from nats.js import JetStreamContext
 
 from services.store.stored_change import StoredChange
+from services.tracing import current_trace_headers
 
 
 class ChangeTooLargeError(Exception):
@@ -26,6 +27,8 @@ class ChangeFeed:
         carry hundreds of changes.
         """
         payloads = [change.payload() for change in changes]
+        # Subscribers continue the ingest batch's trace (see services/tracing.py).
+        trace_headers = current_trace_headers()
         for change, payload in zip(changes, payloads, strict=True):
             if len(payload) + len(change.msg_id) + 64 > self._max_payload:
                 raise ChangeTooLargeError(
@@ -38,7 +41,7 @@ class ChangeFeed:
                     change.subject,
                     payload,
                     timeout=self._timeout_s,
-                    headers={"Nats-Msg-Id": change.msg_id},
+                    headers={"Nats-Msg-Id": change.msg_id, **trace_headers},
                 )
                 for change, payload in zip(changes, payloads, strict=True)
             )

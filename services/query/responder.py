@@ -31,6 +31,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
+from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -42,6 +43,7 @@ from services.query.replies import Reply, error_reply
 from services.query.reply_guard import reply_allowed
 from services.query.routes import ROUTES
 from services.settings import Settings
+from services.tracing import context_of, tracer
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +143,12 @@ class QueryResponder:
         requested = requester_budget_s(msg)
         if requested is not None:
             budget = min(budget, requested)
-        reply = await self._dispatcher.dispatch(msg.subject, msg.data, arrived_at + budget)
-        reply = _within(reply, self._client.max_payload)
+        with tracer.start_as_current_span(
+            f"query {endpoint.query}", context=context_of(msg.headers), kind=SpanKind.SERVER
+        ) as span:
+            reply = await self._dispatcher.dispatch(msg.subject, msg.data, arrived_at + budget)
+            reply = _within(reply, self._client.max_payload)
+            span.set_attribute("one.query.outcome", reply.outcome)
         self._record(endpoint, arrived_at, reply)
         await self._publish(msg, reply)
 

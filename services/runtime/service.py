@@ -2,15 +2,13 @@
 
 import asyncio
 import logging
-from threading import Thread
 from types import TracebackType
 from typing import Any, Self
-from wsgiref.simple_server import WSGIServer
 
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -22,6 +20,7 @@ from services.ingest.input_limits import InputLimits
 from services.ingest.metrics import IngestMetrics
 from services.ingest.pull_consumer import PullConsumer
 from services.query.responder import QueryResponder
+from services.runtime.health import HealthServer, HealthState, beat
 from services.runtime.redact import redact_uri
 from services.runtime.streams import declare_streams
 from services.security.credentials import mongo_credentials, new_broker
@@ -64,7 +63,10 @@ class OneBusService:
         # Per instance, not prometheus_client's global registry: several services may
         # share a process (tests), and each must count only its own work.
         self.metrics_registry = CollectorRegistry()
-        self._metrics_server: tuple[WSGIServer, Thread] | None = None
+        # /healthz, /readyz and /metrics on `metrics_port`.
+        self.health = HealthState()
+        self._health_server: HealthServer | None = None
+        self._beat: asyncio.Task[None] | None = None
         # Set when the NATS connection is closed for good while we are not stopping (the
         # server closed it: nats-py does not reconnect then). The runner starts afresh.
         self.connection_lost = asyncio.Event()
@@ -142,10 +144,17 @@ class OneBusService:
         # Started means the server knows our subscriptions: a request sent right after
         # start() must find a responder.
         await client.flush()
+        mongo = self._mongo
+        self._beat = asyncio.create_task(
+            beat(self.health, lambda: mongo.admin.command("ping"), lambda: client.is_connected),
+            name="one-bus-health",
+        )
+        self.health.checks["started"] = None
         if settings.metrics_port:
-            self._metrics_server = start_http_server(
-                settings.metrics_port, registry=self.metrics_registry
+            self._health_server = HealthServer(
+                settings.metrics_port, self.health, self.metrics_registry
             )
+            self._health_server.start()
         log.info(
             "ONE Bus running: NATS %s, MongoDB db %r",
             redact_uri(settings.nats_url),
@@ -184,11 +193,13 @@ class OneBusService:
         if self._responder is not None:
             await self._responder.stop(self.settings.drain_timeout_s)
             self._responder = None
-        if self._metrics_server is not None:
-            server, thread = self._metrics_server
-            server.shutdown()
-            thread.join()
-            self._metrics_server = None
+        self.health.checks["started"] = "stopping"
+        if self._beat is not None:
+            self._beat.cancel()
+            self._beat = None
+        if self._health_server is not None:
+            self._health_server.stop()
+            self._health_server = None
         if self._broker is not None:
             try:
                 await self._broker.stop()

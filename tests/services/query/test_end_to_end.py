@@ -20,7 +20,9 @@ Document = dict[str, Any]
 
 async def _publish(nats_client: NatsClient, subject: str, payload: Document) -> None:
     js = nats_client.jetstream()
-    await js.publish(subject, json.dumps(payload).encode(), headers={"Nats-Msg-Id": payload["id"]})
+    # The stream's duplicate window spans tenants: other tests publish the same ids.
+    msg_id = f"{subject}:{payload['id']}"
+    await js.publish(subject, json.dumps(payload).encode(), headers={"Nats-Msg-Id": msg_id})
 
 
 async def test_what_was_published_can_be_queried(nats_client: NatsClient, tenant: str) -> None:
