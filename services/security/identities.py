@@ -5,9 +5,12 @@ printed once by `one-bus tenant add` and never kept in clear; the service's and 
 operator's are written to their own spec files (0600) for the processes that use them.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -74,6 +77,14 @@ class IdentityStore:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One change at a time: two `tenant add` at once must not lose either."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(f".{self.path.name}.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     def load(self) -> list[Identity]:
         if not self.path.exists():
             return []
@@ -89,6 +100,10 @@ class IdentityStore:
         """Create the tenant's identities; return role -> (user, password), shown once."""
         if not is_tenant(tenant):
             raise TenantError(f"{tenant!r}: a tenant is one token of [A-Za-z0-9_-]{{1,64}}")
+        with self._locked():
+            return self._add_tenant(tenant)
+
+    def _add_tenant(self, tenant: str) -> dict[Role, tuple[str, str]]:
         identities = self.load()
         if any(i.tenant == tenant for i in identities):
             raise TenantError(f"tenant {tenant!r} exists; remove it first to issue new secrets")
@@ -104,6 +119,10 @@ class IdentityStore:
         return created
 
     def remove_tenant(self, tenant: str) -> None:
+        with self._locked():
+            self._remove_tenant(tenant)
+
+    def _remove_tenant(self, tenant: str) -> None:
         identities = self.load()
         kept = [i for i in identities if i.tenant != tenant]
         if len(kept) == len(identities):
@@ -112,6 +131,10 @@ class IdentityStore:
 
     def ensure_services(self) -> dict[Role, tuple[str, str]]:
         """Create the service and operator identities that are missing; return the new ones."""
+        with self._locked():
+            return self._ensure_services()
+
+    def _ensure_services(self) -> dict[Role, tuple[str, str]]:
         identities = self.load()
         present = {i.role for i in identities if i.tenant is None}
         created: dict[Role, tuple[str, str]] = {}

@@ -7,8 +7,10 @@
       tls/                ca.pem, server.pem, server-key.pem (0600)
       nats/nats.conf      TLS, pid file, `include auth.conf`
       nats/auth.conf      users and permissions, rewritten on tenant add/remove (0600)
+      nats/reload-marker.json  the user proving auth.conf is loaded (applied.py)
       specs/<role>.json   ConnectionSpec of the ingest, query, service and operator (0600)
       mongo.json          MongoDB admin and service users and passwords (0600)
+      mongo/, service/    files for container deployments (deploy_files.py)
 """
 
 import json
@@ -96,7 +98,8 @@ class SecureLayout:
             saved: dict[str, Any] = json.loads(self._servers_file.read_text())
         except OSError as error:
             raise TenantError(
-                f"no secure layout in {self.data_dir}: run `one-bus dev --secure` there first"
+                f"no secure layout in {self.data_dir}: run `one-bus dev --secure` or "
+                "`one-bus security init` there first"
             ) from error
         return list(saved["servers"]), bool(saved["tls"])
 

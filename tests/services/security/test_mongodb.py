@@ -15,7 +15,7 @@ Client = AsyncMongoClient[dict[str, Any]]
 
 
 async def test_anonymous_clients_are_refused(secure_stack: SecureStack) -> None:
-    client: Client = AsyncMongoClient(secure_stack.servers.mongodb_uri, timeoutMS=10_000)
+    client: Client = AsyncMongoClient(secure_stack.servers.mongodb_uri, timeoutMS=30_000)
     try:
         with pytest.raises(OperationFailure, match="requires authentication"):
             await client["one"]["entities"].find_one()
@@ -28,7 +28,7 @@ async def test_anonymous_clients_are_refused(secure_stack: SecureStack) -> None:
 async def test_wrong_password_and_plaintext_are_refused(secure_stack: SecureStack) -> None:
     settings = secure_stack.settings
     wrong: Client = AsyncMongoClient(
-        settings.mongodb_uri, username=settings.mongodb_user, password="wrong", timeoutMS=10_000
+        settings.mongodb_uri, username=settings.mongodb_user, password="wrong", timeoutMS=30_000
     )
     try:
         with pytest.raises(OperationFailure, match="uthentication failed"):
@@ -51,7 +51,7 @@ async def test_the_service_user_reaches_its_database_only(secure_stack: SecureSt
         settings.mongodb_uri,
         username=settings.mongodb_user,
         password=settings.mongodb_password.get_secret_value(),
-        timeoutMS=10_000,
+        timeoutMS=30_000,
     )
     try:
         await client[settings.mongodb_db]["probe"].insert_one({"_id": "ok"})
