@@ -27,7 +27,10 @@ DataDir = Annotated[Path, typer.Option(help="The data directory of `one-bus dev 
 def _await_reload(layout: SecureLayout) -> None:
     """Return once the running nats-server (if any) has loaded the new users."""
     if not layout.running():
-        err.print("nats-server is not running: the change applies when it starts")
+        err.print(
+            "no nats-server of this layout runs here: reload yours to apply it "
+            "(nats-server --signal reload, or SIGHUP; it applies at its next start anyway)"
+        )
         return
     if not asyncio.run(users_applied(layout)):
         err.print("[yellow]warning:[/] the running nats-server has not reloaded its users")

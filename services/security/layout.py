@@ -14,7 +14,6 @@
 """
 
 import json
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,12 @@ from services.security.identities import (
     new_password,
     write_private,
 )
-from services.security.nats_config import reload_nats, write_auth_config, write_main_config
+from services.security.nats_config import (
+    nats_server_pid,
+    reload_nats,
+    write_auth_config,
+    write_main_config,
+)
 from services.security.roles import SERVICE_ROLES, Role, inbox_prefix
 from services.security.tls_files import TlsFiles, ensure_tls_files
 
@@ -163,13 +167,8 @@ class SecureLayout:
         return self.store.tenants()
 
     def running(self) -> bool:
-        """Whether the nats-server of this layout runs (its pid file names a live process)."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-            os.kill(pid, 0)
-        except (OSError, ValueError):
-            return False
-        return True
+        """Whether the nats-server of this layout runs on this machine (its pid file)."""
+        return nats_server_pid(self.pid_file) is not None
 
     def apply(self) -> bool:
         """Rewrite auth.conf and reload the running nats-server; False if none runs."""

@@ -37,11 +37,27 @@ def write_auth_config(
     write_private(path, authorization_config(identities, ingest_consumer, marker))
 
 
-def reload_nats(pid_file: Path) -> bool:
-    """Ask the nats-server whose pid is in `pid_file` to reload; False if none runs."""
+def nats_server_pid(pid_file: Path) -> int | None:
+    """The pid in `pid_file` if it is a nats-server running here, else None.
+
+    The file may come from another machine or container (a shared volume), where that
+    pid is some other process, possibly this one: never signal what is not nats-server.
+    """
     try:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
+        return None
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return None
+    return pid if Path(command.decode(errors="replace")).name == "nats-server" else None
+
+
+def reload_nats(pid_file: Path) -> bool:
+    """Ask the nats-server whose pid is in `pid_file` to reload; False if none runs here."""
+    pid = nats_server_pid(pid_file)
+    if pid is None:
         return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGHUP)
