@@ -6,6 +6,7 @@ COPY contracts ./contracts
 COPY services ./services
 COPY one_bus ./one_bus
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 onebus
-USER onebus
+# Numeric, so Kubernetes can check runAsNonRoot without a passwd lookup.
+USER 10001
 ENTRYPOINT ["one-bus"]
 CMD ["serve"]

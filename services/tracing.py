@@ -3,7 +3,8 @@
 A publisher that sets `traceparent` on a message (any OpenTelemetry SDK injects it) finds
 its trace linked from the ingest batch that stored it; the changes that batch published
 carry the batch's own `traceparent`, so a subscriber continues the trace. A query with
-`traceparent` is answered inside a child span. Spans are exported over OTLP/HTTP when the
+`traceparent` is answered inside a child span, and every MongoDB command is a span within
+the batch or query that sent it. Spans are exported over OTLP/HTTP when the
 standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set; otherwise the
 tracer is OpenTelemetry's no-op and costs next to nothing.
 """
@@ -35,7 +36,18 @@ def configure_tracing(service_name: str = "one-bus") -> bool:
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
+    instrument_store()
     return True
+
+
+def instrument_store() -> None:
+    """A span per MongoDB command (PyMongo's instrumentation), inside the batch or query
+    span that sent it. Applies to clients created afterwards."""
+    from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+
+    instrumentor = PymongoInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
 
 
 def context_of(headers: Mapping[str, str] | None) -> Context | None:

@@ -59,6 +59,11 @@ class PullConsumer:
         )
         self._task = asyncio.create_task(self._run(subscription), name="one-bus-ingest")
 
+    @property
+    def fetching(self) -> bool:
+        """Bound to the consumer and its loop alive (what readiness reports)."""
+        return self._task is not None and not self._task.done()
+
     async def stop(self) -> None:
         """Finish the batch in hand, then stop fetching."""
         self._stopping.set()

@@ -3,9 +3,9 @@
 - `/healthz` (liveness): the event loop is turning. A heartbeat task stamps the time every
   second; a loop blocked for longer than `stale_after_s` answers 503, so the orchestrator
   restarts a process that is alive but stuck.
-- `/readyz` (readiness): the service is started, connected to NATS and its store answered
-  the last ping. 503 with the failing checks otherwise, so traffic goes elsewhere while a
-  server is unreachable.
+- `/readyz` (readiness): the service is started, connected to NATS, its store answered
+  the last ping and (with ingest) its consumer is fetching. 503 with the failing checks
+  otherwise, so traffic goes elsewhere while a server is unreachable.
 - `/metrics`: Prometheus text. Any other path is 404.
 
 Served from a thread (wsgiref), so a busy event loop cannot stall the probes themselves.
@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from threading import Thread
 from typing import Any
@@ -44,14 +44,21 @@ class HealthState:
         return all(problem is None for problem in self.checks.values())
 
 
+Check = Callable[[], str | None]
+"""None when passing, else why not."""
+
+
 async def beat(
-    state: HealthState, store_ping: Callable[[], Any], nats_connected: Callable[[], bool]
+    state: HealthState,
+    store_ping: Callable[[], Awaitable[object]],
+    checks: Mapping[str, Check],
 ) -> None:
-    """Stamp the heartbeat every second and refresh the NATS and store checks (every 5 s)."""
+    """Stamp the heartbeat every second, run `checks` and ping the store (every 5 s)."""
     tick = 0
     while True:
         state.heartbeat = time.monotonic()
-        state.checks["nats"] = None if nats_connected() else "not connected"
+        for name, check in checks.items():
+            state.checks[name] = check()
         if tick % 5 == 0:
             try:
                 await asyncio.wait_for(store_ping(), 2.0)

@@ -20,7 +20,7 @@ from services.ingest.input_limits import InputLimits
 from services.ingest.metrics import IngestMetrics
 from services.ingest.pull_consumer import PullConsumer
 from services.query.responder import QueryResponder
-from services.runtime.health import HealthServer, HealthState, beat
+from services.runtime.health import Check, HealthServer, HealthState, beat
 from services.runtime.redact import redact_uri
 from services.runtime.streams import declare_streams
 from services.security.credentials import mongo_credentials, new_broker
@@ -144,9 +144,14 @@ class OneBusService:
         # Started means the server knows our subscriptions: a request sent right after
         # start() must find a responder.
         await client.flush()
-        mongo = self._mongo
+        mongo, consumer = self._mongo, self._ingest_consumer
+        checks: dict[str, Check] = {
+            "nats": lambda: None if client.is_connected else "not connected"
+        }
+        if consumer is not None:
+            checks["consumer"] = lambda: None if consumer.fetching else "not fetching"
         self._beat = asyncio.create_task(
-            beat(self.health, lambda: mongo.admin.command("ping"), lambda: client.is_connected),
+            beat(self.health, lambda: mongo.admin.command("ping"), checks),
             name="one-bus-health",
         )
         self.health.checks["started"] = None
