@@ -14,7 +14,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-KUSTOMIZATIONS = {"base": ROOT / "k8s" / "base", "production": ROOT / "k8s" / "overlays" / "production"}
+KUSTOMIZATIONS = {
+    "base": ROOT / "k8s" / "base",
+    "production": ROOT / "k8s" / "overlays" / "production",
+}
 DEPLOY_DOC = ROOT / "docs" / "deploy.md"
 
 Manifest = dict[str, Any]

@@ -9,7 +9,15 @@ from pathlib import Path
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
-from tests.deploy.manifests import BIN, KUSTOMIZATIONS, ROOT, documented_init, one, pod_spec, rendered
+from tests.deploy.manifests import (
+    BIN,
+    KUSTOMIZATIONS,
+    ROOT,
+    documented_init,
+    one,
+    pod_spec,
+    rendered,
+)
 
 # The oldest Kubernetes still commonly run and the newest the schemas bundle.
 VERSIONS = ("1.30.0", "1.37.0")
