@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The service image: `one-bus serve`, configured by ONE_* environment variables.
 
 # Build stage: the project and every dependency as wheels. Nothing of this stage but the
@@ -11,15 +10,16 @@ COPY services ./services
 COPY one_bus ./one_bus
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
-# Runtime stage: the wheels installed from a bind mount (no copy of them left in a layer),
-# offline, so the image holds exactly what the build stage resolved.
+# Runtime stage: the wheels installed from a bind mount (BuildKit; no copy of them left in
+# a layer), offline, so the image holds exactly what the build stage resolved.
 FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     ONE_METRICS_PORT=9464
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links /wheels one-bus \
-    && useradd --system --uid 10001 --user-group --no-create-home onebus
+    && groupadd --system --gid 10001 onebus \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home onebus
 # Numeric, so Kubernetes can check runAsNonRoot without a passwd lookup.
 USER 10001
 # /metrics, /healthz and /readyz (ONE_METRICS_PORT).
