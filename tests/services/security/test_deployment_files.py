@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import dockerfile  # type: ignore[import-not-found]
 import pytest
 from cryptography import x509
+from prometheus_client import CollectorRegistry
 
+from services.runtime.health import HealthServer, HealthState
 from services.settings import Settings
 from tests.deploy.manifests import (
     BIN,
@@ -32,11 +35,22 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text()
 PARTS = {"ingest": "--no-query", "query": "--no-ingest"}
 
 
+def instructions() -> list[Any]:
+    """The Dockerfile as BuildKit's own parser reads it (the `dockerfile` package)."""
+    return list(dockerfile.parse_file(str(ROOT / "Dockerfile")))
+
+
+def runtime_stage() -> list[Any]:
+    commands = instructions()
+    starts = [i for i, command in enumerate(commands) if command.cmd == "FROM"]
+    return commands[starts[-1] :]
+
+
 def image_uid() -> int:
-    uid = re.search(r"useradd .*--uid (\d+)", DOCKERFILE)
-    assert uid is not None
-    assert f"\nUSER {uid[1]}\n" in DOCKERFILE  # numeric: runAsNonRoot needs no passwd lookup
-    return int(uid[1])
+    [user] = [command.value[0] for command in runtime_stage() if command.cmd == "USER"]
+    assert user.isdigit(), "numeric: runAsNonRoot needs no passwd lookup"
+    assert re.search(rf"useradd .*--uid {user} ", DOCKERFILE)
+    return int(user)
 
 
 def workloads(manifests: tuple[Manifest, ...]) -> list[Manifest]:
@@ -72,20 +86,24 @@ def secret_refs(workload: Manifest) -> set[tuple[str, str]]:
 
 
 def test_the_image_is_built_apart_runs_as_a_numeric_user_and_checks_readiness() -> None:
-    stages = re.findall(r"^FROM (\S+)(?: AS (\w+))?", DOCKERFILE, flags=re.M)
-    assert len(stages) == 2, "a build stage and a runtime stage"
-    assert stages[0][1] == "build"
-    runtime = DOCKERFILE[DOCKERFILE.rindex("\nFROM ") :]
-    assert "pip wheel" not in runtime
-    assert "COPY services" not in runtime
-    assert "--no-index" in runtime  # only the wheels built in the first stage
+    stages = [command.value for command in instructions() if command.cmd == "FROM"]
+    assert [stage[1:] for stage in stages] == [("AS", "build"), ()]
+    runtime = runtime_stage()
+    runs = [command for command in runtime if command.cmd == "RUN"]
+    # Only the wheels built in the first stage, mounted (not copied), installed offline.
+    assert all(not command.cmd.startswith("COPY") for command in runtime)
+    assert all("pip wheel" not in command.value[0] for command in runs)
+    [install] = [command for command in runs if "pip install" in command.value[0]]
+    assert "--mount=type=bind,from=build,source=/wheels,target=/wheels" in install.flags
+    assert "--no-index" in install.value[0]
     image_uid()
-    assert "\nEXPOSE 9464\n" in DOCKERFILE
-    assert "ONE_METRICS_PORT=9464" in DOCKERFILE
-    healthcheck = re.search(r"^HEALTHCHECK .*?CMD (.*)$", DOCKERFILE, flags=re.M | re.S)
-    assert healthcheck is not None
-    assert "/readyz" in healthcheck[1]
-    assert "curl" not in healthcheck[1]  # not in slim
+    [expose] = [command.value for command in runtime if command.cmd == "EXPOSE"]
+    [env] = [command.value for command in runtime if command.cmd == "ENV"]
+    assert expose == (dict(zip(env[::2], env[1::2], strict=True))["ONE_METRICS_PORT"],)
+    [healthcheck] = [command for command in runtime if command.cmd == "HEALTHCHECK"]
+    assert healthcheck.json  # exec form: no shell needed
+    assert healthcheck.value[:2] == ("CMD", "python")
+    assert healthcheck.value[-1].count("/readyz") == 1
 
 
 def test_the_build_context_holds_only_what_the_build_copies() -> None:
@@ -93,8 +111,34 @@ def test_the_build_context_holds_only_what_the_build_copies() -> None:
     ignored = [line for line in lines if line and not line.startswith("#")]
     assert ignored[0] == "*", "everything ignored first, then what the build copies"
     allowed = {line[1:].rstrip("/") for line in ignored if line.startswith("!")}
-    copied = set(re.findall(r"^COPY (?!--)(.+) \S+$", DOCKERFILE, flags=re.M))
-    assert {word for line in copied for word in line.split()} == allowed
+    copies = [command.value[:-1] for command in instructions() if command.cmd == "COPY"]
+    assert {source for sources in copies for source in sources} == allowed
+
+
+def health_check_exit(command: list[str], port: int, *, ready: bool) -> int:
+    """Run a health check command against the service's own health server."""
+    state = HealthState()
+    if ready:
+        state.checks = dict.fromkeys(state.checks)
+    server = HealthServer(0, state, CollectorRegistry())
+    server.start()
+    try:
+        command = [word.replace(str(port), str(server.port)) for word in command]
+        env = {"ONE_METRICS_PORT": str(server.port), "PATH": str(BIN)}
+        return subprocess.run(command, env=env, capture_output=True, timeout=30).returncode
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("ready", [True, False])
+def test_the_image_and_compose_health_checks_pass_only_when_ready(ready: bool) -> None:
+    [healthcheck] = [command for command in runtime_stage() if command.cmd == "HEALTHCHECK"]
+    image_check = list(healthcheck.value[1:])
+    assert (health_check_exit(image_check, 9464, ready=ready) == 0) is ready
+    for part in PARTS:
+        test = compose()["services"][part]["healthcheck"]["test"]
+        assert test[0] == "CMD"
+        assert (health_check_exit(test[1:], 9464, ready=ready) == 0) is ready
 
 
 # --- compose ---------------------------------------------------------------------------
