@@ -5,6 +5,7 @@ checked without one; tests/deploy/ validates the files against their specificati
 
 import re
 import subprocess
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -293,9 +294,12 @@ def test_every_image_is_versioned_and_pulled_only_when_missing(name: str) -> Non
             assert ":" in image, image
             assert not image.endswith(":latest"), image
             assert container["imagePullPolicy"] == "IfNotPresent", image
+            # What the "restricted" pod security level (the production namespace) requires.
             security = container["securityContext"]
+            assert security["runAsNonRoot"] is True
             assert security["allowPrivilegeEscalation"] is False
             assert security["capabilities"] == {"drop": ["ALL"]}
+            assert security["seccompProfile"] == {"type": "RuntimeDefault"}
         assert pod_spec(workload)["automountServiceAccountToken"] is False
 
 
@@ -399,6 +403,9 @@ def test_the_documented_certificate_names_every_server_clients_reach(tmp_path: P
     uri = documented_secrets()["one-bus-mongodb"]["uri"]
     hosts = {host.split(":")[0] for host in urlsplit(uri).netloc.split(",")}
     assert hosts <= names
+    # The MongoDB readiness probe asks the member on 127.0.0.1 over TLS.
+    addresses = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    assert ip_address("127.0.0.1") in addresses.value.get_values_for_type(x509.IPAddress)
     # The MongoDB certificate is the same server certificate with its key.
     combined = (layout / "mongo" / "server-combined.pem").read_text()
     assert combined.startswith((layout / "tls" / "server.pem").read_text())
