@@ -13,6 +13,7 @@ from tests.deploy.manifests import (
     BIN,
     KUSTOMIZATIONS,
     ROOT,
+    compose,
     documented_init,
     one,
     pod_spec,
@@ -94,3 +95,38 @@ def test_nats_server_accepts_the_cluster_configuration(name: str, tmp_path: Path
     assert result.returncode == 0, result.stdout + result.stderr
     routes = {f"nats://nats-{i}.nats-headless:6222" for i in range(statefulset["spec"]["replicas"])}
     assert routes <= set(config.split()), "a route per node"
+
+
+def shell_scripts() -> list[tuple[str, str, str]]:
+    """(where, shell, script) for every inline script the deployment files run."""
+    scripts = []
+    for name in KUSTOMIZATIONS:
+        for manifest in rendered(name):
+            if manifest["kind"] not in ("Deployment", "StatefulSet", "Job"):
+                continue
+            spec = pod_spec(manifest)
+            for container in [*spec.get("initContainers", []), *spec["containers"]]:
+                command = container.get("command", [])
+                if (
+                    command[:1] in (["sh"], ["bash"])
+                    and command[-1].startswith("-")
+                    and "c" in command[-1]
+                ):
+                    where = f"{name}/{manifest['metadata']['name']}/{container['name']}"
+                    scripts.append((where, command[0], container["args"][0]))
+    services = compose()["services"]
+    for name, service in services.items():
+        if service.get("entrypoint") == ["sh", "-c"]:
+            scripts.append((f"compose/{name}", "sh", service["command"][0]))
+        test = service.get("healthcheck", {}).get("test")
+        if isinstance(test, str):  # a string runs with /bin/sh -c; `$$` is compose's `$`
+            scripts.append((f"compose/{name}/healthcheck", "sh", test.replace("$$", "$")))
+    return scripts
+
+
+def test_every_inline_shell_script_parses() -> None:
+    scripts = shell_scripts()
+    assert {where.split("/")[0] for where, _, _ in scripts} >= {"base", "production", "compose"}
+    for where, shell, script in scripts:
+        result = subprocess.run([shell, "-n", "-c", script], capture_output=True, text=True)
+        assert result.returncode == 0, (where, result.stderr)
