@@ -13,7 +13,6 @@ import nats
 import nats.aio.client
 import pytest
 
-from services.runtime.embedded import EmbeddedServers
 from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -22,20 +21,8 @@ ONE_BUS = str(Path(sys.executable).parent / "one-bus")
 
 
 @pytest.fixture
-async def own_nats_url(tmp_path: Path) -> AsyncIterator[str]:
-    """A nats-server of the test's own: on the session's, the in-process service other
-    tests start (`bus`) would ingest the entity and answer the query in its place."""
-    servers = EmbeddedServers(tmp_path / "nats")
-    await servers.start_nats()
-    try:
-        yield servers.nats_url
-    finally:
-        await servers.stop()
-
-
-@pytest.fixture
-async def own_nats_client(own_nats_url: str) -> AsyncIterator[nats.aio.client.Client]:
-    client = await nats.connect(own_nats_url)
+async def own_nats_client(private_nats_url: str) -> AsyncIterator[nats.aio.client.Client]:
+    client = await nats.connect(private_nats_url)
     try:
         yield client
     finally:
@@ -43,12 +30,12 @@ async def own_nats_client(own_nats_url: str) -> AsyncIterator[nats.aio.client.Cl
 
 
 async def test_serve_ingests_answers_queries_and_stops_cleanly_on_sigterm(
-    own_nats_url: str, mongodb_uri: str, own_nats_client: nats.aio.client.Client, tenant: str
+    private_nats_url: str, mongodb_uri: str, own_nats_client: nats.aio.client.Client, tenant: str
 ) -> None:
     nats_client = own_nats_client
     env = {
         **os.environ,
-        "ONE_NATS_URL": own_nats_url,
+        "ONE_NATS_URL": private_nats_url,
         "ONE_MONGODB_URI": mongodb_uri,
         "ONE_MONGODB_DB": f"serve_{uuid.uuid4().hex[:8]}",
         # Its own consumer, so the session's in-process service does not take its messages.

@@ -11,7 +11,6 @@ Each test writes under its own tenant and removes that tenant's documents after.
 import json
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import nats
@@ -24,7 +23,6 @@ from contracts.ontology import COLLECTIONS
 from contracts.subjects import query_subject
 from services.query.micro import MicroService
 from services.query.responder import QueryResponder
-from services.runtime.embedded import EmbeddedServers
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
 
@@ -101,15 +99,3 @@ def ask(responder: MicroService, nats_client: NatsClient, tenant: str) -> Ask:
         return Answer(json.loads(message.data), dict(message.headers or {}))
 
     return request
-
-
-@pytest.fixture
-async def private_nats_url(tmp_path: Path) -> AsyncIterator[str]:
-    """A nats-server of the test's own: the responders a test starts on it are the only
-    ones on their subjects, so it can count who answered what."""
-    servers = EmbeddedServers(tmp_path / "private-nats")
-    await servers.start_nats()
-    try:
-        yield servers.nats_url
-    finally:
-        await servers.stop()

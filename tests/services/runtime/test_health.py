@@ -5,8 +5,6 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -16,16 +14,6 @@ from services.settings import Settings
 from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def own_nats(tmp_path: Path) -> AsyncIterator[EmbeddedServers]:
-    servers = EmbeddedServers(tmp_path / "nats")
-    await servers.start_nats()
-    try:
-        yield servers
-    finally:
-        await servers.stop()
 
 
 async def get(port: int, path: str) -> tuple[int, bytes]:
@@ -40,11 +28,11 @@ async def get(port: int, path: str) -> tuple[int, bytes]:
 
 
 async def test_probes_follow_the_connection_and_metrics_have_their_own_path(
-    own_nats: EmbeddedServers, mongodb_uri: str
+    private_nats: EmbeddedServers, mongodb_uri: str
 ) -> None:
     port = free_port()
     settings = Settings(
-        nats_url=own_nats.nats_url,
+        nats_url=private_nats.nats_url,
         mongodb_uri=mongodb_uri,
         mongodb_db=f"health_{uuid.uuid4().hex[:8]}",
         metrics_port=port,
@@ -58,13 +46,13 @@ async def test_probes_follow_the_connection_and_metrics_have_their_own_path(
         assert b"one_bus_ingest_batch_size" in body
         assert (await get(port, "/"))[0] == 404
 
-        await own_nats.stop_nats()
+        await private_nats.stop_nats()
         status, body = await eventually(lambda: get(port, "/readyz"), lambda r: r[0] == 503)
         assert status == 503
         assert json.loads(body)["failing"] == {"nats": "not connected"}
         assert (await get(port, "/healthz"))[0] == 200  # alive: not a reason to restart
 
-        await own_nats.start_nats()
+        await private_nats.start_nats()
         status, _ = await eventually(
             lambda: get(port, "/readyz"), lambda r: r[0] == 200, timeout_s=30
         )
@@ -72,11 +60,11 @@ async def test_probes_follow_the_connection_and_metrics_have_their_own_path(
 
 
 async def test_metric_labels_never_carry_what_a_caller_sends(
-    own_nats: EmbeddedServers, mongodb_uri: str
+    private_nats: EmbeddedServers, mongodb_uri: str
 ) -> None:
     port = free_port()
     settings = Settings(
-        nats_url=own_nats.nats_url,
+        nats_url=private_nats.nats_url,
         mongodb_uri=mongodb_uri,
         mongodb_db=f"health_{uuid.uuid4().hex[:8]}",
         metrics_port=port,

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from services.runtime.embedded import EmbeddedServers
-
 pytestmark = pytest.mark.integration
 
 ONE_BUS = str(Path(sys.executable).parent / "one-bus")
@@ -20,29 +18,24 @@ ONE_BUS = str(Path(sys.executable).parent / "one-bus")
 
 @pytest.mark.parametrize("log_format", ["json", "text"])
 async def test_serve_logs_in_the_chosen_format_without_colour_codes(
-    tmp_path: Path, mongodb_uri: str, log_format: str
+    private_nats_url: str, mongodb_uri: str, log_format: str
 ) -> None:
-    servers = EmbeddedServers(tmp_path / "nats")
-    await servers.start_nats()
-    try:
-        env = {
-            **os.environ,
-            "ONE_NATS_URL": servers.nats_url,
-            "ONE_MONGODB_URI": mongodb_uri,
-            "ONE_MONGODB_DB": f"logs_{uuid.uuid4().hex[:8]}",
-            "ONE_LOG_FORMAT": log_format,
-        }
-        process = await asyncio.create_subprocess_exec(
-            ONE_BUS, "serve", "--log-level", "debug", env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        assert process.stdout is not None
-        while b"ONE Bus running" not in await asyncio.wait_for(process.stdout.readline(), 30):
-            pass
-        process.send_signal(signal.SIGTERM)
-        rest, _ = await asyncio.wait_for(process.communicate(), 30)
-    finally:
-        await servers.stop()
+    env = {
+        **os.environ,
+        "ONE_NATS_URL": private_nats_url,
+        "ONE_MONGODB_URI": mongodb_uri,
+        "ONE_MONGODB_DB": f"logs_{uuid.uuid4().hex[:8]}",
+        "ONE_LOG_FORMAT": log_format,
+    }
+    process = await asyncio.create_subprocess_exec(
+        ONE_BUS, "serve", "--log-level", "debug", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    while b"ONE Bus running" not in await asyncio.wait_for(process.stdout.readline(), 30):
+        pass
+    process.send_signal(signal.SIGTERM)
+    rest, _ = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0
     lines = [line for line in rest.decode().splitlines() if line.strip()]
     assert lines, "nothing logged on shutdown"

@@ -5,28 +5,16 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import nats
 import pytest
 
-from services.runtime.embedded import EmbeddedServers, free_port
+from services.runtime.embedded import free_port
 from services.runtime.runner import run_until_stopped
 from services.runtime.service import OneBusService
 from services.settings import Settings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def own_nats_url(tmp_path: Path) -> AsyncIterator[str]:
-    servers = EmbeddedServers(tmp_path / "nats")
-    await servers.start_nats()
-    try:
-        yield servers.nats_url
-    finally:
-        await servers.stop()
 
 
 def settings_for(nats_url: str, mongodb_uri: str) -> Settings:
@@ -41,12 +29,12 @@ def settings_for(nats_url: str, mongodb_uri: str) -> Settings:
 
 
 async def test_a_connection_the_server_closes_is_replaced_and_queries_are_answered_again(
-    own_nats_url: str, mongodb_uri: str, tenant: str
+    private_nats_url: str, mongodb_uri: str, tenant: str
 ) -> None:
     started: asyncio.Queue[OneBusService] = asyncio.Queue()
     stop = asyncio.Event()
     running = asyncio.create_task(
-        run_until_stopped(settings_for(own_nats_url, mongodb_uri), stop, started.put_nowait)
+        run_until_stopped(settings_for(private_nats_url, mongodb_uri), stop, started.put_nowait)
     )
     try:
         first = await asyncio.wait_for(started.get(), 30)
@@ -58,7 +46,7 @@ async def test_a_connection_the_server_closes_is_replaced_and_queries_are_answer
         assert second is not first
         assert first.connection_lost.is_set()
 
-        requester = await nats.connect(own_nats_url)
+        requester = await nats.connect(private_nats_url)
         try:
             reply = await requester.request(
                 f"one.v1.{tenant}.query.entities.get", json.dumps({"id": "nobody"}).encode(), 5
@@ -72,13 +60,13 @@ async def test_a_connection_the_server_closes_is_replaced_and_queries_are_answer
 
 
 async def test_an_unreachable_store_is_one_log_line_and_tried_again(
-    own_nats_url: str, caplog: pytest.LogCaptureFixture
+    private_nats_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     dead_mongo = f"mongodb://127.0.0.1:{free_port()}/?directConnection=true"
     stop = asyncio.Event()
     with caplog.at_level(logging.WARNING, logger="services.runtime.runner"):
         running = asyncio.create_task(
-            run_until_stopped(settings_for(own_nats_url, dead_mongo), stop)
+            run_until_stopped(settings_for(private_nats_url, dead_mongo), stop)
         )
         await asyncio.sleep(4)
         stop.set()

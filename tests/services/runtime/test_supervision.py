@@ -42,9 +42,12 @@ async def test_a_killed_store_is_restarted_on_its_port_and_logged(
             killed = servers.pids[1]
             with caplog.at_level(logging.INFO, logger="services.runtime.embedded"):
                 os.kill(killed, signal.SIGKILL)
-                back = await eventually(
-                    lambda: pingable(servers.mongodb_uri), bool, timeout_s=60, interval_s=0.2
-                )
+
+                async def restarted() -> bool:
+                    logged = "secantusd restarted" in caplog.messages
+                    return logged and await pingable(servers.mongodb_uri)
+
+                back = await eventually(restarted, bool, timeout_s=60, interval_s=0.2)
             assert back
             assert killed not in servers.pids
             messages = [r.getMessage() for r in caplog.records]
