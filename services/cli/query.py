@@ -10,6 +10,7 @@ The exit code says how it went, so scripts can branch on it:
 | 3 | `not_found` |
 | 4 | `timeout` (the service's deadline, or no reply in time) |
 | 5 | `internal` |
+| 6 | `limit_exceeded` (too many watches) |
 
 On an error the reply's `error` object (`code`, `message`, `details`) goes to stderr.
 """
@@ -31,6 +32,7 @@ EXIT_CODES: Final[dict[ErrorCode, int]] = {
     "not_found": 3,
     "timeout": 4,
     "internal": 5,
+    "limit_exceeded": 6,
 }
 
 

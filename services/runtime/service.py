@@ -27,6 +27,8 @@ from services.runtime.streams import declare_streams
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
 from services.store.writer import StoreWriter
+from services.watch.responder import WatchResponder
+from services.watch.service import WatchService
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,9 @@ class OneBusService:
         self._client: NatsClient | None = None
         self._ingest_consumer: PullConsumer | None = None
         self._responder: QueryResponder | None = None
+        # Live queries ride with the query side (docs/watch.md).
+        self.watches: WatchService | None = None
+        self._watch_responder: WatchResponder | None = None
         # Per instance, not prometheus_client's global registry: several services may
         # share a process (tests), and each must count only its own work.
         self.metrics_registry = CollectorRegistry()
@@ -130,6 +135,11 @@ class OneBusService:
         if self._query:
             self._responder = QueryResponder(client, database, settings, self.metrics_registry)
             await self._responder.start()
+            if settings.watch_enabled:
+                self.watches = WatchService(client, database, settings)
+                await self.watches.start()
+                self._watch_responder = WatchResponder(client, self.watches, settings)
+                await self._watch_responder.start()
         await self._broker.start()
         if self._ingest_consumer is not None:
             await self._ingest_consumer.start()
@@ -174,6 +184,12 @@ class OneBusService:
         if self._responder is not None:
             await self._responder.stop(self.settings.drain_timeout_s)
             self._responder = None
+        if self._watch_responder is not None:
+            await self._watch_responder.stop(self.settings.drain_timeout_s)
+            self._watch_responder = None
+        if self.watches is not None:
+            await self.watches.stop()
+            self.watches = None
         if self._metrics_server is not None:
             server, thread = self._metrics_server
             server.shutdown()
