@@ -12,7 +12,7 @@ from rich.console import Console
 
 from contracts.asyncapi import asyncapi_document
 from contracts.json_schemas import message_schemas
-from services.cli import dlq, importer, publish, query, tail
+from services.cli import dlq, importer, publish, query, tail, watch
 from services.cli.version import installed_version, version_option
 from services.runtime.runner import run_until_stopped
 from services.runtime.service import OneBusService
@@ -30,6 +30,7 @@ app.callback()(version_option)
 app.command()(publish.publish)
 app.command()(query.query)
 app.command()(tail.tail)
+app.command()(watch.watch)
 app.command("import")(importer.import_)
 console = Console(stderr=True)
 

@@ -36,6 +36,18 @@ EXIT_CODES: Final[dict[ErrorCode, int]] = {
 }
 
 
+def parse_request(request: str | None) -> dict[str, Any]:
+    """The request argument as a JSON object (`-`: stdin; none: `{}`), or exit 2."""
+    text = sys.stdin.read() if request == "-" else (request or "{}")
+    try:
+        body = json.loads(text)
+    except ValueError as error:
+        fail(f"the request is not JSON: {error}", 2)
+    if not isinstance(body, dict):
+        fail("the request must be a JSON object", 2)
+    return body
+
+
 def query(
     name: Annotated[str, typer.Argument(help="The query, e.g. entities.get or events.list.")],
     tenant: Tenant,
@@ -51,13 +63,7 @@ def query(
     credentials: Credentials = None,
 ) -> None:
     """Run a query (request/reply) and print the reply's data."""
-    text = sys.stdin.read() if request == "-" else (request or "{}")
-    try:
-        body = json.loads(text)
-    except ValueError as error:
-        fail(f"the request is not JSON: {error}", 2)
-    if not isinstance(body, dict):
-        fail("the request must be a JSON object", 2)
+    body = parse_request(request)
 
     async def work(client: OneClient) -> Any:
         try:
