@@ -63,6 +63,19 @@ def write_for(index: int, n: int) -> tuple[str, dict[str, object]]:
     }  # fmt: skip
 
 
+def unrelated_write(n: int) -> tuple[str, dict[str, object]]:
+    """A write no watch can see: an entity nobody watches, an event of an unwatched actor."""
+    if n % 2 == 0:
+        return f"one.v1.{TENANT}.entities.creator.upsert", {
+            "id": f"x{n}", "type": "creator", "name": "x", "updatedAt": now_ms(),
+            "actorId": "bench",
+        }  # fmt: skip
+    return f"one.v1.{TENANT}.events.payment_event", {
+        "id": f"evx{n}", "type": "payment_event", "actorId": "nobody", "timestamp": now_ms(),
+        "metadata": {"status": "processed"},
+    }  # fmt: skip
+
+
 async def wait_until(condition: Callable[[], bool], timeout_s: float) -> None:
     deadline = time.perf_counter() + timeout_s
     while not condition():
@@ -138,15 +151,8 @@ async def measure(
     # audit event of actor "bench", unwatched too).
     reads, seen = service.evaluator.reads, service.changes_seen
     for n in range(unrelated):
-        if n % 2 == 0:
-            subject = f"one.v1.{TENANT}.entities.creator.upsert"
-            payload: dict[str, object] = {"id": f"x{n}", "type": "creator", "name": "x",
-                                          "updatedAt": now_ms(), "actorId": "bench"}  # fmt: skip
-        else:
-            subject = f"one.v1.{TENANT}.events.payment_event"
-            payload = {"id": f"evx{n}", "type": "payment_event", "actorId": "nobody",
-                       "timestamp": now_ms(), "metadata": {"status": "processed"}}  # fmt: skip
-        await js.publish(subject, json.dumps(payload).encode(), headers={"Nats-Msg-Id": f"x{n}"})
+        subject, body = unrelated_write(n)
+        await js.publish(subject, json.dumps(body).encode(), headers={"Nats-Msg-Id": f"x{n}"})
     expected = unrelated + (unrelated + 1) // 2  # events, entities and their audit events
     await wait_until(lambda: service.changes_seen >= seen + expected, 60)
     await asyncio.sleep(0.5)  # past the coalescing window: any read would have happened
