@@ -136,7 +136,7 @@ class OneBusService:
             self._responder = QueryResponder(client, database, settings, self.metrics_registry)
             await self._responder.start()
             if settings.watch_enabled:
-                self.watches = WatchService(client, database, settings)
+                self.watches = WatchService(client, database, settings, self.metrics_registry)
                 await self.watches.start()
                 self._watch_responder = WatchResponder(client, self.watches, settings)
                 await self._watch_responder.start()

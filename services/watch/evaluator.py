@@ -10,6 +10,7 @@ check that an unrelated change cost none.
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +45,15 @@ def query_key(tenant: str, name: str, request: Query) -> str:
 
 
 class Evaluator:
-    def __init__(self, database: AsyncDatabase[dict[str, Any]], settings: Settings) -> None:
+    def __init__(
+        self,
+        database: AsyncDatabase[dict[str, Any]],
+        settings: Settings,
+        on_read: Callable[[], None] = lambda: None,
+    ) -> None:
         self._database = database
         self._settings = settings
+        self._on_read = on_read
         self._slots = asyncio.Semaphore(settings.watch_max_concurrency)
         self.reads = 0
 
@@ -57,6 +64,7 @@ class Evaluator:
         timeout_s = self._settings.query_timeout_s
         async with asyncio.timeout(timeout_s + 0.25), self._slots:
             self.reads += 1
+            self._on_read()
             with pymongo.timeout(timeout_s):
                 try:
                     result = await route.handle(context, request)

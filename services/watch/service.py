@@ -33,6 +33,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js.api import DeliverPolicy
 from nats.js.errors import Error as JetStreamError
+from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.queries import Query
@@ -41,6 +42,7 @@ from contracts.watches import WATCHABLE_MODELS, EndReason
 from services.settings import Settings
 from services.watch.evaluator import Evaluation, Evaluator, query_key
 from services.watch.matcher import page_edge, result_keys
+from services.watch.metrics import WatchMetrics
 from services.watch.registry import Registry, Watched
 from services.watch.store import Conflict, WatchRecord, WatchStore, now_ms
 
@@ -84,12 +86,16 @@ def ended_body(watch_id: str, reason: EndReason) -> bytes:
 
 class WatchService:
     def __init__(
-        self, client: NatsClient, database: AsyncDatabase[dict[str, Any]], settings: Settings
+        self,
+        client: NatsClient,
+        database: AsyncDatabase[dict[str, Any]],
+        settings: Settings,
+        metrics_registry: CollectorRegistry | None = None,
     ) -> None:
         self._client = client
         self._settings = settings
         self.replica_id = uuid.uuid4().hex
-        self.evaluator = Evaluator(database, settings)
+        self.evaluator = Evaluator(database, settings, on_read=lambda: self._metrics.reads.inc())
         self.registry = Registry()
         self._js = client.jetstream(timeout=settings.publish_ack_timeout_s)
         self.store = WatchStore(
@@ -112,6 +118,7 @@ class WatchService:
         # Counters for tests, benchmarks and operators.
         self.changes_seen = 0
         self.pushes = 0
+        self._metrics = WatchMetrics(metrics_registry or CollectorRegistry(), self.registry.__len__)
 
     # Life cycle
 
@@ -287,6 +294,7 @@ class WatchService:
 
     async def _on_change(self, msg: Msg) -> None:
         self.changes_seen += 1
+        self._metrics.changes.inc()
         tokens = msg.subject.split(".")
         if len(tokens) < 5:
             return
@@ -359,6 +367,7 @@ class WatchService:
             return
         watched.version, watched.result_hash = version, evaluation.digest
         self.pushes += 1
+        self._metrics.pushes.inc()
         await self._publish(
             watched.deliver_to, push_body(watched.watch_id, version, evaluation.encoded)
         )
@@ -411,6 +420,7 @@ class WatchService:
                 await self.store.heartbeat(self.replica_id)
                 await self._expire_leases()
                 self._take_over()
+                await self._forget_silent_replicas()
             except (NatsError, JetStreamError) as error:
                 log.warning("watch upkeep failed: %r", error)
 
@@ -423,6 +433,14 @@ class WatchService:
             record, revision = known
             if record.expiresAtMs <= now:
                 await self._end(watch_id, record.deliverTo, "lease_expired", revision)
+
+    async def _forget_silent_replicas(self) -> None:
+        """Heartbeats of replicas that died without a goodbye, long after their watches
+        moved: gone, so the bucket does not grow with every crash."""
+        horizon = now_ms() - int(self._settings.watch_replica_timeout_s * 1000) * 10
+        for replica, at in list(self._replicas.items()):
+            if at < horizon:
+                await self.store.forget_replica(replica)
 
     def live_replicas(self) -> set[str]:
         horizon = now_ms() - int(self._settings.watch_replica_timeout_s * 1000)

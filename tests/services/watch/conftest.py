@@ -142,8 +142,8 @@ async def private_bus(private_settings: Settings) -> AsyncIterator[ServiceFactor
     """`await private_bus(**settings)`: a ONE Bus on the private server; stopped after."""
     running: list[OneBusService] = []
 
-    async def start(**overrides: Any) -> OneBusService:
-        service = OneBusService(private_settings.model_copy(update=overrides))
+    async def start(*, ingest: bool = True, **overrides: Any) -> OneBusService:
+        service = OneBusService(private_settings.model_copy(update=overrides), ingest=ingest)
         await service.start()
         running.append(service)
         return service

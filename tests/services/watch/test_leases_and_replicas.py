@@ -124,3 +124,32 @@ async def test_two_replicas_share_the_watches_and_one_takes_over_from_the_other(
 
 async def _served(service: WatchService) -> int:
     return len(service.registry)
+
+
+async def crash(service: OneBusService) -> None:
+    """The process dies: no more heartbeats, no clean goodbye, its connection drops."""
+    watch_side = watches(service)
+    for task in watch_side._tasks:
+        task.cancel()
+    await service.nats.close()
+
+
+async def test_a_replica_that_dies_loses_its_watches_to_the_survivor(
+    private_bus: ServiceFactory, private_nats_url: str, private_client: NatsClient, tenant: str
+) -> None:
+    doomed, survivor = await private_bus(ingest=False), await private_bus()
+    watchers = [Watcher(private_client, tenant) for _ in range(8)]
+    for n, watch in enumerate(watchers):
+        await watch.start("entities.get", {"id": f"e{n}"})
+    orphans = len(watches(doomed).registry)
+    assert orphans > 0
+    await crash(doomed)
+    # Once its heartbeat is older than watch_replica_timeout_s, the survivor claims them.
+    await eventually(lambda: _served(watches(survivor)), lambda n: n == 8)
+    assert len(watches(survivor).registry) == 8
+    async with OneClient(tenant, private_nats_url) as one:
+        for n in range(8):
+            await one.upsert_entity(id=f"e{n}", type="creator", name=f"E{n}", actor_id="a")
+        for n, watch in enumerate(watchers):
+            pushed = await watch.until(lambda m: m["result"] is not None)
+            assert pushed["result"]["id"] == f"e{n}"
