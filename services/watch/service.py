@@ -114,6 +114,7 @@ class WatchService:
         self._claiming: set[str] = set()
         self._claims: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self._changes: Any = None
         # Counters for tests, benchmarks and operators.
         self.changes_seen = 0
@@ -141,11 +142,13 @@ class WatchService:
         ]
 
     async def stop(self) -> None:
+        # The flag as well as the cancel: Python 3.11's wait_for (inside nats-py's requests)
+        # can swallow a cancel that lands as its reply arrives, and the loop would go on.
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self._settings.publish_ack_timeout_s + 1)
         self._tasks = []
         with contextlib.suppress(NatsError, JetStreamError):
             if self._changes is not None:
@@ -318,7 +321,7 @@ class WatchService:
         self._dirty_event.set()
 
     async def _flush_loop(self) -> None:
-        while True:
+        while not self._stopping:
             await self._dirty_event.wait()
             # The coalescing window: changes landing meanwhile join this re-evaluation.
             await asyncio.sleep(self._settings.watch_coalesce_s)
@@ -414,7 +417,7 @@ class WatchService:
     # Heartbeat, leases, takeover
 
     async def _tick_loop(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self._settings.watch_heartbeat_s)
             try:
                 await self.store.heartbeat(self.replica_id)
