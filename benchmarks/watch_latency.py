@@ -9,7 +9,9 @@ own embedded servers (nats-server, SecantusDB) and ONE Bus in this process, then
    (an entity upsert or an event of a watched actor), and measures from just before the
    JetStream publish to the arrival of that watch's push: p50, p99, max;
 3. publishes U unrelated writes (entities and events nobody watches, each also an audit
-   event) and counts the store reads the watch side made meanwhile: it should be 0.
+   event) and counts the store reads the watch side made meanwhile: it should be 0;
+4. publishes a burst of B events of one watched actor at once, and counts the pushes its
+   watch gets (coalescing) and the time until the push showing the last event.
 
 The service, its ingest and this client share one Python process and 2 cores with the
 servers, so the latencies include that contention.
@@ -84,7 +86,7 @@ async def wait_until(condition: Callable[[], bool], timeout_s: float) -> None:
         await asyncio.sleep(0.1)
 
 
-async def main(watches: int, writes: int, unrelated: int, interval_ms: float) -> None:
+async def main(watches: int, writes: int, unrelated: int, interval_ms: float, burst: int) -> None:
     with tempfile.TemporaryDirectory(prefix="one-bench-") as data:
         async with EmbeddedServers(Path(data)) as servers:
             settings = Settings(
@@ -92,18 +94,19 @@ async def main(watches: int, writes: int, unrelated: int, interval_ms: float) ->
                 mongodb_uri=servers.mongodb_uri,
                 mongodb_db="watch_bench",
                 watch_lease_s=3600,
-                watch_max_per_tenant=watches,
-                watch_max_per_connection=watches,
+                # The benchmark's watches, and the one that takes the burst.
+                watch_max_per_tenant=watches + 1,
+                watch_max_per_connection=watches + 1,
             )
             async with OneBusService(settings) as service:
                 assert service.watches is not None
                 await measure(service.watches, servers.nats_url, watches, writes, unrelated,
-                              interval_ms)  # fmt: skip
+                              interval_ms, burst)  # fmt: skip
 
 
 async def measure(
     service: WatchService, nats_url: str, watches: int, writes: int, unrelated: int,
-    interval_ms: float,
+    interval_ms: float, burst: int,
 ) -> None:  # fmt: skip
     client = await nats.connect(nats_url)
     js = client.jetstream(timeout=10)
@@ -157,6 +160,46 @@ async def measure(
     await wait_until(lambda: service.changes_seen >= seen + expected, 60)
     await asyncio.sleep(0.5)  # past the coalescing window: any read would have happened
     unrelated_reads = service.evaluator.reads - reads
+    unrelated_seen = service.changes_seen - seen
+
+    # A burst: `burst` events of one watched actor published at once; how many pushes
+    # reach its watch, and when the one showing the last event arrives.
+    burst_watch = 1  # events.list {actorId: u1, limit: 10}
+    burst_pushes: list[tuple[float, list[str]]] = []
+
+    async def burst_pushed(msg: Msg) -> None:
+        items = json.loads(msg.data)["result"]["items"]
+        burst_pushes.append((time.perf_counter(), [item["id"] for item in items]))
+
+    await client.subscribe(f"_INBOX.burst.{burst_watch}", cb=burst_pushed)
+    body = {**watch_request(burst_watch)[1], "deliverTo": f"_INBOX.burst.{burst_watch}"}
+    reply = await client.request(
+        f"one.v1.{TENANT}.watch.events.list", json.dumps(body).encode(), 10
+    )
+    assert json.loads(reply.data)["ok"], reply.data
+    last_id = f"burst{burst - 1}"
+    burst_started = time.perf_counter()
+    await asyncio.gather(
+        *(
+            js.publish(
+                f"one.v1.{TENANT}.events.payment_event",
+                json.dumps(
+                    {
+                        "id": f"burst{n}",
+                        "type": "payment_event",
+                        "actorId": "u1",
+                        "timestamp": now_ms() + n,
+                        "metadata": {"status": "processed"},
+                    }
+                ).encode(),
+            )
+            for n in range(burst)
+        )
+    )
+
+    await wait_until(lambda: any(last_id in ids for _, ids in burst_pushes), 30)
+    arrived = [at for at, ids in burst_pushes if last_id in ids]
+    burst_ms = (arrived[0] - burst_started) * 1000 if arrived else float("nan")
     await client.close()
 
     table = Table(title=f"Live queries: {watches} watches in one process, {writes} writes "
@@ -169,8 +212,10 @@ async def measure(
     table.add_row("push latency p99 (ms)", f"{p99:.1f}")
     table.add_row("push latency max (ms)", f"{max(latencies_ms):.1f}")
     table.add_row("writes without a push in 30 s", str(missing))
-    table.add_row("unrelated changes seen", str(service.changes_seen - seen))
+    table.add_row("unrelated changes seen", str(unrelated_seen))
     table.add_row("store reads for them", str(unrelated_reads))
+    table.add_row(f"burst of {burst} events: pushes to its watch", str(len(burst_pushes)))
+    table.add_row("burst: first publish to the push showing the last (ms)", f"{burst_ms:.0f}")
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     table.add_row("process max RSS (MiB)", f"{rss_mib:.0f}")
     console.print(table)
@@ -182,7 +227,14 @@ if __name__ == "__main__":
     parser.add_argument("--writes", type=int, default=300)
     parser.add_argument("--unrelated", type=int, default=300)
     parser.add_argument("--interval-ms", type=float, default=50.0)
+    parser.add_argument("--burst", type=int, default=200)
     arguments = parser.parse_args()
     asyncio.run(
-        main(arguments.watches, arguments.writes, arguments.unrelated, arguments.interval_ms)
+        main(
+            arguments.watches,
+            arguments.writes,
+            arguments.unrelated,
+            arguments.interval_ms,
+            arguments.burst,
+        )
     )
