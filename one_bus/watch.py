@@ -38,9 +38,16 @@ class Watch:
     """One watch: an async iterator of results and an async context manager."""
 
     def __init__(
-        self, client: "OneClient", name: str, request: Query | Mapping[str, Any] | None = None
+        self,
+        client: "OneClient",
+        name: str,
+        request: Query | Mapping[str, Any] | None = None,
+        *,
+        renew_every_s: float | None = None,
     ) -> None:
         self._client = client
+        # None: a third of the lease the service grants.
+        self.renew_every_s = renew_every_s
         self.name = name
         if isinstance(request, Query):
             self.request: dict[str, Any] = request.model_dump(mode="json", exclude_none=True)
@@ -116,7 +123,7 @@ class Watch:
 
     async def _renew_loop(self) -> None:
         while True:
-            await asyncio.sleep(max(self.lease_s / 3, 0.1))
+            await asyncio.sleep(max(self.renew_every_s or self.lease_s / 3, 0.05))
             try:
                 await self._ask(WATCH_RENEW, {"watchId": self.watch_id})
             except NotFoundError:

@@ -37,9 +37,8 @@ async def test_the_sdk_renews_the_lease_for_the_caller(
     bus: OneBusService, nats_url: str, tenant: str
 ) -> None:
     async with OneClient(tenant, nats_url) as one:
-        watch = one.watch("events.list", {"actorId": "slow"})
+        watch = one.watch("events.list", {"actorId": "slow"}, renew_every_s=0.1)
         await watch.start()
-        watch.lease_s = 0.3  # renew every 0.1 s: the renewals must reach the service
         renewals = []
         for _ in range(3):
             await asyncio.sleep(0.15)
