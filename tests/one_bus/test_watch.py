@@ -59,3 +59,23 @@ async def test_a_refused_watch_raises_the_error(
             async for _ in one.watch("entities.list", {"type": "no_such_type"}):
                 pass
         assert raised.value.code == "invalid_request"
+
+
+async def test_breaking_out_of_a_plain_loop_stops_the_watch(
+    bus: OneBusService, nats_url: str, tenant: str
+) -> None:
+    service = bus.watches
+    assert service is not None
+    async with OneClient(tenant, nats_url) as one:
+        watch = one.watch("events.list", {"actorId": "quitter"})
+        async for result in watch:
+            assert result == {"items": [], "nextCursor": None}
+            assert watch.watch_id in service.registry
+            break
+        # The abandoned iterator is closed by the event loop, which stops the watch.
+        for _ in range(100):
+            if watch.watch_id not in service.registry:
+                break
+            await asyncio.sleep(0.05)
+        assert watch.watch_id not in service.registry
+        assert watch.ended_reason == "stopped"

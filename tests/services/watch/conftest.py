@@ -5,6 +5,7 @@ nats-server of their own (`private_bus`), so no other watch replica shares their
 """
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -82,7 +83,11 @@ class Watcher:
         return drained
 
     async def close(self) -> None:
-        if self._subscription is not None:
+        """Stop the watch (if it started and still runs) and the subscription."""
+        if self.reply.get("ok") and not self.client.is_closed:
+            with contextlib.suppress(nats.errors.Error):
+                await self.ask("stop", {"watchId": self.watch_id})
+        if self._subscription is not None and not self.client.is_closed:
             await self._subscription.unsubscribe()
 
 
