@@ -83,6 +83,18 @@ class Registry:
         for key in keys:
             self._by_result[(watched.tenant, key)].add(watched.watch_id)
 
+    @staticmethod
+    def affects(watched: Watched, collection: str, record: dict[str, Any]) -> bool:
+        """Whether a change of `record` may alter `watched`'s result as it now stands: the
+        same test as `candidates`, for one watch (changes that landed during its read)."""
+        key = record_key(collection, record)
+        if key is not None and (collection, key) in watched.result_keys:
+            return True
+        pinned = set(filter_keys(watched.name, watched.request))
+        if pinned.isdisjoint(change_filter_keys(collection, record)):
+            return False
+        return may_enter(watched.name, watched.request, record, watched.edge)
+
     def candidates(self, tenant: str, collection: str, record: dict[str, Any]) -> set[str]:
         """The watches a change of `record` in `collection` of `tenant` may affect."""
         affected: set[str] = set()

@@ -24,7 +24,7 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -112,6 +112,11 @@ class WatchService:
         self._held: set[str] = set()
         self._dirty_event = asyncio.Event()
         self._claiming: set[str] = set()
+        # Reads in flight → (tenant, the changes of that tenant matched meanwhile). A read
+        # may miss a change that lands while it runs, and the index still holds the old
+        # result then: such changes are checked again against the new one.
+        self._reading: dict[int, tuple[str, list[tuple[str, dict[str, Any]]]]] = {}
+        self._next_read = 0
         self._claims: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -202,7 +207,8 @@ class WatchService:
         watched.ready = False
         self.registry.add(watched)
         try:
-            evaluation = await self.evaluator.evaluate(tenant, name, request)
+            with self._noting_changes(tenant) as noted:
+                evaluation = await self.evaluator.evaluate(tenant, name, request)
             record = record.model_copy(update={"resultHash": evaluation.digest})
             revision = await self.store.create(record)
         except BaseException:
@@ -216,6 +222,7 @@ class WatchService:
             result_keys(name, request, evaluation.result),
             page_edge(name, request, evaluation.result),
         )
+        self._recheck(watched, noted)
         watched.ready = True
         if watch_id in self._held:
             self._held.discard(watch_id)
@@ -308,8 +315,28 @@ class WatchService:
             return
         if not isinstance(collection, str) or not isinstance(record, dict):
             return
+        for tenant, noted in self._reading.values():
+            if tenant == tokens[2]:
+                noted.append((collection, record))
         for watch_id in self.registry.candidates(tokens[2], collection, record):
             self._mark(watch_id)
+
+    @contextlib.contextmanager
+    def _noting_changes(self, tenant: str) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+        """The changes of `tenant` that arrive while the block runs (a read)."""
+        self._next_read += 1
+        token, noted = self._next_read, list[tuple[str, dict[str, Any]]]()
+        self._reading[token] = (tenant, noted)
+        try:
+            yield noted
+        finally:
+            del self._reading[token]
+
+    def _recheck(self, watched: Watched, noted: list[tuple[str, dict[str, Any]]]) -> None:
+        """After a read: a change that landed during it and may alter the new result makes
+        the watch dirty again."""
+        if any(self.registry.affects(watched, collection, record) for collection, record in noted):
+            self._mark(watched.watch_id)
 
     def _mark_again(self, group: list[Watched]) -> None:
         for watched in group:
@@ -342,7 +369,8 @@ class WatchService:
     async def _refresh(self, group: list[Watched]) -> None:
         first = group[0]
         try:
-            evaluation = await self.evaluator.evaluate(first.tenant, first.name, first.request)
+            with self._noting_changes(first.tenant) as noted:
+                evaluation = await self.evaluator.evaluate(first.tenant, first.name, first.request)
         except Exception as error:
             # The store is slow or away: try again after a pause, as ingest does.
             log.warning("re-evaluating %s for %d watches failed: %r", first.name, len(group), error)
@@ -357,6 +385,7 @@ class WatchService:
             if watched.watch_id not in self.registry:
                 continue
             self.registry.set_result(watched, keys, edge)
+            self._recheck(watched, noted)
             if evaluation.digest != watched.result_hash:
                 pushes.append(self._deliver(watched, evaluation))
         await asyncio.gather(*pushes)

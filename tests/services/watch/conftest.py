@@ -124,8 +124,8 @@ def private_settings(private_nats_url: str, bus_settings: Settings) -> Settings:
         update={
             "nats_url": private_nats_url,
             "mongodb_db": f"one_watch_{uuid.uuid4().hex[:8]}",
-            "watch_heartbeat_s": 0.2,
-            "watch_replica_timeout_s": 1.5,
+            "watch_heartbeat_s": 0.3,
+            "watch_replica_timeout_s": 3.0,
         }
     )
 

@@ -126,3 +126,21 @@ def test_owners_are_spread_over_the_replicas_and_move_only_from_a_leaving_one() 
     }
     after = {watch: owner_of(watch, ["r1", "r2"]) for watch in owners}
     assert all(after[w] == owners[w] for w in owners if owners[w] != "r3")
+
+
+def test_a_change_during_a_read_is_checked_against_the_new_result() -> None:
+    """`affects` judges one watch as it now stands (its new result keys and page end)."""
+    request = EntitiesList(type="creator", limit=1)
+    watch = watched("w", "entities.list", request)
+    registry = Registry()
+    registry.add(watch)
+    new = {"items": [entity(id="c", createdAt=80)], "nextCursor": "more"}
+    registry.set_result(watch, result_keys("entities.list", request, new), page_edge(
+        "entities.list", request, new))  # fmt: skip
+    # Deleted while the read ran: it is in the new result, so the result is stale.
+    assert Registry.affects(watch, "entities", entity(id="c", createdAt=80, deletedAt=5))
+    # Newer than the page's end: it enters.
+    assert Registry.affects(watch, "entities", entity(id="d", createdAt=85))
+    # Older than a full page's end, or of another type: it cannot.
+    assert not Registry.affects(watch, "entities", entity(id="e", createdAt=70))
+    assert not Registry.affects(watch, "entities", entity(id="f", type="blog_post", createdAt=99))
