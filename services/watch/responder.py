@@ -43,11 +43,18 @@ def parse_watch_subject(subject: str) -> tuple[str, str]:
     return tokens[2], ".".join(tokens[4:])
 
 
-def connection_of(msg: Msg, deliver_to: str) -> str:
-    """Who counts as one connection: the reply inbox without its last token (one per
-    connection in nats-py, Go and the nats CLI), else the push subject's."""
-    subject = msg.reply or deliver_to
-    return subject.rsplit(".", 1)[0]
+def connection_of(reply: str, deliver_to: str) -> str:
+    """Who counts as one connection: the reply inbox without its last token
+    (`_INBOX.<per-connection id>.<request>` in nats-py, Go and the nats CLI).
+
+    A reply inbox of one request alone (`_INBOX.<id>`, old-style requests) says nothing
+    about its connection: then the push subject's prefix counts, else the inbox itself,
+    never a prefix every such client shares."""
+    for subject in (reply, deliver_to):
+        tokens = subject.split(".")
+        if len(tokens) >= 3:
+            return ".".join(tokens[:-1])
+    return reply or deliver_to
 
 
 class WatchResponder:
@@ -137,7 +144,7 @@ class WatchResponder:
         fields.pop("deliverTo", None)
         request = WATCHABLE_MODELS[name].model_validate(fields)
         started = await self._watches.start_watch(
-            tenant, name, request, deliver_to, connection_of(msg, deliver_to)
+            tenant, name, request, deliver_to, connection_of(msg.reply, deliver_to)
         )
         return {
             "watchId": started.watch_id,
