@@ -11,7 +11,8 @@ own embedded servers (nats-server, SecantusDB) and ONE Bus in this process, then
 3. publishes U unrelated writes (entities and events nobody watches, each also an audit
    event) and counts the store reads the watch side made meanwhile: it should be 0;
 4. publishes a burst of B events of one watched actor at once, and counts the pushes its
-   watch gets (coalescing) and the time until the push showing the last event.
+   watch gets (coalescing) and the time until the push showing the last event;
+5. renews every watch once (64 requests in flight): renewals per second.
 
 The service, its ingest and this client share one Python process and 2 cores with the
 servers, so the latencies include that contention.
@@ -126,13 +127,16 @@ async def measure(
 
     started = time.perf_counter()
     slots = asyncio.Semaphore(64)
+    watch_ids: list[str] = []
 
     async def start(index: int) -> None:
         name, request = watch_request(index)
         body = json.dumps({**request, "deliverTo": f"_INBOX.bench.{index}"}).encode()
         async with slots:
             reply = await client.request(f"one.v1.{TENANT}.watch.{name}", body, timeout=60)
-        assert json.loads(reply.data)["ok"], reply.data
+        answer = json.loads(reply.data)
+        assert answer["ok"], reply.data
+        watch_ids.append(answer["data"]["watchId"])
 
     await asyncio.gather(*(start(index) for index in range(watches)))
     created_s = time.perf_counter() - started
@@ -200,6 +204,19 @@ async def measure(
     await wait_until(lambda: any(last_id in ids for _, ids in burst_pushes), 30)
     arrived = [at for at, ids in burst_pushes if last_id in ids]
     burst_ms = (arrived[0] - burst_started) * 1000 if arrived else float("nan")
+
+    # Renewals: every watch renewed once, 64 requests in flight (what keeping them alive
+    # costs: the SDK renews each at a third of its lease).
+    async def renew(watch_id: str) -> None:
+        async with slots:
+            reply = await client.request(
+                f"one.v1.{TENANT}.watch.renew", json.dumps({"watchId": watch_id}).encode(), 60
+            )
+        assert json.loads(reply.data)["ok"], reply.data
+
+    renew_started = time.perf_counter()
+    await asyncio.gather(*(renew(watch_id) for watch_id in watch_ids))
+    renewals_per_s = len(watch_ids) / (time.perf_counter() - renew_started)
     await client.close()
 
     table = Table(title=f"Live queries: {watches} watches in one process, {writes} writes "
@@ -216,6 +233,7 @@ async def measure(
     table.add_row("store reads for them", str(unrelated_reads))
     table.add_row(f"burst of {burst} events: pushes to its watch", str(len(burst_pushes)))
     table.add_row("burst: first publish to the push showing the last (ms)", f"{burst_ms:.0f}")
+    table.add_row("renewals per second (every watch once)", f"{renewals_per_s:.0f}")
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     table.add_row("process max RSS (MiB)", f"{rss_mib:.0f}")
     console.print(table)

@@ -231,8 +231,11 @@ class WatchService:
 
     async def renew(self, tenant: str, watch_id: str) -> float:
         """Extend the lease by `leaseS` from now; raises WatchGoneError."""
+        # The mirror first (no read of the bucket); a stale revision only costs a retry.
+        found = self._records.get(watch_id)
         for _ in range(5):
-            found = await self.store.get(watch_id)
+            if found is None:
+                found = await self.store.get(watch_id)
             if found is None or found[0].tenant != tenant:
                 raise WatchGoneError(watch_id)
             record, revision = found
@@ -242,7 +245,8 @@ class WatchService:
             try:
                 self._remember(watch_id, renewed, await self.store.update(renewed, revision))
             except Conflict:
-                continue  # the owner pushed meanwhile: read again
+                found = None  # the owner pushed meanwhile: read again
+                continue
             return record.leaseS
         raise TimeoutError("the watch kept changing; try again")
 
