@@ -136,10 +136,7 @@ class OneBusService:
             self._responder = QueryResponder(client, database, settings, self.metrics_registry)
             await self._responder.start()
             if settings.watch_enabled:
-                self.watches = WatchService(client, database, settings, self.metrics_registry)
-                await self.watches.start()
-                self._watch_responder = WatchResponder(client, self.watches, settings)
-                await self._watch_responder.start()
+                await self._start_watches(client, database)
         await self._broker.start()
         if self._ingest_consumer is not None:
             await self._ingest_consumer.start()
@@ -151,6 +148,27 @@ class OneBusService:
                 settings.metrics_port, registry=self.metrics_registry
             )
         log.info("ONE Bus running: NATS %s, MongoDB db %r", settings.nats_url, settings.mongodb_db)
+
+    async def _start_watches(
+        self, client: NatsClient, database: AsyncDatabase[dict[str, Any]]
+    ) -> None:
+        """Live queries (docs/watch.md). Their KV bucket out of reach (not declared, or not
+        permitted to this identity) turns them off, loudly, and leaves queries running."""
+        watches = WatchService(client, database, self.settings, self.metrics_registry)
+        try:
+            await watches.start()
+        except (NatsError, TimeoutError) as error:
+            log.error(
+                "live queries are off: KV bucket %s or stream %s out of reach: %s",
+                self.settings.watch_kv_bucket,
+                self.settings.changes_stream,
+                _first_line(error),
+            )
+            await watches.stop()
+            return
+        self.watches = watches
+        self._watch_responder = WatchResponder(client, watches, self.settings)
+        await self._watch_responder.start()
 
     @property
     def nats(self) -> NatsClient:

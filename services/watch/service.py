@@ -159,8 +159,9 @@ class WatchService:
             if self._changes is not None:
                 await self._changes.unsubscribe()
             await self.store.close()
-            # Gone at once, not after the heartbeat times out: the others take over now.
-            await self.store.forget_replica(self.replica_id)
+            if self.store.opened:
+                # Gone at once, not after the heartbeat times out: the others take over now.
+                await self.store.forget_replica(self.replica_id)
 
     # Requests (the responder validates them first)
 

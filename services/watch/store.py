@@ -85,6 +85,10 @@ class WatchStore:
         self.loaded = asyncio.Event()
 
     @property
+    def opened(self) -> bool:
+        return self._kv is not None
+
+    @property
     def kv(self) -> KeyValue:
         assert self._kv is not None, "open() the store first"
         return self._kv

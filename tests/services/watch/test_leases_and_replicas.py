@@ -2,6 +2,8 @@
 
 import asyncio
 
+import nats
+import pytest
 from nats.aio.client import Client as NatsClient
 
 from one_bus import OneClient
@@ -153,3 +155,17 @@ async def test_a_replica_that_dies_loses_its_watches_to_the_survivor(
         for n, watch in enumerate(watchers):
             pushed = await watch.until(lambda m: m["result"] is not None)
             assert pushed["result"]["id"] == f"e{n}"
+
+
+async def test_without_its_kv_bucket_the_watch_side_is_off_and_queries_still_answer(
+    private_bus: ServiceFactory, private_client: NatsClient, tenant: str
+) -> None:
+    # Operators manage the streams (and the bucket), and have not created the bucket.
+    service = await private_bus(ingest=False, declare_streams=False)
+    assert service.watches is None
+    answer = await private_client.request(f"one.v1.{tenant}.query.entities.get", b'{"id": "x"}', 10)
+    assert b"not_found" in answer.data
+    with pytest.raises(nats.errors.NoRespondersError):
+        await private_client.request(
+            f"one.v1.{tenant}.watch.entities.get", b'{"id": "x", "deliverTo": "_INBOX.a.b"}', 2
+        )
