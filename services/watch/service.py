@@ -369,7 +369,18 @@ class WatchService:
                     continue
                 groups.setdefault(watched.query_key, []).append(watched)
             if groups:
-                await asyncio.gather(*(self._refresh(group) for group in groups.values()))
+                await asyncio.gather(*(self._refresh_safely(g) for g in groups.values()))
+
+    async def _refresh_safely(self, group: list[Watched]) -> None:
+        """A failure of one group (the bucket unreachable mid-push, ...) must not end the
+        loop that serves them all: it is logged and the group tried again after a pause."""
+        try:
+            await self._refresh(group)
+        except Exception:
+            log.exception("refreshing %d watches of %s failed", len(group), group[0].name)
+            asyncio.get_running_loop().call_later(
+                self._settings.retry_base_delay_s, self._mark_again, group
+            )
 
     async def _refresh(self, group: list[Watched]) -> None:
         first = group[0]
@@ -460,6 +471,8 @@ class WatchService:
                 await self._forget_silent_replicas()
             except (NatsError, JetStreamError) as error:
                 log.warning("watch upkeep failed: %r", error)
+            except Exception:
+                log.exception("watch upkeep failed")
 
     async def _expire_leases(self) -> None:
         now = now_ms()
