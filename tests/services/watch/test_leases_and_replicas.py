@@ -1,6 +1,7 @@
 """Leases, limits, restarts and replicas, each on a nats-server of the test's own."""
 
 import asyncio
+import json
 
 import nats
 import pytest
@@ -169,3 +170,20 @@ async def test_without_its_kv_bucket_the_watch_side_is_off_and_queries_still_ans
         await private_client.request(
             f"one.v1.{tenant}.watch.entities.get", b'{"id": "x", "deliverTo": "_INBOX.a.b"}', 2
         )
+
+
+async def test_a_result_that_outgrows_the_max_payload_ends_the_watch(
+    private_bus: ServiceFactory, private_nats_url: str, private_client: NatsClient, tenant: str
+) -> None:
+    service = await private_bus()
+    # The embedded server's max payload is 1 MiB; the service's connection is told 4 KiB
+    # (what nats-py checks publishes against), so a page of long names outgrows it.
+    service.nats._max_payload = 4096
+    watch = Watcher(private_client, tenant)
+    await watch.start("entities.list", {"type": "creator", "limit": 100})
+    async with OneClient(tenant, private_nats_url) as one:
+        for n in range(30):
+            await one.upsert_entity(id=f"c{n}", type="creator", name="x" * 200, actor_id="a")
+    ended = await watch.until(lambda m: m.get("ended") is True)
+    assert ended == {"watchId": watch.watch_id, "ended": True, "reason": "result_too_large"}
+    assert all(len(json.dumps(m)) <= 4096 for m in watch.messages)
