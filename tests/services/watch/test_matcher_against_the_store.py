@@ -10,7 +10,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.queries import EntitiesList, EventsList
+from contracts.queries import ConnectionsList, EntitiesList, EventsList, TagsList
 from services.store import reads
 from services.store.indexes import ensure_indexes
 from services.store.keys import record_key
@@ -82,6 +82,77 @@ def events_request(rng: random.Random) -> EventsList:
     if rng.random() < 0.3:
         fields["until"] = rng.randrange(0, 100)
     return EventsList(**fields)
+
+
+def connection(rng: random.Random, n: int) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "_id": record_key(TENANT, f"c{n}"), "id": f"c{n}", "groupId": TENANT,
+        "fromEntityId": rng.choice(["a", "b"]), "toEntityId": rng.choice(["a", "b", "c"]),
+        "relationshipType": rng.choice(["owns", "following"]), "createdAt": rng.randrange(0, 100),
+    }  # fmt: skip
+    if rng.random() < 0.7:
+        document["metadata"] = {"protocol": rng.choice(["a2a", "acp"]),
+                                "messageType": rng.choice(["Message", "Task"])}  # fmt: skip
+    if rng.random() < 0.2:
+        document["deletedAt"] = 1
+    return document
+
+
+def connections_request(rng: random.Random) -> ConnectionsList:
+    fields: dict[str, Any] = {"limit": 500}
+    anchors = rng.choice([("fromEntityId",), ("toEntityId",), ("fromEntityId", "toEntityId")])
+    for field in anchors:
+        fields[field] = rng.choice(["a", "b", "c"])
+    if rng.random() < 0.4:
+        fields["relationshipType"] = rng.choice(["owns", "following"])
+    if rng.random() < 0.3:
+        fields["protocol"] = rng.choice(["a2a", "ACP"])
+    if rng.random() < 0.3:
+        fields["messageType"] = rng.choice(["Message", "Task"])
+    if rng.random() < 0.2:
+        fields["includeDeleted"] = True
+    return ConnectionsList(**fields)
+
+
+def tag(rng: random.Random, n: int) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "_id": f"{TENANT}:tag{n}", "groupId": TENANT, "entityId": rng.choice(["a", "b"]),
+        "key": rng.choice(["topic", "level"]), "value": rng.choice(["ai", "art"]), "seq": n,
+    }  # fmt: skip
+    if rng.random() < 0.2:
+        document["deletedAt"] = 1
+    return document
+
+
+def tags_request(rng: random.Random) -> TagsList:
+    if rng.random() < 0.5:
+        return TagsList(entityId=rng.choice(["a", "b"]), limit=500)
+    value = rng.choice(["ai", "art", None])
+    return TagsList(key=rng.choice(["topic", "level"]), value=value, limit=500)
+
+
+async def test_connections_and_tags_listed_may_enter(
+    database: AsyncDatabase[dict[str, Any]],
+) -> None:
+    rng = random.Random(7)
+    await ensure_indexes(database)
+    connections = [connection(rng, n) for n in range(150)]
+    tags = [tag(rng, n) for n in range(150)]
+    await database["connections"].insert_many([dict(c) for c in connections])
+    await database["tags"].insert_many([dict(t) for t in tags])
+    listed = 0
+    for _ in range(40):
+        wanted = connections_request(rng)
+        page = await reads.list_connections(database, TENANT, wanted, after=None, limit=500)
+        for record in page.items:
+            assert may_enter("connections.list", wanted, record), (wanted, record)
+            listed += 1
+        tagged = tags_request(rng)
+        page = await reads.list_tags(database, TENANT, tagged, after=None, limit=500)
+        for record in page.items:
+            assert may_enter("tags.list", tagged, record), (tagged, record)
+            listed += 1
+    assert listed > 300, listed
 
 
 async def test_every_listed_record_may_enter(database: AsyncDatabase[dict[str, Any]]) -> None:
