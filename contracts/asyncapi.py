@@ -44,6 +44,15 @@ from contracts.protocols.envelope import (
 from contracts.queries import QUERY_MODELS, REPLY_DATA, OkReply
 from contracts.records import Change, ConnectionRecord, EntityRecord, EventRecord, TagRecord
 from contracts.subjects import CONNECTION_OPS, ENTITY_OPS, INGEST_KINDS, PREFIX, TAG_OPS
+from contracts.watches import (
+    WATCH_MODELS,
+    WatchControl,
+    WatchEnded,
+    WatchPush,
+    WatchRenewed,
+    WatchStarted,
+    WatchStopped,
+)
 
 SCHEMAS: Final = "#/components/schemas/"
 _COMMANDS: Final[dict[str, tuple[type[BaseModel], str]]] = {
@@ -136,6 +145,18 @@ def ok_reply_model(query: str) -> type[BaseModel]:
     return model
 
 
+_WATCH_REPLIES: Final[dict[str, type[BaseModel]]] = {
+    "started": WatchStarted,
+    "renewed": WatchRenewed,
+    "stopped": WatchStopped,
+}
+
+
+def _ok(data: type[BaseModel]) -> type[BaseModel]:
+    model: type[BaseModel] = OkReply[data]  # type: ignore[valid-type]
+    return model
+
+
 def _schemas() -> tuple[dict[str, Any], dict[tuple[str, str], dict[str, Any]]]:
     """All payload schemas, generated together: (components.schemas, (group, name) → ref)."""
     entries: list[tuple[str, str, type[BaseModel]]] = [
@@ -146,6 +167,10 @@ def _schemas() -> tuple[dict[str, Any], dict[tuple[str, str], dict[str, Any]]]:
     entries += [("request", name, model) for name, model in QUERY_MODELS.items()]
     entries += [("reply", name, ok_reply_model(name)) for name in QUERY_MODELS]
     entries.append(("error", "error", ErrorReply))
+    entries += [("watchRequest", name, model) for name, model in WATCH_MODELS.items()]
+    entries += [("watchReply", name, _ok(data)) for name, data in _WATCH_REPLIES.items()]
+    entries += [("watchControl", "control", WatchControl), ("watchPush", "push", WatchPush),
+                ("watchEnded", "ended", WatchEnded)]  # fmt: skip
     refs, top = models_json_schema(
         [(model, "validation") for _, _, model in entries], ref_template=SCHEMAS + "{model}"
     )
@@ -348,6 +373,8 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
             },
         )
 
+    _watch_channels(schema_of, messages, channels, operations)
+
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -368,3 +395,83 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
         "operations": operations,
         "components": {"schemas": schemas, "messages": messages},
     }
+
+
+def _watch_channels(
+    schema_of: dict[tuple[str, str], dict[str, Any]],
+    messages: dict[str, Any],
+    channels: dict[str, Any],
+    operations: dict[str, Any],
+) -> None:
+    """Live queries (docs/watch.md): watch, renew and stop by request/reply, and the pushes
+    on the requester's own `deliverTo` subject."""
+    for reply, data in _WATCH_REPLIES.items():
+        name = _camel("watch", reply)
+        messages[name] = {
+            "name": name,
+            "title": f"Watch {reply}",
+            "summary": (data.__doc__ or name).strip().splitlines()[0],
+            "payload": schema_of[("watchReply", reply)],
+        }
+    messages["watchControl"] = {
+        "name": "watchControl",
+        "title": "Watch renew or stop",
+        "payload": schema_of[("watchControl", "control")],
+    }
+    for kind in ("push", "ended"):
+        model = WatchPush if kind == "push" else WatchEnded
+        name = _camel("watch", kind)
+        messages[name] = {
+            "name": name,
+            "title": f"Watch {kind}",
+            "summary": (model.__doc__ or name).strip().splitlines()[0],
+            "payload": schema_of[(_camel("watch", kind), kind)],
+        }
+    requests = [
+        (query, _camel("watch", query, "request"), "watchStarted") for query in WATCH_MODELS
+    ]
+    requests += [
+        ("renew", "watchControl", "watchRenewed"),
+        ("stop", "watchControl", "watchStopped"),
+    ]
+    for target, request_name, reply_name in requests:
+        if target in WATCH_MODELS:
+            messages[request_name] = {
+                "name": request_name,
+                "title": f"watch {target} request",
+                "summary": f"Watch `{target}`: its request plus `deliverTo`.",
+                "payload": schema_of[("watchRequest", target)],
+            }
+        channel, reply_channel = _camel("watch", target), _camel("watch", target, "replies")
+        channels[channel] = _channel(
+            f"{PREFIX}.{{tenant}}.watch.{target}",
+            f"`watch.{target}` (core NATS request/reply).",
+            {request_name: request_name},
+            {"tenant": _TENANT},
+        )
+        channels[reply_channel] = _channel(
+            None,
+            f"Replies to `watch.{target}`, sent to the requester's inbox.",
+            {reply_name: reply_name, "queryError": "queryError"},
+        )
+        operations[_camel("answer", "watch", target)] = _operation(
+            "receive",
+            channel,
+            [request_name],
+            f"Answer `watch.{target}`.",
+            reply={
+                "channel": _ref(f"#/channels/{reply_channel}"),
+                "messages": [
+                    _ref(f"#/channels/{reply_channel}/messages/{m}")
+                    for m in (reply_name, "queryError")
+                ],
+            },
+        )
+    channels["watchPushes"] = _channel(
+        None,
+        "A watch's `deliverTo` subject: each new result, then a last `ended` message.",
+        {"watchPush": "watchPush", "watchEnded": "watchEnded"},
+    )
+    operations["sendWatchPushes"] = _operation(
+        "send", "watchPushes", ["watchPush", "watchEnded"], "Each new result of a watch."
+    )

@@ -8,13 +8,15 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-ErrorCode = Literal["invalid_request", "not_found", "timeout", "internal"]
+ErrorCode = Literal["invalid_request", "not_found", "timeout", "internal", "limit_exceeded"]
 
 ERROR_STATUS: Final[dict[ErrorCode, int]] = {
     "invalid_request": 400,
     "not_found": 404,
     "timeout": 408,
     "internal": 500,
+    # Too many watches (per tenant or per connection): stop some, then ask again.
+    "limit_exceeded": 429,
 }
 """The `Nats-Service-Error-Code` header value for each error code."""
 

@@ -12,8 +12,17 @@ from pydantic import BaseModel, TypeAdapter
 from contracts.asyncapi import ok_reply_model
 from contracts.commands import COMMAND_MODELS
 from contracts.errors import ErrorReply
-from contracts.queries import QUERY_MODELS
+from contracts.queries import QUERY_MODELS, OkReply
 from contracts.records import Change, ConnectionRecord, EntityRecord, EventRecord, TagRecord
+from contracts.watches import (
+    WATCH_MODELS,
+    WatchControl,
+    WatchEnded,
+    WatchPush,
+    WatchRenewed,
+    WatchStarted,
+    WatchStopped,
+)
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 ID_PREFIX: Final = "urn:one-bus:v1:schema:"
@@ -36,9 +45,16 @@ def _standalone(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"$schema": JSON_SCHEMA_DIALECT, "$id": schema_id(name), **schema}
 
 
+def _reply(data: type[BaseModel]) -> dict[str, Any]:
+    ok: Any = OkReply[data]  # type: ignore[valid-type]
+    return TypeAdapter(ok | ErrorReply).json_schema()
+
+
 def message_schemas() -> dict[str, dict[str, Any]]:
     """Schema name → JSON Schema: `<kind>.<op>` for ingest payloads, records, the change,
-    then `query.<name>.request` and `query.<name>.reply` (the ok or the error reply)."""
+    then `query.<name>.request` and `query.<name>.reply` (the ok or the error reply), and
+    the live queries' `watch.<name>.request|reply`, `watch.renew|stop.request|reply`,
+    `watch.push` and `watch.ended` (docs/watch.md)."""
     schemas: dict[str, dict[str, Any]] = {}
     for (kind, op), command in COMMAND_MODELS.items():
         schemas[f"{kind}.{op}" if op else kind] = command.model_json_schema()
@@ -48,4 +64,12 @@ def message_schemas() -> dict[str, dict[str, Any]]:
         schemas[f"query.{name}.request"] = request.model_json_schema()
         ok: Any = ok_reply_model(name)
         schemas[f"query.{name}.reply"] = TypeAdapter(ok | ErrorReply).json_schema()
+    for name, request in WATCH_MODELS.items():
+        schemas[f"watch.{name}.request"] = request.model_json_schema()
+        schemas[f"watch.{name}.reply"] = _reply(WatchStarted)
+    for verb, data in (("renew", WatchRenewed), ("stop", WatchStopped)):
+        schemas[f"watch.{verb}.request"] = WatchControl.model_json_schema()
+        schemas[f"watch.{verb}.reply"] = _reply(data)
+    schemas["watch.push"] = WatchPush.model_json_schema()
+    schemas["watch.ended"] = WatchEnded.model_json_schema()
     return {name: _standalone(name, schema) for name, schema in schemas.items()}

@@ -122,3 +122,16 @@ INGEST_WILDCARDS: Final[tuple[str, ...]] = tuple(f"{PREFIX}.*.{kind}.>" for kind
 QUERY_WILDCARD: Final = f"{PREFIX}.*.query.>"
 CHANGES_WILDCARD: Final = f"{PREFIX}.*.changes.>"
 DLQ_WILDCARD: Final = f"{PREFIX}.*.dlq.>"
+
+
+# Live queries (docs/watch.md): `watch.<query>` starts one, `watch.renew` / `watch.stop`
+# keep or end it. Query names have a dot (`entities.list`), the two verbs none.
+WATCH_RENEW: Final = "renew"
+WATCH_STOP: Final = "stop"
+
+
+def watch_subject(tenant: str, name: str) -> str:
+    return f"{PREFIX}.{tenant}.watch.{name}"
+
+
+WATCH_WILDCARD: Final = f"{PREFIX}.*.watch.>"

@@ -12,6 +12,7 @@ from one_bus.errors import (
 from one_bus.ids import new_id, uuid7
 from one_bus.pages import items
 from one_bus.subscription import Subscription
+from one_bus.watch import Watch
 
 __all__ = [
     "ChangeMessage",
@@ -25,6 +26,7 @@ __all__ = [
     "QueryUnavailableError",
     "StreamPosition",
     "Subscription",
+    "Watch",
     "items",
     "new_id",
     "uuid7",

@@ -84,6 +84,7 @@ from one_bus.errors import NotFoundError, PublishError, QueryError, QueryUnavail
 from one_bus.ids import new_id
 from one_bus.pages import iterate_pages
 from one_bus.subscription import Subscription
+from one_bus.watch import Watch
 
 DEFAULT_URL: Final = "nats://127.0.0.1:4222"
 CHANGES_STREAM: Final = "ONE_CHANGES"
@@ -467,6 +468,20 @@ class OneClient:
         error_body = ErrorReply.model_validate(reply).error
         error_type = NotFoundError if error_body.code == "not_found" else QueryError
         raise error_type.from_body(name, error_body)
+
+    def watch(
+        self,
+        name: str,
+        request: Query | Mapping[str, Any] | None = None,
+        *,
+        renew_every_s: float | None = None,
+    ) -> Watch:
+        """A live query: `async for result in one.watch("entities.list", {...})` yields
+        the first result, then each new one as the stored data changes (docs/watch.md).
+
+        The lease is renewed for you (every `renew_every_s`, by default a third of the
+        lease); leaving an `async with` block stops the watch."""
+        return Watch(self, name, request, renew_every_s=renew_every_s)
 
     async def _typed(self, request: Query, model: type[ModelT] | None = None) -> Any:
         name = _QUERY_NAMES[type(request)]

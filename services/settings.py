@@ -99,6 +99,24 @@ class Settings(BaseSettings):
     query_max_limit: int = Field(default=500, ge=1)
     query_default_limit: int = Field(default=50, ge=1)
 
+    # Live queries (docs/watch.md). A watch not renewed within its lease ends.
+    watch_enabled: bool = True
+    watch_queue_group: str = "one-bus-watch"
+    watch_lease_s: float = Field(default=60.0, ge=1)
+    watch_max_per_tenant: int = Field(default=10_000, ge=1)
+    # A "connection" is the requester's reply inbox without its last token: what one
+    # NATS connection's requests share (nats-py, Go and the nats CLI alike).
+    watch_max_per_connection: int = Field(default=1_000, ge=1)
+    # Changes within this window after the first one are folded into one re-evaluation.
+    watch_coalesce_s: float = Field(default=0.02, ge=0)
+    # Re-evaluations reading the store at once per replica.
+    watch_max_concurrency: int = Field(default=16, ge=1, le=1024)
+    # Watch definitions and replica heartbeats, where any replica can find them.
+    watch_kv_bucket: str = "ONE_WATCHES"
+    watch_heartbeat_s: float = Field(default=1.0, gt=0)
+    # A replica silent this long is gone: the others take its watches over.
+    watch_replica_timeout_s: float = Field(default=5.0, gt=0)
+
     @property
     def nats_servers(self) -> list[str]:
         return nats_servers(self.nats_url)

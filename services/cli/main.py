@@ -11,7 +11,7 @@ from rich.console import Console
 
 from contracts.asyncapi import asyncapi_document
 from contracts.json_schemas import message_schemas
-from services.cli import dlq, importer, publish, query, security, tail, tenant
+from services.cli import dlq, importer, publish, query, security, tail, tenant, watch
 from services.cli.version import installed_version, version_option
 from services.runtime.logs import configure_logging
 from services.runtime.runner import run_until_stopped
@@ -33,6 +33,7 @@ app.callback()(version_option)
 app.command()(publish.publish)
 app.command()(query.query)
 app.command()(tail.tail)
+app.command()(watch.watch)
 app.command("import")(importer.import_)
 console = Console(stderr=True)
 

@@ -10,6 +10,7 @@ The exit code says how it went, so scripts can branch on it:
 | 3 | `not_found` |
 | 4 | `timeout` (the service's deadline, or no reply in time) |
 | 5 | `internal` |
+| 6 | `limit_exceeded` (too many watches) |
 
 On an error the reply's `error` object (`code`, `message`, `details`) goes to stderr.
 """
@@ -31,7 +32,20 @@ EXIT_CODES: Final[dict[ErrorCode, int]] = {
     "not_found": 3,
     "timeout": 4,
     "internal": 5,
+    "limit_exceeded": 6,
 }
+
+
+def parse_request(request: str | None) -> dict[str, Any]:
+    """The request argument as a JSON object (`-`: stdin; none: `{}`), or exit 2."""
+    text = sys.stdin.read() if request == "-" else (request or "{}")
+    try:
+        body = json.loads(text)
+    except ValueError as error:
+        fail(f"the request is not JSON: {error}", 2)
+    if not isinstance(body, dict):
+        fail("the request must be a JSON object", 2)
+    return body
 
 
 def query(
@@ -49,13 +63,7 @@ def query(
     credentials: Credentials = None,
 ) -> None:
     """Run a query (request/reply) and print the reply's data."""
-    text = sys.stdin.read() if request == "-" else (request or "{}")
-    try:
-        body = json.loads(text)
-    except ValueError as error:
-        fail(f"the request is not JSON: {error}", 2)
-    if not isinstance(body, dict):
-        fail("the request must be a JSON object", 2)
+    body = parse_request(request)
 
     async def work(client: OneClient) -> Any:
         try:

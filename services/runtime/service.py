@@ -27,6 +27,8 @@ from services.security.credentials import mongo_credentials, new_broker
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
 from services.store.writer import StoreWriter
+from services.watch.responder import WatchResponder
+from services.watch.service import WatchService
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,9 @@ class OneBusService:
         self._client: NatsClient | None = None
         self._ingest_consumer: PullConsumer | None = None
         self._responder: QueryResponder | None = None
+        # Live queries ride with the query side (docs/watch.md).
+        self.watches: WatchService | None = None
+        self._watch_responder: WatchResponder | None = None
         # Per instance, not prometheus_client's global registry: several services may
         # share a process (tests), and each must count only its own work.
         self.metrics_registry = CollectorRegistry()
@@ -138,6 +143,8 @@ class OneBusService:
         if self._query:
             self._responder = QueryResponder(client, database, settings, self.metrics_registry)
             await self._responder.start()
+            if settings.watch_enabled:
+                await self._start_watches(client, database)
         await self._broker.start()
         if self._ingest_consumer is not None:
             await self._ingest_consumer.start()
@@ -165,6 +172,27 @@ class OneBusService:
             redact_uri(settings.nats_url),
             settings.mongodb_db,
         )
+
+    async def _start_watches(
+        self, client: NatsClient, database: AsyncDatabase[dict[str, Any]]
+    ) -> None:
+        """Live queries (docs/watch.md). Their KV bucket out of reach (not declared, or not
+        permitted to this identity) turns them off, loudly, and leaves queries running."""
+        watches = WatchService(client, database, self.settings, self.metrics_registry)
+        try:
+            await watches.start()
+        except (NatsError, TimeoutError) as error:
+            log.error(
+                "live queries are off: KV bucket %s or stream %s out of reach: %s",
+                self.settings.watch_kv_bucket,
+                self.settings.changes_stream,
+                _first_line(error),
+            )
+            await watches.stop()
+            return
+        self.watches = watches
+        self._watch_responder = WatchResponder(client, watches, self.settings)
+        await self._watch_responder.start()
 
     @property
     def nats(self) -> NatsClient:
@@ -198,6 +226,12 @@ class OneBusService:
         if self._responder is not None:
             await self._responder.stop(self.settings.drain_timeout_s)
             self._responder = None
+        if self._watch_responder is not None:
+            await self._watch_responder.stop(self.settings.drain_timeout_s)
+            self._watch_responder = None
+        if self.watches is not None:
+            await self.watches.stop()
+            self.watches = None
         self.health.checks["started"] = "stopping"
         if self._beat is not None:
             self._beat.cancel()

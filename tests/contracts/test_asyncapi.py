@@ -15,6 +15,7 @@ from referencing import Registry, Resource
 
 from contracts.asyncapi import asyncapi_document
 from contracts.queries import QUERY_MODELS
+from contracts.watches import WATCH_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 PARSER_DIR = ROOT / ".cache" / "asyncapi-parser"
@@ -58,11 +59,13 @@ def test_every_subject_kind_has_a_channel(document: dict[str, Any]) -> None:
         "one.v1.{tenant}.dlq.{kind}",
     } <= addresses
     assert {f"one.v1.{{tenant}}.query.{name}" for name in QUERY_MODELS} <= addresses
+    assert {f"one.v1.{{tenant}}.watch.{name}" for name in WATCH_MODELS} <= addresses
 
 
 def test_every_query_is_a_request_with_a_reply_or_an_error(document: dict[str, Any]) -> None:
     answers = [op for op in document["operations"].values() if "reply" in op]
-    assert len(answers) == len(QUERY_MODELS)
+    # Each query, each watchable query's watch, and watch.renew / watch.stop.
+    assert len(answers) == len(QUERY_MODELS) + len(WATCH_MODELS) + 2
     for operation in answers:
         replies = [ref["$ref"].rsplit("/", 1)[1] for ref in operation["reply"]["messages"]]
         assert "queryError" in replies

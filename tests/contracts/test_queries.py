@@ -330,6 +330,7 @@ def test_error_codes_map_to_micro_statuses() -> None:
         "not_found": 404,
         "timeout": 408,
         "internal": 500,
+        "limit_exceeded": 429,
     }
     reply = ErrorReply.model_validate(
         {"ok": False, "error": {"code": "not_found", "message": "no entity", "details": None}}

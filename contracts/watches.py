@@ -1,0 +1,118 @@
+"""Live queries on `one.v1.<tenant>.watch.<query>` (docs/watch.md).
+
+A watch request is the query's own request plus `deliverTo`, the subject the requester
+already subscribes to; the reply carries the first result, and every later result goes to
+`deliverTo` as a push with a strictly increasing `version`. A watch lives as long as its
+lease, renewed on `watch.renew` and ended on `watch.stop`.
+"""
+
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+
+from contracts.queries import (
+    ConnectionsList,
+    EntitiesGet,
+    EntitiesList,
+    EntitiesSearch,
+    EventsList,
+    Query,
+    TagsList,
+)
+
+WATCHABLE_MODELS: Final[dict[str, type[Query]]] = {
+    "entities.get": EntitiesGet,
+    "entities.list": EntitiesList,
+    "entities.search": EntitiesSearch,
+    "connections.list": ConnectionsList,
+    "events.list": EventsList,
+    "tags.list": TagsList,
+}
+"""The queries that can be watched, with their plain request models."""
+
+MAX_DELIVER_TO_LENGTH: Final = 256
+
+DeliverTo = Annotated[
+    str,
+    StringConstraints(
+        max_length=MAX_DELIVER_TO_LENGTH,
+        # NATS subject tokens: not empty, no whitespace, no wildcard (`*`, `>`).
+        pattern=r"^[!-)+-\-/-=?-~]+(\.[!-)+-\-/-=?-~]+)*$",
+    ),
+]
+"""A concrete NATS subject (printable ASCII tokens without `*` or `>`) to push to."""
+
+WatchId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,64}$")]
+
+
+def _with_deliver_to(name: str, model: type[Query]) -> type[Query]:
+    # The query's own model, so its validators (exactly one of id/ids, ...) apply as is.
+    watch_model: type[Query] = create_model(
+        f"Watch{model.__name__}",
+        __base__=model,
+        __doc__=f"A watch of `{name}`: its request plus `deliverTo`.",
+        deliverTo=(DeliverTo, ...),
+    )
+    return watch_model
+
+
+WATCH_MODELS: Final[dict[str, type[Query]]] = {
+    name: _with_deliver_to(name, model) for name, model in WATCHABLE_MODELS.items()
+}
+"""The request model of `watch.<name>`: the query's fields plus `deliverTo`.
+
+A watch follows the first page: `cursor` is refused (the service checks it)."""
+
+
+class WatchControl(BaseModel):
+    """`watch.renew` and `watch.stop`: which watch."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    watchId: WatchId
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class WatchStarted(_Message):
+    """The reply `data` of `watch.<name>`: the first result, as the plain query returns it.
+
+    `result` is null where the query would answer `not_found` (`entities.get` by `id`)."""
+
+    watchId: str
+    version: Literal[1] = 1
+    result: Any
+    leaseS: float
+
+
+class WatchRenewed(_Message):
+    """The reply `data` of `watch.renew`: the lease runs `leaseS` from now."""
+
+    watchId: str
+    leaseS: float
+
+
+class WatchStopped(_Message):
+    watchId: str
+    stopped: Literal[True] = True
+
+
+class WatchPush(_Message):
+    """On `deliverTo` each time the result changes; `version` only ever grows."""
+
+    watchId: str
+    version: Annotated[int, Field(ge=2)]
+    result: Any
+
+
+EndReason = Literal["stopped", "lease_expired", "result_too_large"]
+
+
+class WatchEnded(_Message):
+    """The last message on `deliverTo`: the watch is over."""
+
+    watchId: str
+    ended: Literal[True] = True
+    reason: EndReason

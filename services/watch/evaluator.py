@@ -1,0 +1,74 @@
+"""Running a watched query: the very route and handler the plain query uses.
+
+So a watch's `result` is byte for byte what `one.v1.<tenant>.query.<name>` answers (its
+first page). `not_found` (`entities.get` of an id with no live entity) is the result
+`null`: a watch waits for the entity to appear. Reads are bounded like queries' (a store
+slot, `query_timeout_s`, maxTimeMS); `reads` counts them, so tests and benchmarks can
+check that an unrelated change cost none.
+"""
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pymongo
+from pydantic_core import to_json
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.queries import Query
+from services.query.context import QueryContext
+from services.query.errors import NotFoundError
+from services.query.routes import ROUTES
+from services.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    result: Any
+    # The result as the JSON every message carries, and its digest.
+    encoded: bytes
+    digest: str
+
+
+def encode(value: Any) -> bytes:
+    # As query replies encode (services/query/replies.py): strict JSON, non-finite as null.
+    return to_json(value, inf_nan_mode="null", fallback=str)
+
+
+def query_key(tenant: str, name: str, request: Query) -> str:
+    """Equal for watches whose results are equal: one read serves them all."""
+    material = [tenant, name, request.model_dump(mode="json")]
+    return json.dumps(material, sort_keys=True, separators=(",", ":"))
+
+
+class Evaluator:
+    def __init__(
+        self,
+        database: AsyncDatabase[dict[str, Any]],
+        settings: Settings,
+        on_read: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._database = database
+        self._settings = settings
+        self._on_read = on_read
+        self._slots = asyncio.Semaphore(settings.watch_max_concurrency)
+        self.reads = 0
+
+    async def evaluate(self, tenant: str, name: str, request: Query) -> Evaluation:
+        """The query's current result; raises what the store raises (the caller retries)."""
+        route = ROUTES[name]
+        context = QueryContext(self._database, tenant, name, self._settings)
+        timeout_s = self._settings.query_timeout_s
+        async with asyncio.timeout(timeout_s + 0.25), self._slots:
+            self.reads += 1
+            self._on_read()
+            with pymongo.timeout(timeout_s):
+                try:
+                    result = await route.handle(context, request)
+                except NotFoundError:
+                    result = None
+        encoded = encode(result)
+        return Evaluation(result, encoded, hashlib.sha256(encoded).hexdigest()[:32])

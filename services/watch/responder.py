@@ -1,0 +1,160 @@
+"""`one.v1.<tenant>.watch.<query>`, `.watch.renew`, `.watch.stop`: request/reply in a queue
+group, like queries (services/query/responder.py: plain nats-py subscriptions whose callback
+only starts the work, bounded by `query_max_pending` requests in hand).
+
+Everything a caller sends is validated before anything is read or stored; every outcome is
+a reply in the queries' shape (`invalid_request`, `not_found`, `timeout`, `internal`, and
+`limit_exceeded` for too many watches).
+"""
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Final
+
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import Error as NatsError
+from pydantic import ValidationError
+from pymongo.errors import PyMongoError
+
+from contracts.subjects import PREFIX, WATCH_RENEW, WATCH_STOP, WATCH_WILDCARD, is_tenant
+from contracts.watches import WATCH_MODELS, WATCHABLE_MODELS, WatchControl
+from services.query.dispatcher import MAX_REQUEST_BYTES
+from services.query.errors import InvalidRequestError
+from services.query.replies import Reply, error_reply, ok_reply
+from services.settings import Settings
+from services.watch.deliver_to import deliver_to_allowed
+from services.watch.service import LimitExceededError, WatchGoneError, WatchService
+
+log = logging.getLogger(__name__)
+
+_KNOWN: Final = sorted([*WATCH_MODELS, WATCH_RENEW, WATCH_STOP])
+
+
+def parse_watch_subject(subject: str) -> tuple[str, str]:
+    """`one.v1.<tenant>.watch.<name>` → (tenant, name)."""
+    tokens = subject.split(".")
+    if len(tokens) < 5 or ".".join(tokens[:2]) != PREFIX or tokens[3] != "watch":
+        raise InvalidRequestError(f"not a watch subject: {subject!r}")
+    if not is_tenant(tokens[2]):
+        raise InvalidRequestError("tenant must match [A-Za-z0-9_-]{1,64}")
+    return tokens[2], ".".join(tokens[4:])
+
+
+def connection_of(reply: str, deliver_to: str) -> str:
+    """Who counts as one connection: the reply inbox without its last token
+    (`_INBOX.<per-connection id>.<request>` in nats-py, Go and the nats CLI).
+
+    A reply inbox of one request alone (`_INBOX.<id>`, old-style requests) says nothing
+    about its connection: then the push subject's prefix counts, else the inbox itself,
+    never a prefix every such client shares."""
+    for subject in (reply, deliver_to):
+        tokens = subject.split(".")
+        if len(tokens) >= 3:
+            return ".".join(tokens[:-1])
+    return reply or deliver_to
+
+
+class WatchResponder:
+    def __init__(self, client: NatsClient, watches: WatchService, settings: Settings) -> None:
+        self._client = client
+        self._watches = watches
+        self._settings = settings
+        self._subscription: Subscription | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._subscription = await self._client.subscribe(
+            WATCH_WILDCARD, self._settings.watch_queue_group, cb=self._arrived
+        )
+
+    async def stop(self, timeout_s: float) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(NatsError):
+                await self._subscription.unsubscribe()
+            self._subscription = None
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=timeout_s)
+
+    async def _arrived(self, msg: Msg) -> None:
+        if not msg.reply:
+            return
+        if len(self._in_flight) >= self._settings.query_max_pending:
+            await self._publish(msg, error_reply("timeout", "overloaded: try again shortly"))
+            return
+        task = asyncio.create_task(self._answer(msg))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _answer(self, msg: Msg) -> None:
+        try:
+            reply = ok_reply(await self._handle(msg))
+        except InvalidRequestError as error:
+            reply = error_reply("invalid_request", error.message, error.details)
+        except ValidationError as error:
+            problems = error.errors(include_url=False, include_context=False, include_input=False)
+            reply = error_reply("invalid_request", f"invalid {error.title} request", problems)
+        except WatchGoneError as error:
+            reply = error_reply("not_found", f"no watch {error}", {"watchId": str(error)})
+        except LimitExceededError as error:
+            reply = error_reply("limit_exceeded", str(error))
+        except TimeoutError:
+            reply = error_reply("timeout", "the watch could not be served in time")
+        except PyMongoError as error:
+            if error.timeout:
+                reply = error_reply("timeout", "the store did not answer in time")
+            else:
+                log.warning("watch request on %s failed in the store: %s", msg.subject, error)
+                reply = error_reply("internal", "the store failed to answer")
+        except Exception:
+            log.exception("watch request on %s failed", msg.subject)
+            reply = error_reply("internal", "the watch request failed")
+        if len(reply.body) > self._client.max_payload:
+            reply = error_reply(
+                "internal",
+                "the result is larger than the server's max payload: ask for a smaller limit",
+            )
+        await self._publish(msg, reply)
+
+    async def _handle(self, msg: Msg) -> Any:
+        tenant, name = parse_watch_subject(msg.subject)
+        if len(msg.data) > MAX_REQUEST_BYTES:
+            raise InvalidRequestError(f"request larger than {MAX_REQUEST_BYTES} bytes")
+        if name in (WATCH_RENEW, WATCH_STOP):
+            control = WatchControl.model_validate_json(msg.data or b"{}")
+            if name == WATCH_RENEW:
+                lease_s = await self._watches.renew(tenant, control.watchId)
+                return {"watchId": control.watchId, "leaseS": lease_s}
+            await self._watches.stop_watch(tenant, control.watchId)
+            return {"watchId": control.watchId, "stopped": True}
+        model = WATCH_MODELS.get(name)
+        if model is None:
+            raise InvalidRequestError(f"{name!r} cannot be watched", {"known": _KNOWN})
+        watch = model.model_validate_json(msg.data or b"{}")
+        deliver_to: str = getattr(watch, "deliverTo")  # noqa: B009 (a field of the subclass)
+        if getattr(watch, "cursor", None) is not None:
+            problem = {"loc": ["cursor"], "msg": "a watch follows the first page: no cursor"}
+            raise InvalidRequestError("a watch follows the first page: no cursor", [problem])
+        if not deliver_to_allowed(tenant, deliver_to):
+            problem = {"loc": ["deliverTo"], "msg": "must be an inbox subject (_INBOX...)"}
+            raise InvalidRequestError("deliverTo must be an inbox subject", [problem])
+        fields = {field: getattr(watch, field) for field in watch.model_fields_set}
+        fields.pop("deliverTo", None)
+        request = WATCHABLE_MODELS[name].model_validate(fields)
+        started = await self._watches.start_watch(
+            tenant, name, request, deliver_to, connection_of(msg.reply, deliver_to)
+        )
+        return {
+            "watchId": started.watch_id,
+            "version": 1,
+            "result": started.evaluation.result,
+            "leaseS": started.lease_s,
+        }
+
+    async def _publish(self, msg: Msg, reply: Reply) -> None:
+        try:
+            await self._client.publish(msg.reply, reply.body, headers=reply.headers)
+        except NatsError as error:
+            log.debug("could not answer %s: %r", msg.subject, error)

@@ -1,0 +1,189 @@
+"""Watch definitions and replica heartbeats in a JetStream KV bucket, where every replica
+finds them: a watch outlives the replica that accepted it.
+
+Keys: `w.<watchId>` holds a `WatchRecord` (the request, where to push, the lease, the last
+pushed version and result digest, the owning replica); `r.<replicaId>` a replica's
+heartbeat. Every write of a watch is a compare-and-set on the key's revision, so two
+replicas can never both push a version: the one whose write lost reads again.
+
+Each replica follows the whole bucket with an ordered consumer (last value per key, then
+every update) and keeps a mirror: enough to count watches per tenant and connection and
+to notice a replica that went silent.
+"""
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy, KeyValueConfig, StorageType
+from nats.js.errors import (
+    APIError,
+    BucketNotFoundError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+)
+from nats.js.kv import KeyValue
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+log = logging.getLogger(__name__)
+
+WATCH_PREFIX: Final = "w."
+REPLICA_PREFIX: Final = "r."
+_OPERATION_HEADER: Final = "KV-Operation"
+_WRONG_LAST_SEQUENCE: Final = (10071, 10164)
+
+Conflict = KeyWrongLastSequenceError
+"""Raised by `update`/`delete` when the key changed since the revision given."""
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class WatchRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    watchId: str
+    tenant: str
+    query: str
+    # The plain query's request (validated), as JSON values.
+    request: dict[str, Any]
+    deliverTo: str
+    connection: str
+    leaseS: float
+    expiresAtMs: int
+    # The last version pushed (1: the reply) and the digest of that result.
+    version: int
+    resultHash: str | None
+    owner: str
+
+
+class Heartbeat(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    atMs: int
+
+
+WatchUpdate = Callable[[str, WatchRecord | None, int], None]
+ReplicaUpdate = Callable[[str, int | None], None]
+
+
+class WatchStore:
+    def __init__(self, js: JetStreamContext, bucket: str, replicas: int, declare: bool) -> None:
+        self._js = js
+        self._bucket = bucket
+        self._replicas = replicas
+        self._declare = declare
+        self._kv: KeyValue | None = None
+        self._subscription: JetStreamContext.PushSubscription | None = None
+        # Set once the mirror holds every key the bucket had when `follow` began.
+        self.loaded = asyncio.Event()
+
+    @property
+    def opened(self) -> bool:
+        return self._kv is not None
+
+    @property
+    def kv(self) -> KeyValue:
+        assert self._kv is not None, "open() the store first"
+        return self._kv
+
+    async def open(self) -> None:
+        try:
+            self._kv = await self._js.key_value(self._bucket)
+        except BucketNotFoundError:
+            if not self._declare:
+                raise
+            self._kv = await self._js.create_key_value(
+                KeyValueConfig(
+                    bucket=self._bucket,
+                    description="ONE Bus live queries: watch definitions and replica heartbeats",
+                    history=1,
+                    storage=StorageType.FILE,
+                    replicas=self._replicas,
+                )
+            )
+
+    async def follow(self, on_watch: WatchUpdate, on_replica: ReplicaUpdate) -> None:
+        """Call back with the last value of every key, then with every change."""
+        prefix = f"$KV.{self._bucket}."
+
+        async def arrived(msg: Msg) -> None:
+            if msg.metadata.num_pending == 0:
+                self.loaded.set()
+            key = msg.subject[len(prefix) :]
+            deleted = (msg.headers or {}).get(_OPERATION_HEADER) in ("DEL", "PURGE")
+            revision = msg.metadata.sequence.stream
+            try:
+                if key.startswith(WATCH_PREFIX):
+                    record = None if deleted else WatchRecord.model_validate_json(msg.data)
+                    on_watch(key[len(WATCH_PREFIX) :], record, revision)
+                elif key.startswith(REPLICA_PREFIX):
+                    beat = None if deleted else Heartbeat.model_validate_json(msg.data).atMs
+                    on_replica(key[len(REPLICA_PREFIX) :], beat)
+            except (ValidationError, ValueError) as error:
+                log.warning("ignoring KV entry %s of %s: %s", key, self._bucket, error)
+
+        self._subscription = await self._js.subscribe(
+            f"{prefix}>",
+            cb=arrived,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+        )
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            subscription, self._subscription = self._subscription, None
+            await subscription.unsubscribe()
+
+    async def create(self, record: WatchRecord) -> int:
+        return int(await self.kv.create(WATCH_PREFIX + record.watchId, _encode(record)))
+
+    async def get(self, watch_id: str) -> tuple[WatchRecord, int] | None:
+        try:
+            entry = await self.kv.get(WATCH_PREFIX + watch_id)
+        except KeyNotFoundError:
+            return None
+        if entry.value is None or entry.revision is None:
+            return None
+        return WatchRecord.model_validate_json(entry.value), entry.revision
+
+    async def update(self, record: WatchRecord, revision: int) -> int:
+        """Write `record` if the key is still at `revision`; raises `Conflict` if not."""
+        key = WATCH_PREFIX + record.watchId
+        return int(await self.kv.update(key, _encode(record), last=revision))
+
+    async def delete(self, watch_id: str, revision: int | None = None) -> None:
+        """Delete the watch (if still at `revision`, when given; raises `Conflict` if not)."""
+        try:
+            await self.kv.delete(WATCH_PREFIX + watch_id, last=revision)
+        except APIError as error:
+            if error.err_code in _WRONG_LAST_SEQUENCE:
+                raise Conflict(description=error.description) from error
+            raise
+
+    async def heartbeat(self, replica_id: str) -> None:
+        beat = Heartbeat(atMs=now_ms()).model_dump_json().encode()
+        await self.kv.put(REPLICA_PREFIX + replica_id, beat)
+
+    async def forget_replica(self, replica_id: str) -> None:
+        await self.kv.delete(REPLICA_PREFIX + replica_id)
+
+
+def _encode(record: WatchRecord) -> bytes:
+    return json.dumps(record.model_dump(mode="json"), separators=(",", ":")).encode()
+
+
+async def retry_on_conflict(attempt: Callable[[], Awaitable[bool]], attempts: int = 5) -> bool:
+    """Run a read-modify-write until it lands (True), gives up (False) or runs out."""
+    for _ in range(attempts):
+        try:
+            return await attempt()
+        except Conflict:
+            continue
+    return False
