@@ -17,9 +17,15 @@ TENANT_INBOX: Final = "_INBOX_TENANT."
 
 def reply_allowed(subject: str, reply: str) -> bool:
     """Whether to answer a request on `subject` (`one.v1.<tenant>.query...`) at `reply`."""
-    if not reply.startswith(INBOX):
+    tenant = subject.split(".")[2] if subject.count(".") >= 2 else ""
+    return inbox_of(tenant, reply)
+
+
+def inbox_of(tenant: str, subject: str) -> bool:
+    """Whether `subject` is an inbox `tenant` may be sent to: an inbox, and if it is a
+    tenant's inbox, `tenant`'s own (also where a live query of `tenant` may push)."""
+    if not subject.startswith(INBOX):
         return False
-    if reply.startswith(TENANT_INBOX):
-        tenant = subject.split(".")[2] if subject.count(".") >= 2 else ""
-        return reply.split(".")[1] == tenant
+    if subject.startswith(TENANT_INBOX):
+        return subject.split(".")[1] == tenant
     return True

@@ -1,6 +1,7 @@
 """Wiring the ONE Bus service: MongoDB, NATS, the ingest consumer and the query responder."""
 
 import asyncio
+import contextlib
 import logging
 from types import TracebackType
 from typing import Any, Self
@@ -8,6 +9,7 @@ from typing import Any, Self
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
+from nats.js.errors import NotFoundError
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
@@ -65,6 +67,7 @@ class OneBusService:
         # Live queries ride with the query side (docs/watch.md).
         self.watches: WatchService | None = None
         self._watch_responder: WatchResponder | None = None
+        self._watch_retry: asyncio.Task[None] | None = None
         # Per instance, not prometheus_client's global registry: several services may
         # share a process (tests), and each must count only its own work.
         self.metrics_registry = CollectorRegistry()
@@ -176,8 +179,39 @@ class OneBusService:
     async def _start_watches(
         self, client: NatsClient, database: AsyncDatabase[dict[str, Any]]
     ) -> None:
-        """Live queries (docs/watch.md). Their KV bucket out of reach (not declared, or not
-        permitted to this identity) turns them off, loudly, and leaves queries running."""
+        """Live queries (docs/watch.md), once the changes stream exists: a query-only
+        replica may start before ingest declares it, and then waits for it in the
+        background. Their KV bucket out of reach (not declared, or not permitted to this
+        identity) turns them off, loudly, and leaves queries running."""
+        js = client.jetstream(timeout=self.settings.publish_ack_timeout_s)
+
+        async def changes_stream_exists() -> bool:
+            try:
+                await js.stream_info(self.settings.changes_stream)
+            except NotFoundError:
+                return False
+            return True
+
+        async def when_ready() -> None:
+            delay = 1.0
+            while not await changes_stream_exists():
+                log.warning(
+                    "live queries wait for stream %s (declared by ingest); next look in %.0f s",
+                    self.settings.changes_stream,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            await self._open_watches(client, database)
+
+        if await changes_stream_exists():
+            await self._open_watches(client, database)
+        else:
+            self._watch_retry = asyncio.create_task(when_ready(), name="one-bus-watch-wait")
+
+    async def _open_watches(
+        self, client: NatsClient, database: AsyncDatabase[dict[str, Any]]
+    ) -> None:
         watches = WatchService(client, database, self.settings, self.metrics_registry)
         try:
             await watches.start()
@@ -226,6 +260,11 @@ class OneBusService:
         if self._responder is not None:
             await self._responder.stop(self.settings.drain_timeout_s)
             self._responder = None
+        if self._watch_retry is not None:
+            self._watch_retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_retry
+            self._watch_retry = None
         if self._watch_responder is not None:
             await self._watch_responder.stop(self.settings.drain_timeout_s)
             self._watch_responder = None

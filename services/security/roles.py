@@ -13,8 +13,9 @@ Roles:
   in the API subject, which the server checks against the consumer's configuration);
 - **ingest**: its stream consumer, changes and dead letters for every tenant, declaring
   the streams (create and info, never delete or purge);
-- **query**: the only identity that may subscribe to query subjects (no rogue responder
-  can join the queue group), `$SRV` discovery; it may publish only replies;
+- **query**: the only identity that may subscribe to query and watch subjects (no rogue
+  responder can join the queue group), `$SRV` discovery; it may publish replies, and for
+  live queries use their KV bucket, follow the changes and push to tenants' inboxes;
 - **service**: ingest and query in one process (what `one-bus serve` runs);
 - **operator**: the JetStream API (streams, dead letters) and replays to ingest subjects.
 """
@@ -28,6 +29,7 @@ from contracts.subjects import INGEST_KINDS, PREFIX
 INGEST_STREAM: Final = "ONE_INGEST"
 CHANGES_STREAM: Final = "ONE_CHANGES"
 DLQ_STREAM: Final = "ONE_DLQ"
+WATCH_BUCKET: Final = "ONE_WATCHES"
 STREAMS: Final = (INGEST_STREAM, CHANGES_STREAM, DLQ_STREAM)
 
 
@@ -90,7 +92,11 @@ def tenant_permissions(role: Role, tenant: str) -> Permissions:
     base = f"{PREFIX}.{tenant}"
     if role is Role.PUBLISHER:
         return Permissions(
-            publish=(*(f"{base}.{kind}.>" for kind in INGEST_KINDS), f"{base}.query.>"),
+            publish=(
+                *(f"{base}.{kind}.>" for kind in INGEST_KINDS),
+                f"{base}.query.>",
+                f"{base}.watch.>",  # live queries, their renewals and stops
+            ),
             subscribe=(f"{inbox}.>",),
             inbox_prefix=inbox,
         )
@@ -127,7 +133,29 @@ def _ingest_publish(ingest_consumer: str) -> tuple[str, ...]:
     )
 
 
-_QUERY_SUBSCRIBE: Final = (f"{PREFIX}.*.query.>", "$SRV.>")
+_QUERY_SUBSCRIBE: Final = (f"{PREFIX}.*.query.>", f"{PREFIX}.*.watch.>", "$SRV.>")
+# Live queries (docs/watch.md): their KV bucket, ordered consumers on it and on the
+# changes, and pushes to the tenants' inboxes (services/watch/deliver_to.py keeps each
+# tenant's pushes in its own inbox).
+_WATCH_PUBLISH: Final = (
+    f"$JS.API.STREAM.INFO.{CHANGES_STREAM}",
+    "$JS.API.STREAM.NAMES",  # nats-py looks a subject's stream up for a KV watch
+    f"$JS.API.STREAM.INFO.KV_{WATCH_BUCKET}",
+    f"$JS.API.STREAM.CREATE.KV_{WATCH_BUCKET}",
+    f"$JS.API.STREAM.MSG.GET.KV_{WATCH_BUCKET}",
+    f"$JS.API.DIRECT.GET.KV_{WATCH_BUCKET}.>",
+    f"$KV.{WATCH_BUCKET}.>",
+    f"$JS.API.CONSUMER.CREATE.KV_{WATCH_BUCKET}",
+    f"$JS.API.CONSUMER.CREATE.KV_{WATCH_BUCKET}.>",
+    f"$JS.API.CONSUMER.INFO.KV_{WATCH_BUCKET}.>",
+    f"$JS.API.CONSUMER.DELETE.KV_{WATCH_BUCKET}.>",
+    f"$JS.FC.KV_{WATCH_BUCKET}.>",
+    f"$JS.API.CONSUMER.CREATE.{CHANGES_STREAM}",
+    f"$JS.API.CONSUMER.CREATE.{CHANGES_STREAM}.>",
+    f"$JS.API.CONSUMER.DELETE.{CHANGES_STREAM}.>",
+    f"$JS.FC.{CHANGES_STREAM}.>",
+    "_INBOX_TENANT.*.>",
+)
 
 
 def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> Permissions:
@@ -138,14 +166,14 @@ def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> 
         )
     if role is Role.QUERY:
         return Permissions(
-            publish=(),
+            publish=_WATCH_PUBLISH,
             subscribe=(*_QUERY_SUBSCRIBE, f"{inbox}.>"),
             allow_responses=True,
             inbox_prefix=inbox,
         )
     if role is Role.SERVICE:
         return Permissions(
-            publish=_ingest_publish(ingest_consumer),
+            publish=(*_ingest_publish(ingest_consumer), *_WATCH_PUBLISH),
             subscribe=(*_QUERY_SUBSCRIBE, f"{inbox}.>"),
             allow_responses=True,
             inbox_prefix=inbox,

@@ -3,19 +3,14 @@
 The model (contracts.watches.DeliverTo) already makes `deliverTo` a concrete subject with
 no wildcard. Here: it must be an inbox, a subject no service publishes on and only its
 requester subscribes to, so a watch can never be used to inject messages into the bus's
-own subjects or another service's.
+own subjects, another service's, or another tenant's inboxes.
 """
 
-from typing import Final
-
-INBOX_PREFIX: Final = "_INBOX"
+from services.query.reply_guard import inbox_of
 
 
 def deliver_to_allowed(tenant: str, subject: str) -> bool:
-    """Whether a watch of `tenant` may push to `subject` (already a wildcard-free subject).
-
-    Any inbox for now (`_INBOX.…`, or a custom prefix such as `_INBOX_<tenant>_…`);
-    `tenant` is here for a layout that gives each tenant inboxes of its own.
-    """
-    del tenant  # every tenant may use any inbox until inboxes are per tenant
-    return subject.startswith(INBOX_PREFIX) and "*" not in subject and ">" not in subject
+    """Whether a watch of `tenant` may push to `subject`: an inbox, and under the secure
+    layout (`_INBOX_TENANT.<tenant>.…`) only the watching tenant's own, the rule the query
+    responder applies to reply subjects."""
+    return inbox_of(tenant, subject) and "*" not in subject and ">" not in subject

@@ -1,6 +1,8 @@
 """The SDK (one_bus) with the specs `tenant add` prints: a publisher publishes and
 queries, a subscriber follows and replays its changes, all under the tenant's permissions."""
 
+import asyncio
+import json
 import uuid
 
 import pytest
@@ -8,7 +10,7 @@ import pytest
 from one_bus.client import OneClient
 from services.security.roles import Role
 from services.security.secure_dev import SecureStack
-from tests.fixtures.secure import TenantSpecs
+from tests.fixtures.secure import Connection, TenantSpecs, connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("secure_bus")]
 
@@ -51,3 +53,28 @@ async def test_dead_letters_are_the_tenants_and_the_operators(
                 letter = await letters.next(wait_s=15)
                 while letter.data != body:
                     letter = await letters.next(wait_s=15)
+
+
+async def test_a_tenant_watches_within_its_permissions_and_pushes_stay_in_its_inbox(
+    acme: TenantSpecs, beta: TenantSpecs, connections: list[Connection]
+) -> None:
+    entity_id = f"w-{uuid.uuid4().hex[:8]}"
+    async with OneClient("acme", acme.publisher) as publisher:
+        results = publisher.watch("entities.get", {"id": entity_id})
+        async with results:
+            iterator = aiter(results)
+            assert await anext(iterator) is None  # not there yet
+            await publisher.upsert_entity(id=entity_id, type="creator", name="Ada", actor_id="u")
+            pushed = await asyncio.wait_for(anext(iterator), 15)
+            assert pushed["id"] == entity_id
+
+    # A watch of acme may not push into beta's inbox, whatever acme asks.
+    asker = await connect(acme.publisher)
+    connections.append(asker)
+    beta_inbox = f"{beta.publisher.inbox_prefix}.stolen"
+    reply = await asker.client.request(
+        "one.v1.acme.watch.entities.get",
+        json.dumps({"id": entity_id, "deliverTo": beta_inbox}).encode(),
+        timeout=10,
+    )
+    assert json.loads(reply.data)["error"]["code"] == "invalid_request"

@@ -9,7 +9,6 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import nats
@@ -18,7 +17,6 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.subscription import Subscription
 
 from contracts.subjects import watch_subject
-from services.runtime.embedded import EmbeddedServers
 from services.runtime.service import OneBusService
 from services.settings import Settings
 
@@ -105,16 +103,6 @@ async def watcher(nats_client: NatsClient) -> AsyncIterator[WatcherFactory]:
     yield make
     for each in made:
         await each.close()
-
-
-@pytest.fixture
-async def private_nats_url(tmp_path: Path) -> AsyncIterator[str]:
-    servers = EmbeddedServers(tmp_path / "private-nats")
-    await servers.start_nats()
-    try:
-        yield servers.nats_url
-    finally:
-        await servers.stop()
 
 
 @pytest.fixture

@@ -140,7 +140,9 @@ async def crash(service: OneBusService) -> None:
 async def test_a_replica_that_dies_loses_its_watches_to_the_survivor(
     private_bus: ServiceFactory, private_nats_url: str, private_client: NatsClient, tenant: str
 ) -> None:
-    doomed, survivor = await private_bus(ingest=False), await private_bus()
+    # Ingest first: it declares the changes stream a query-only replica's watches follow.
+    survivor = await private_bus()
+    doomed = await private_bus(ingest=False)
     watchers = [Watcher(private_client, tenant) for _ in range(8)]
     for n, watch in enumerate(watchers):
         await watch.start("entities.get", {"id": f"e{n}"})
@@ -187,3 +189,19 @@ async def test_a_result_that_outgrows_the_max_payload_ends_the_watch(
     ended = await watch.until(lambda m: m.get("ended") is True)
     assert ended == {"watchId": watch.watch_id, "ended": True, "reason": "result_too_large"}
     assert all(len(json.dumps(m)) <= 4096 for m in watch.messages)
+
+
+async def test_a_query_replica_started_before_ingest_turns_live_queries_on_later(
+    private_bus: ServiceFactory, private_client: NatsClient, tenant: str
+) -> None:
+    query_only = await private_bus(ingest=False)
+    assert query_only.watches is None  # no changes stream yet: nothing to follow
+    await private_bus()  # ingest declares the streams
+
+    async def on() -> bool:
+        return query_only.watches is not None
+
+    assert await eventually(on, bool, timeout_s=30)
+    watch = Watcher(private_client, tenant)
+    first = await watch.start("entities.get", {"id": "late"})
+    assert first["data"]["version"] == 1
