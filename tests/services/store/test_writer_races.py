@@ -14,6 +14,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.commands import EntityArchive, EntityDelete, EntityUpsert
+from services.store.failures import TransientStoreError
 from services.store.keys import to_record
 from services.store.write_request import WriteRequest
 from services.store.writer import StoreWriter
@@ -57,8 +58,20 @@ async def test_two_writers_racing_on_the_same_entities_store_what_one_would(
     a, b = StoreWriter(database), StoreWriter(database)
     # Small batches in random order, split between the writers, all in flight together.
     batches = [shuffled[i : i + 4] for i in range(0, len(shuffled), 4)]
+
+    async def write(writer: StoreWriter, batch: list[WriteRequest]) -> None:
+        # As ingest does: a batch that kept losing to the other writer is retried
+        # (TransientStoreError), which a loaded machine makes happen now and then.
+        for _ in range(10):
+            try:
+                await writer.write(batch)
+                return
+            except TransientStoreError:
+                await asyncio.sleep(0.05)
+        raise AssertionError("a batch lost ten times in a row")
+
     await asyncio.gather(*(
-        (a if number % 2 else b).write(batch) for number, batch in enumerate(batches)
+        write(a if number % 2 else b, batch) for number, batch in enumerate(batches)
     ))  # fmt: skip
 
     reference = mongo_client[f"{database.name}_one_writer"]
