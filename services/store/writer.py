@@ -74,11 +74,18 @@ class StoreWriter:
         self._connections = database["connections"]
         self._events = database["events"]
         self._tags = database["tags"]
+        # One batch writes at a time per process. Batches in hand at once overlap their
+        # writes with NATS (publishing changes, acking), not with each other: batches
+        # written side by side touch the same entities and lose each other's `rev` swaps,
+        # costing a read and a write per entity to merge again, and the store gains
+        # nothing from two writes at once when it is the bound.
+        self._one_at_a_time = asyncio.Lock()
 
     async def write(self, batch: Sequence[WriteRequest]) -> BatchOutcome:
         """Write the batch; raise TransientStoreError if it must be retried as a whole."""
         try:
-            return await self._write(batch)
+            async with self._one_at_a_time:
+                return await self._write(batch)
         except PyMongoError as error:
             raise TransientStoreError(f"{type(error).__name__}: {error}") from error
 
@@ -137,8 +144,10 @@ class StoreWriter:
             if not pending:
                 return
             keys = list({_entity_key(r) for r in pending})
-            # All in the first reply: no getMore round trip past the default 101 documents.
-            found = self._entities.find({"_id": {"$in": keys}}, batch_size=len(keys))
+            # All in the first reply: no getMore past the default 101 documents, and one
+            # more than can match, because a reply filling the batch exactly leaves the
+            # cursor open for an empty getMore (on mongod as on SecantusDB).
+            found = self._entities.find({"_id": {"$in": keys}}, batch_size=len(keys) + 1)
             stored = {doc["_id"]: doc async for doc in found}
             fold = fold_entities(pending, stored)
             events = published if merge_round == 0 else _Bulk()
