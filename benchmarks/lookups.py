@@ -101,24 +101,35 @@ def _calls(
     )
 
     async def get() -> object:
-        return await entities.find_one({"_id": _key(entity), "deletedAt": None})
+        # By `_id` alone, the live check left to the client: on SecantusDB a second
+        # predicate beside `_id` doubles the time of a find_one (1.3 ms against 0.6 ms).
+        document = await entities.find_one({"_id": _key(entity)})
+        return document if document and document.get("deletedAt") is None else None
 
+    # The list reads are aggregations, as ONE Bus sends them: on SecantusDB a `find` with
+    # a sort is no faster, and for connections several times slower.
     async def list_entities() -> object:
-        filter_ = {"groupId": TENANT, "type": "creator", "deletedAt": None}
-        order = [("createdAt", -1), ("_id", -1)]
-        return await entities.find(filter_).sort(order).limit(LIMIT + 1).to_list()
+        match = {"groupId": TENANT, "type": "creator", "deletedAt": None}
+        order = {"createdAt": -1, "_id": -1}
+        pipeline: list[Document] = [{"$match": match}, {"$sort": order}, {"$limit": LIMIT + 1}]
+        return await (await entities.aggregate(pipeline)).to_list()
 
     async def list_events() -> object:
-        filter_ = {"groupId": TENANT, "actorId": actor}
-        order = [("timestamp", -1), ("_id", -1)]
-        return await events.find(filter_).sort(order).limit(LIMIT + 1).to_list()
+        match = {"groupId": TENANT, "actorId": actor}
+        order = {"timestamp": -1, "_id": -1}
+        pipeline: list[Document] = [{"$match": match}, {"$sort": order}, {"$limit": LIMIT + 1}]
+        return await (await events.aggregate(pipeline)).to_list()
 
     async def walk() -> object:
-        filter_ = {"groupId": TENANT, "fromEntityId": entity, "deletedAt": None}
-        order = [("createdAt", -1), ("_id", -1)]
-        edges = await connections.find(filter_).sort(order).limit(LIMIT + 1).to_list()
+        match = {"groupId": TENANT, "fromEntityId": entity, "deletedAt": None}
+        order = {"createdAt": -1, "_id": -1}
+        pipeline: list[Document] = [{"$match": match}, {"$sort": order}, {"$limit": LIMIT + 1}]
+        edges = await (await connections.aggregate(pipeline)).to_list()
         keys = [_key(entity)] + [_key(edge["toEntityId"]) for edge in edges]
-        return await entities.find({"_id": {"$in": keys}, "deletedAt": None}).to_list()
+        # `_id` alone first: the point lookup SecantusDB plans fastest.
+        live: Document = {"$match": {"deletedAt": None}}
+        nodes: list[Document] = [{"$match": {"_id": {"$in": keys}}}, live]
+        return await (await entities.aggregate(nodes)).to_list()
 
     traverse = {"startId": entity, "direction": "out", "depth": 1, "limit": LIMIT}
     return {

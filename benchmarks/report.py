@@ -14,7 +14,7 @@ from benchmarks.ingest import IngestRound
 from benchmarks.lookups import LookupResult
 from benchmarks.rss import RssRun
 
-console = Console()
+console = Console(width=150)
 
 
 def ingest_summary(rounds: Sequence[IngestRound]) -> list[dict[str, Any]]:
