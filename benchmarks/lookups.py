@@ -121,13 +121,15 @@ def _calls(
         return await (await events.aggregate(pipeline)).to_list()
 
     async def walk() -> object:
-        match = {"groupId": TENANT, "fromEntityId": entity, "deletedAt": None}
-        order = {"createdAt": -1, "_id": -1}
-        pipeline: list[Document] = [{"$match": match}, {"$sort": order}, {"$limit": LIMIT + 1}]
+        # Stages as ONE Bus sends them: with `deletedAt: null` in the first `$match`,
+        # the read took about 20 ms on SecantusDB against 1 ms this way.
+        live: Document = {"$match": {"deletedAt": None}}
+        edges_from: Document = {"$match": {"groupId": TENANT, "fromEntityId": {"$in": [entity]}}}
+        order: Document = {"$sort": {"createdAt": -1, "_id": -1}}
+        pipeline = [edges_from, live, order, {"$limit": LIMIT + 1}]
         edges = await (await connections.aggregate(pipeline)).to_list()
         keys = [_key(entity)] + [_key(edge["toEntityId"]) for edge in edges]
         # `_id` alone first: the point lookup SecantusDB plans fastest.
-        live: Document = {"$match": {"deletedAt": None}}
         nodes: list[Document] = [{"$match": {"_id": {"$in": keys}}}, live]
         return await (await entities.aggregate(nodes)).to_list()
 
