@@ -122,7 +122,7 @@ def _calls(
 
     async def walk() -> object:
         # Stages as ONE Bus sends them: with `deletedAt: null` in the first `$match`,
-        # the read took about 20 ms on SecantusDB against 1 ms this way.
+        # the read took 13-22 ms on SecantusDB against about 1 ms this way.
         live: Document = {"$match": {"deletedAt": None}}
         edges_from: Document = {"$match": {"groupId": TENANT, "fromEntityId": {"$in": [entity]}}}
         order: Document = {"$sort": {"createdAt": -1, "_id": -1}}
