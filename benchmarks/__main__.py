@@ -73,12 +73,12 @@ async def main(arguments: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=2000, help="per ingest round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2, help="ABBA: even counts balance")
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS))
     parser.add_argument("--requests", type=int, default=300, help="per lookup; 0 skips")
     parser.add_argument(
-        "--rss-messages", type=int, default=20_000, help="sustained run; 0 skips (100000: full)"
+        "--rss-messages", type=int, default=10_000, help="sustained run; 0 skips (100000: full)"
     )
     parser.add_argument("--out", default="bench-out")
     asyncio.run(main(parser.parse_args()))
