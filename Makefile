@@ -25,7 +25,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# Each benchmark compares against a baseline in the same run: `make bench BENCH_ARGS=--rounds=5`.
+# ONE Bus against the raw limits of its servers, same run (docs/benchmarks.md); writes
+# bench-out/bench.json and bench-out/bench.png. `make bench BENCH_ARGS='--rounds 5'`;
+# external servers: ONE_NATS_URL=... ONE_MONGODB_URI=... make bench.
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(VENV)/bin/python -m benchmarks $(BENCH_ARGS)

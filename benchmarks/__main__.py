@@ -1,79 +1,84 @@
-"""`python -m benchmarks [--messages N] [--rounds R]`: run every benchmark on embedded servers."""
+"""`python -m benchmarks` (`make bench`): ONE Bus against the raw limits of its servers.
+
+Ingest (events, entity upserts, the mix; one and two ingest processes), store round trips
+per message, lookups (one and 64 requesters) and the ingest process's RSS, each against
+the plain clients on the same servers in the same run, rounds alternating, medians
+reported. Servers: `ONE_NATS_URL` and `ONE_MONGODB_URI` if set, else embedded ones.
+Writes `<out>/bench.json` and `<out>/bench.png`.
+"""
 
 import argparse
 import asyncio
-import statistics
-import tempfile
+import datetime
+import os
+import platform
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
-from benchmarks import ingest_throughput, query_latency
-from services.runtime.embedded import EmbeddedServers
+from benchmarks import ingest, lookups, report, rss
+from benchmarks.servers import servers
+from benchmarks.workload import WORKLOADS
 
 console = Console()
 
 
-async def main(messages: int, rounds: int, requests: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="one-bench-") as data:
-        async with EmbeddedServers(Path(data)) as servers:
-            runs: dict[int, list[ingest_throughput.Run]] = {256: [], 1: []}
-            for round_ in range(rounds):
-                # ABBA order: the server slows as data accumulates, so each configuration
-                # runs first in half of the rounds and neither carries the drift alone.
-                for batch_size in (256, 1) if round_ % 2 == 0 else (1, 256):
-                    run = await ingest_throughput.run_once(
-                        servers.nats_url,
-                        servers.mongodb_uri,
-                        batch_size,
-                        messages,
-                        f"{batch_size}_{round_}",
+async def main(arguments: argparse.Namespace) -> None:
+    rounds: list[ingest.IngestRound] = []
+    lookup_results: list[lookups.LookupResult] = []
+    rss_run: rss.RssRun | None = None
+    workloads = arguments.workloads or list(WORKLOADS)
+    async with servers() as running:
+        console.print(f"servers: {running.kind} (NATS {running.nats_url})")
+        cache: dict[str, dict[str, list[ingest.Document]]] = {}
+        lookup_db = None
+        for round_ in range(arguments.rounds):
+            for workload in workloads:
+                for processes in arguments.processes:
+                    keep = workload == "mix" and processes == 1 and round_ == arguments.rounds - 1
+                    result = await ingest.run_round(
+                        running, workload, processes, round_, arguments.messages, cache, keep=keep
                     )
-                    runs[batch_size].append(run)
+                    if keep:
+                        lookup_db = f"bench_mix_1_{round_}"
+                    rounds.append(result)
                     console.print(
-                        f"  ingest batch={batch_size} round {round_}: {run.per_second:.0f} msg/s"
+                        f"  round {round_} {workload} x{processes}: ONE Bus "
+                        f"{result.bus_per_s:.0f}/s, raw NATS {result.nats_per_s:.0f}/s, raw "
+                        f"store {result.store_per_s:.0f}/s → {result.efficiency:.2f}; "
+                        f"{result.round_trips_per_message:.4f} store trips/msg"
                     )
-            table = Table(
-                title=f"Ingest drain throughput, {messages} mixed messages, {rounds} rounds"
-            )
-            table.add_column("pipeline")
-            table.add_column("median msg/s", justify="right")
-            table.add_column("median s", justify="right")
-            table.add_column("peak traced MiB", justify="right")
-            medians = {}
-            for batch_size, label in ((256, "batched (256)"), (1, "one at a time (baseline)")):
-                medians[batch_size] = statistics.median(r.per_second for r in runs[batch_size])
-                table.add_row(
-                    label,
-                    f"{medians[batch_size]:.0f}",
-                    f"{statistics.median(r.seconds for r in runs[batch_size]):.2f}",
-                    f"{statistics.median(r.peak_traced_mib for r in runs[batch_size]):.1f}",
-                )
-            console.print(table)
-            console.print(
-                f"batched / baseline throughput ratio: [bold]{medians[256] / medians[1]:.1f}x[/]"
-            )
-
-            bus, direct = await query_latency.run(
-                servers.nats_url, servers.mongodb_uri, "bench_256_0", requests
-            )
-            table = Table(title=f"Lookup latency, {requests} sequential requests")
-            table.add_column("path")
-            table.add_column("median ms", justify="right")
-            table.add_column("p99 ms", justify="right")
-            for latencies in (bus, direct):
-                table.add_row(latencies.name, f"{latencies.median:.2f}", f"{latencies.p99:.2f}")
-            console.print(table)
-            console.print(
-                f"bus / direct median latency ratio: [bold]{bus.median / direct.median:.1f}x[/]"
-            )
+        if arguments.requests and lookup_db is not None:
+            lookup_results = await lookups.run(running, lookup_db, arguments.requests)
+        if arguments.rss_messages:
+            rss_run = await rss.run(running, arguments.rss_messages)
+        kind = running.kind
+    ingest_rows = report.ingest_summary(rounds)
+    lookup_rows = report.lookup_summary(lookup_results)
+    report.print_tables(ingest_rows, lookup_rows, rss_run)
+    out = Path(arguments.out)
+    out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, after the measurements)
+    meta = {
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "servers": kind,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "arguments": vars(arguments),
+    }
+    report.write_json(out / "bench.json", meta, rounds, ingest_rows, lookup_rows, rss_run)
+    report.plot(out / "bench.png", ingest_rows, lookup_rows, rss_run)
+    console.print(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=4000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=1000)
-    arguments = parser.parse_args()
-    asyncio.run(main(arguments.messages, arguments.rounds, arguments.requests))
+    parser.add_argument("--messages", type=int, default=2000, help="per ingest round")
+    parser.add_argument("--rounds", type=int, default=2, help="ABBA: even counts balance")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS))
+    parser.add_argument("--requests", type=int, default=300, help="per lookup; 0 skips")
+    parser.add_argument(
+        "--rss-messages", type=int, default=10_000, help="sustained run; 0 skips (100000: full)"
+    )
+    parser.add_argument("--out", default="bench-out")
+    asyncio.run(main(parser.parse_args()))

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # Batching: a fetch returns up to `batch_size` messages as soon as any are there,
     # waiting at most `fetch_timeout_s` for the first (and for stop() to be noticed).
     batch_size: int = Field(default=256, ge=1, le=10_000)
+    # Batches a replica has in hand at once: while one batch's changes are published and
+    # acked, the next is written, so the store does not wait on NATS (docs/benchmarks.md).
+    ingest_concurrency: int = Field(default=2, ge=1, le=16)
     fetch_timeout_s: float = Field(default=1.0, gt=0)
     # Sized together with the batch: a whole batch must be written well within
     # ack_wait, and max_ack_pending bounds what one replica holds unacknowledged.

@@ -6,6 +6,12 @@ batch is never dropped (FastStream's loop discarded a partial batch when a fetch
 leaving it to wait out ack_wait), a fetch returns as soon as messages are there (low
 latency when traffic is light, full batches under load), and stop() drains: the batch in
 hand is finished and acked, nothing more is fetched.
+
+Up to `ingest_concurrency` batches are in hand at once: while one batch's changes are
+published and its messages acked, the next one is fetched and written, so the store is
+not left idle between batches (docs/benchmarks.md). Batches in hand at once are like
+replicas side by side, which every write is made for: entities swap on `rev`, the rest
+is guarded or idempotent.
 """
 
 import asyncio
@@ -86,19 +92,43 @@ class PullConsumer:
             self._subscription = None
 
     async def _run(self, subscription: JetStreamContext.PullSubscription) -> None:
-        while not self._stopping.is_set():
-            try:
-                messages = await subscription.fetch(
-                    batch=self._settings.batch_size, timeout=self._settings.fetch_timeout_s
-                )
-            except TimeoutError:
-                continue
-            except NatsError as error:
-                # Disconnected or reconnecting: nats-py reconnects by itself; wait a little.
-                log.warning("fetch failed, retrying: %r", error)
-                await asyncio.sleep(0.5)
-                continue
-            await self._process(messages)
+        slots = asyncio.Semaphore(self._settings.ingest_concurrency)
+        in_hand: set[asyncio.Task[None]] = set()
+        try:
+            while not self._stopping.is_set():
+                await slots.acquire()
+                # Stopping while waiting for a slot: fetch nothing more.
+                messages = [] if self._stopping.is_set() else await self._fetch(subscription)
+                if not messages:
+                    slots.release()
+                    continue
+                task = asyncio.create_task(self._process(messages))
+                in_hand.add(task)
+                task.add_done_callback(in_hand.discard)
+                task.add_done_callback(lambda _: slots.release())
+        except asyncio.CancelledError:
+            # Not drained in time (stop()): the batches in hand go with this task.
+            for task in in_hand:
+                task.cancel()
+            raise
+        finally:
+            # Stopping: the batches in hand are finished first.
+            if in_hand:
+                await asyncio.gather(*in_hand, return_exceptions=True)
+
+    async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
+        """The next batch; empty when none came in time or the fetch failed."""
+        try:
+            return await subscription.fetch(
+                batch=self._settings.batch_size, timeout=self._settings.fetch_timeout_s
+            )
+        except TimeoutError:
+            return []
+        except NatsError as error:
+            # Disconnected or reconnecting: nats-py reconnects by itself; wait a little.
+            log.warning("fetch failed, retrying: %r", error)
+            await asyncio.sleep(0.5)
+            return []
 
     async def _process(self, messages: Sequence[Msg]) -> None:
         try:

@@ -8,6 +8,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.queries import MAX_LIMIT, ListQuery, Query
 from services.query.cursor import InvalidCursorError, cursor_scope, decode_cursor, encode_cursor
+from services.query.entity_lookups import EntityLookups
 from services.query.errors import InvalidRequestError
 from services.settings import Settings
 from services.store.reads import Keyset, Page
@@ -36,6 +37,8 @@ class QueryContext:
     tenant: str
     name: str
     settings: Settings
+    # Coalesced `entities.get` of one id (entity_lookups.py); None reads directly.
+    entity_lookups: EntityLookups | None = None
 
     def limit(self, requested: int | None) -> int:
         """The page size: the request's, else the default; never above the configured max.

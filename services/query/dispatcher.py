@@ -23,6 +23,7 @@ from pymongo.errors import PyMongoError
 
 from contracts.subjects import PREFIX, is_tenant
 from services.query.context import QueryContext
+from services.query.entity_lookups import EntityLookups
 from services.query.errors import InvalidRequestError, QueryError
 from services.query.replies import Reply, error_reply, ok_reply
 from services.query.routes import ROUTES
@@ -50,6 +51,7 @@ class QueryDispatcher:
         self._database = database
         self._settings = settings
         self._store_slots = asyncio.Semaphore(settings.query_max_concurrency)
+        self._entity_lookups = EntityLookups(database, settings.query_timeout_s)
 
     async def dispatch(self, subject: str, body: bytes, deadline: float | None = None) -> Reply:
         """The reply to a request; `deadline` is on the event loop's clock (by default,
@@ -81,7 +83,7 @@ class QueryDispatcher:
             raise InvalidRequestError(f"request larger than {MAX_REQUEST_BYTES} bytes")
         # An empty request means "no parameters", like `{}`.
         request = route.model.model_validate_json(body or b"{}")
-        context = QueryContext(self._database, tenant, name, self._settings)
+        context = QueryContext(self._database, tenant, name, self._settings, self._entity_lookups)
         loop = asyncio.get_running_loop()
         if deadline is None:
             deadline = loop.time() + self._settings.query_timeout_s

@@ -75,6 +75,7 @@ def lifecycle_write(document: Document) -> GuardedWrite:
     return GuardedWrite(
         {"_id": document["_id"]},
         update={"$setOnInsert": fields, "$set": {"type": document["type"]}},
+        insert=document,
     )
 
 
@@ -89,7 +90,9 @@ def lifecycle_retype(tenant: str, event_id: str) -> GuardedWrite:
 
 def insert_once(document: Document) -> GuardedWrite:
     """Insert unless a document with this `_id` exists: events are immutable."""
-    return GuardedWrite({"_id": document["_id"]}, update={"$setOnInsert": document})
+    return GuardedWrite(
+        {"_id": document["_id"]}, update={"$setOnInsert": document}, insert=document
+    )
 
 
 def connection_document(request: WriteRequest) -> Document:
@@ -128,6 +131,7 @@ def connection_create(document: Document, seq: int) -> GuardedWrite:
     return GuardedWrite(
         {"_id": document["_id"], "createSeq": {"$gte": seq}},
         update={"$set": {**fields, "createSeq": seq}},
+        insert={**document, "createSeq": seq},
     )
 
 
@@ -182,5 +186,7 @@ def tag_write(request: WriteRequest) -> tuple[GuardedWrite, Document]:
     else:
         document["deletedAt"] = request.received_ms
         update = {"$set": {**fields, "deletedAt": request.received_ms}}
-    operation = GuardedWrite({"_id": key, "seq": {"$lte": request.seq}}, update=update)
+    operation = GuardedWrite(
+        {"_id": key, "seq": {"$lte": request.seq}}, update=update, insert=dict(document)
+    )
     return operation, document

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pymongo import ReplaceOne
+from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, PyMongoError
@@ -74,11 +74,18 @@ class StoreWriter:
         self._connections = database["connections"]
         self._events = database["events"]
         self._tags = database["tags"]
+        # One batch writes at a time per process. Batches in hand at once overlap their
+        # writes with NATS (publishing changes, acking), not with each other: batches
+        # written side by side touch the same entities and lose each other's `rev` swaps,
+        # costing a read and a write per entity to merge again, and the store gains
+        # nothing from two writes at once when it is the bound.
+        self._one_at_a_time = asyncio.Lock()
 
     async def write(self, batch: Sequence[WriteRequest]) -> BatchOutcome:
         """Write the batch; raise TransientStoreError if it must be retried as a whole."""
         try:
-            return await self._write(batch)
+            async with self._one_at_a_time:
+                return await self._write(batch)
         except PyMongoError as error:
             raise TransientStoreError(f"{type(error).__name__}: {error}") from error
 
@@ -110,30 +117,40 @@ class StoreWriter:
 
         outcome = BatchOutcome()
         await asyncio.gather(
-            self._write_entities(batch, outcome),
-            _run(self._events, events, outcome),
+            self._write_entities(batch, outcome, events),
             _run(self._connections, connections, outcome),
             _run(self._tags, tags, outcome),
         )
         return outcome
 
-    async def _write_entities(self, batch: Sequence[WriteRequest], outcome: BatchOutcome) -> None:
+    async def _write_entities(
+        self, batch: Sequence[WriteRequest], outcome: BatchOutcome, published: _Bulk
+    ) -> None:
         """Merge entity commands into the stored documents (entity_fold.py), write their
         lifecycle events, then swap the documents in if their `rev` is unchanged.
 
         Lifecycle events go first, so that a crash between the two leaves nothing a
-        redelivery cannot complete (their ids are deterministic). A swap that loses to
-        another replica writing the same entity reads and merges again.
+        redelivery cannot complete (their ids are deterministic). The batch's published
+        events ride in the same write as the first lifecycle events: one store command
+        fewer per batch. A swap that loses to another replica writing the same entity
+        reads and merges again.
         """
         position = {id(r): i for i, r in enumerate(batch)}
         pending = [r for r in batch if isinstance(r.command, EntityCommand)]
-        for _ in range(_MAX_MERGE_ROUNDS):
+        if not pending:
+            await _run(self._events, published, outcome)
+            return
+        for merge_round in range(_MAX_MERGE_ROUNDS):
             if not pending:
                 return
             keys = list({_entity_key(r) for r in pending})
-            stored = {doc["_id"]: doc async for doc in self._entities.find({"_id": {"$in": keys}})}
+            # All in the first reply: no getMore past the default 101 documents, and one
+            # more than can match, because a reply filling the batch exactly leaves the
+            # cursor open for an empty getMore (on mongod as on SecantusDB).
+            found = self._entities.find({"_id": {"$in": keys}}, batch_size=len(keys) + 1)
+            stored = {doc["_id"]: doc async for doc in found}
             fold = fold_entities(pending, stored)
-            events = _Bulk()
+            events = published if merge_round == 0 else _Bulk()
             for lifecycle in fold.lifecycle:
                 event = documents.lifecycle_event_document(lifecycle.request, lifecycle)
                 # The type is part of the version: a retyped event is a new change.
@@ -173,14 +190,20 @@ async def _swap(
     """Replace each changed entity if its `rev` is still the one it was merged from.
 
     Returns the keys another writer changed meanwhile (to merge again) and the keys the
-    store refused (bad input). A missing document is inserted; if another writer inserted
-    it first, the upsert collides on `_id`: the same conflict.
+    store refused (bad input). A document that was missing is inserted (a plain insert:
+    far cheaper than an upsert on SecantusDB); if another writer inserted it first, the
+    insert collides on `_id`, and so does a replacement that finds another `rev` (its
+    upsert tries to insert): both are conflicts.
     """
     keys = list(fold.documents)
     if not keys:
         return set(), {}
     operations = [
-        ReplaceOne({"_id": key, "rev": fold.expected_rev[key]}, fold.documents[key], upsert=True)
+        InsertOne(fold.documents[key])
+        if fold.expected_rev[key] is None
+        else ReplaceOne(
+            {"_id": key, "rev": fold.expected_rev[key]}, fold.documents[key], upsert=True
+        )
         for key in keys
     ]
     try:
@@ -192,16 +215,35 @@ async def _swap(
 
 
 async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: BatchOutcome) -> None:
+    """Plain inserts for what can be one, guarded upserts for the rest and for inserts
+    that collided (guarded_write.py), then one by one for upserts that collided."""
     if not bulk.operations:
         return
+    operations = bulk.operations
     stale: set[int] = set()
     failed: dict[int, str] = {}
-    try:
-        await collection.bulk_write([op.bulk_op() for op in bulk.operations], ordered=False)
-    except BulkWriteError as error:
-        collided, failed = bulk_write_errors(error)
-        # Rare (a newer version is stored, or a replica raced us): settle one by one.
-        stale = {i for i in collided if not await bulk.operations[i].apply_to_existing(collection)}
+    guarded = [i for i, op in enumerate(operations) if op.insert is None]
+    plain = [(i, op.insert) for i, op in enumerate(operations) if op.insert is not None]
+    inserts = [i for i, _ in plain]
+    if plain:
+        try:
+            await collection.insert_many([document for _, document in plain], ordered=False)
+        except BulkWriteError as error:
+            collided, refused = bulk_write_errors(error)
+            failed.update({inserts[i]: why for i, why in refused.items()})
+            guarded = sorted(guarded + [inserts[i] for i in collided])
+    if guarded:
+        try:
+            await collection.bulk_write([operations[i].bulk_op() for i in guarded], ordered=False)
+        except BulkWriteError as error:
+            collided, refused = bulk_write_errors(error)
+            failed.update({guarded[i]: why for i, why in refused.items()})
+            # Rare (a newer version is stored, or a replica raced us): settle one by one.
+            stale = {
+                guarded[i]
+                for i in collided
+                if not await operations[guarded[i]].apply_to_existing(collection)
+            }
     for position, changes in enumerate(bulk.changes):
         if position in failed:
             for origin in bulk.origins[position]:

@@ -20,13 +20,21 @@ async def get(context: QueryContext, request: EntitiesGet) -> dict[str, Any]:
         # In the order asked for, once each; ids that do not exist are left out.
         return {"items": [found[i] for i in dict.fromkeys(request.ids) if i in found]}
     assert request.id is not None  # the model requires exactly one of id / ids
-    entity = await reads.get_entity(
-        context.database,
-        context.tenant,
-        request.id,
-        entity_type=request.type,
-        include_deleted=request.includeDeleted,
-    )
+    if context.entity_lookups is not None:
+        entity = await context.entity_lookups.get(
+            context.tenant,
+            request.id,
+            entity_type=request.type,
+            include_deleted=request.includeDeleted,
+        )
+    else:
+        entity = await reads.get_entity(
+            context.database,
+            context.tenant,
+            request.id,
+            entity_type=request.type,
+            include_deleted=request.includeDeleted,
+        )
     if entity is None:
         kind = f"{request.type} " if request.type else ""
         raise NotFoundError(f"no {kind}entity {request.id!r}", {"id": request.id})

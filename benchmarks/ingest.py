@@ -1,0 +1,245 @@
+"""Ingest throughput against the raw limits of the same servers, in the same run.
+
+For one workload and a number of ingest processes, three measurements on the same
+published messages, in an order that alternates between rounds:
+
+- ONE Bus: the messages are published first, then the ingest processes start; records per
+  second from the first store write to the last (PyMongo command monitoring in each
+  process), and the store commands per message;
+- raw NATS: a plain nats-py pull consumer on the same stream that fetches 256 and acks
+  each, as many consumers as ingest processes;
+- raw store: a plain PyMongo bulk insert of the very documents ONE Bus stored (entities
+  with their lifecycle events) into a fresh database with the same indexes and the same
+  write concern, 256 documents per insert, the collections side by side as ONE Bus writes
+  them, split among as many writers as ingest processes.
+
+Efficiency is ONE Bus ÷ the smaller of the two limits.
+"""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.errors import NotFoundError
+from pymongo import AsyncMongoClient, WriteConcern
+from pymongo.asynchronous.database import AsyncDatabase
+
+from benchmarks.processes import service_processes
+from benchmarks.servers import Servers
+from benchmarks.workload import WORKLOADS
+from services.runtime.service import OneBusService
+from services.settings import Settings
+from services.store.indexes import ensure_indexes
+
+Document = dict[str, Any]
+COLLECTIONS = ("entities", "events", "connections", "tags")
+CHUNK = 256
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRound:
+    workload: str
+    processes: int
+    round: int
+    messages: int
+    bus_per_s: float
+    nats_per_s: float
+    store_per_s: float
+    round_trips_per_message: float
+    commands: dict[str, int]
+
+    @property
+    def efficiency(self) -> float:
+        return self.bus_per_s / min(self.nats_per_s, self.store_per_s)
+
+
+def _settings(servers: Servers, database: str) -> Settings:
+    return Settings(
+        nats_url=servers.nats_url,
+        mongodb_uri=servers.mongodb_uri,
+        mongodb_db=database,
+        fetch_timeout_s=0.2,
+    )
+
+
+def service_env(settings: Settings) -> dict[str, str]:
+    """The `ONE_*` variables a service process needs to run with `settings`."""
+    return {
+        "ONE_NATS_URL": settings.nats_url,
+        "ONE_MONGODB_URI": settings.mongodb_uri,
+        "ONE_MONGODB_DB": settings.mongodb_db,
+        "ONE_FETCH_TIMEOUT_S": str(settings.fetch_timeout_s),
+        "ONE_MONGODB_JOURNAL": str(settings.mongodb_journal).lower(),
+    }
+
+
+async def publish(settings: Settings, workload: str, count: int) -> None:
+    """Fresh streams holding the workload's messages."""
+    client = await nats.connect(settings.nats_url)
+    js = client.jetstream()
+    for stream in (settings.ingest_stream, settings.changes_stream, settings.dlq_stream):
+        with contextlib.suppress(NotFoundError):
+            await js.delete_stream(stream)
+    # Declare the streams (and nothing else).
+    async with OneBusService(settings, ingest=False, query=False):
+        pass
+    acks = [js.publish(subject, data) for subject, data in WORKLOADS[workload]("bench", count)]
+    for start in range(0, len(acks), 500):
+        await asyncio.gather(*acks[start : start + 500])
+    await client.close()
+
+
+async def _drained(js: JetStreamContext, settings: Settings, count: int) -> None:
+    while True:
+        info = await js.consumer_info(settings.ingest_stream, settings.ingest_consumer)
+        if (
+            info.num_pending == 0
+            and info.num_ack_pending == 0
+            and (info.delivered.stream_seq or 0) >= count
+        ):
+            return
+        await asyncio.sleep(0.02)
+
+
+async def run_bus(
+    settings: Settings, processes: int, count: int
+) -> tuple[float, float, dict[str, int]]:
+    """(records/s from the first store write to the last, store commands per message,
+    the commands by name)."""
+    client = await nats.connect(settings.nats_url)
+    js = client.jetstream()
+    async with service_processes("ingest", processes, service_env(settings)) as running:
+        await asyncio.wait_for(_drained(js, settings, count), 600)
+    await client.close()
+    starts = [p.stats["first_write_started"] for p in running]
+    ends = [p.stats["last_write_finished"] for p in running]
+    commands: dict[str, int] = {}
+    for p in running:
+        for name, n in p.stats["commands"].items():
+            commands[name] = commands.get(name, 0) + n
+    seconds = max(e for e in ends if e) - min(s for s in starts if s)
+    return count / seconds, sum(commands.values()) / count, commands
+
+
+async def run_raw_nats(settings: Settings, consumers: int, count: int, name: str) -> float:
+    """Records/s of plain pull consumers that fetch 256 and ack each."""
+    client = await nats.connect(settings.nats_url)
+    js = client.jetstream()
+    await js.add_consumer(
+        settings.ingest_stream,
+        ConsumerConfig(durable_name=name, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=4096),
+    )
+    subscriptions = [
+        await js.pull_subscribe("one.v1.>", durable=name, stream=settings.ingest_stream)
+        for _ in range(consumers)
+    ]
+    acked = 0
+    done = asyncio.get_running_loop().create_future()
+
+    async def drain(subscription: JetStreamContext.PullSubscription) -> None:
+        nonlocal acked
+        while acked < count:
+            try:
+                batch = await subscription.fetch(CHUNK, timeout=0.2)
+            except TimeoutError:
+                continue
+            for msg in batch:
+                await msg.ack()
+            acked += len(batch)
+        await client.flush()
+        if not done.done():
+            # The other consumers may still wait out a fetch that gets nothing.
+            done.set_result(time.perf_counter())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(drain(s) for s in subscriptions))
+    finished: float = done.result()
+    seconds = finished - started
+    await js.delete_consumer(settings.ingest_stream, name)
+    await client.close()
+    return count / seconds
+
+
+async def stored_documents(settings: Settings) -> dict[str, list[Document]]:
+    """What ONE Bus stored, collection by collection, in `_id` order."""
+    mongo: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongodb_uri)
+    database = mongo[settings.mongodb_db]
+    documents = {
+        name: await database[name].find({}).sort("_id", 1).to_list() for name in COLLECTIONS
+    }
+    await mongo.close()
+    return documents
+
+
+async def run_raw_store(
+    settings: Settings, documents: dict[str, list[Document]], writers: int, count: int, db: str
+) -> float:
+    """Records/s of plain bulk inserts of `documents` (same indexes, same write concern)."""
+    mongo: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongodb_uri)
+    concern = WriteConcern(w="majority", j=settings.mongodb_journal)
+    database: AsyncDatabase[Document] = mongo.get_database(db, write_concern=concern)
+    await ensure_indexes(database)
+
+    async def insert(name: str, chunks: Sequence[list[Document]]) -> None:
+        for chunk in chunks:
+            await database[name].insert_many(chunk, ordered=False)
+
+    jobs = []
+    for writer in range(writers):
+        for name in COLLECTIONS:
+            chunks = [documents[name][i : i + CHUNK] for i in range(0, len(documents[name]), CHUNK)]
+            mine = chunks[writer::writers]
+            if mine:
+                jobs.append((name, mine))
+    started = time.perf_counter()
+    await asyncio.gather(*(insert(name, chunks) for name, chunks in jobs))
+    seconds = time.perf_counter() - started
+    await mongo.close()
+    return count / seconds
+
+
+async def run_round(
+    servers: Servers,
+    workload: str,
+    processes: int,
+    round_: int,
+    count: int,
+    documents_cache: dict[str, dict[str, list[Document]]],
+    *,
+    keep: bool = False,
+) -> IngestRound:
+    """One round; the databases it wrote are dropped unless `keep` (ONE Bus's is kept)."""
+    tag = f"{workload.replace(' ', '_')}_{processes}_{round_}"
+    settings = _settings(servers, f"bench_{tag}")
+    await publish(settings, workload, count)
+    raw_db = f"raw_{tag}"
+    # The server slows as data accumulates: even rounds measure ONE Bus first, odd ones
+    # the raw limits first (with the documents of an earlier round: the same workload
+    # stores the same documents, whatever the order or the number of processes).
+    if round_ % 2 == 1 and workload in documents_cache:
+        nats_rate = await run_raw_nats(settings, processes, count, f"raw{round_}")
+        store_rate = await run_raw_store(
+            settings, documents_cache[workload], processes, count, raw_db
+        )
+        bus_rate, trips, commands = await run_bus(settings, processes, count)
+    else:
+        bus_rate, trips, commands = await run_bus(settings, processes, count)
+        documents_cache[workload] = await stored_documents(settings)
+        nats_rate = await run_raw_nats(settings, processes, count, f"raw{round_}")
+        store_rate = await run_raw_store(
+            settings, documents_cache[workload], processes, count, raw_db
+        )
+    mongo: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongodb_uri)
+    await mongo.drop_database(raw_db)
+    if not keep:
+        await mongo.drop_database(settings.mongodb_db)
+    await mongo.close()
+    return IngestRound(
+        workload, processes, round_, count, bus_rate, nats_rate, store_rate, trips, commands
+    )

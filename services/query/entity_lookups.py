@@ -1,0 +1,89 @@
+"""`entities.get` of one id, coalesced: requests arriving while a read is in flight share
+the next read.
+
+Under load most of a lookup's cost is per store command, not per document: PyMongo's
+command machinery in this process, and on SecantusDB the planning of each command (a
+batch of 30 ids by `_id` costs the store little more than one). So the first lookup is
+read at once (no added latency for a lone requester), and lookups that arrive while it
+is in flight are read together as soon as it returns: one `$in` read per batch instead
+of one read per request.
+
+Each request keeps its own deadline: its wait is bounded by the dispatcher's timeout as
+before (a request that gives up stops waiting; the shared read goes on for the others).
+The shared read runs in a task of its own, under `query_timeout_s` (the longest any
+request may have), so one request's cancellation never fails the others.
+"""
+
+import asyncio
+import contextlib
+import contextvars
+from dataclasses import dataclass, field
+from typing import Any
+
+import pymongo
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.store import reads
+
+Document = dict[str, Any]
+# What a read is scoped by: tenant, type filter, include deleted.
+_Scope = tuple[str, str | None, bool]
+
+
+@dataclass(slots=True)
+class _Batch:
+    ids: set[str] = field(default_factory=set)
+    found: asyncio.Future[dict[str, Document]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class EntityLookups:
+    def __init__(self, database: AsyncDatabase[Document], timeout_s: float) -> None:
+        self._database = database
+        self._timeout_s = timeout_s
+        # Per scope: the batch gathering ids for the next read, and whether a read runs.
+        self._next: dict[_Scope, _Batch] = {}
+        self._reading: set[_Scope] = set()
+        # The reader tasks, held until done (the event loop keeps only weak references).
+        self._readers: set[asyncio.Task[None]] = set()
+
+    async def get(
+        self, tenant: str, entity_id: str, *, entity_type: str | None, include_deleted: bool
+    ) -> Document | None:
+        scope = (tenant, entity_type, include_deleted)
+        batch = self._next.get(scope)
+        if batch is None:
+            batch = self._next[scope] = _Batch()
+        batch.ids.add(entity_id)
+        if scope not in self._reading:
+            self._reading.add(scope)
+            # A fresh context: the reader must not inherit this request's deadline.
+            reader = asyncio.create_task(self._read(scope), context=contextvars.Context())
+            self._readers.add(reader)
+            reader.add_done_callback(self._readers.discard)
+        found = await asyncio.shield(batch.found)
+        return found.get(entity_id)
+
+    async def _read(self, scope: _Scope) -> None:
+        tenant, entity_type, include_deleted = scope
+        try:
+            while (batch := self._next.pop(scope, None)) is not None:
+                try:
+                    with pymongo.timeout(self._timeout_s):
+                        found = await reads.get_entities(
+                            self._database,
+                            tenant,
+                            sorted(batch.ids),
+                            entity_type=entity_type,
+                            include_deleted=include_deleted,
+                        )
+                except Exception as error:
+                    batch.found.set_exception(error)
+                    # Retrieved here too, in case every requester has given up.
+                    with contextlib.suppress(Exception):
+                        batch.found.exception()
+                else:
+                    batch.found.set_result(found)
+        finally:
+            self._reading.discard(scope)
