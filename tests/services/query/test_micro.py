@@ -31,22 +31,13 @@ Document = dict[str, Any]
 async def replica(
     private_nats_url: str, query_db: AsyncDatabase[Document], bus_settings: Settings
 ) -> AsyncIterator[MicroService]:
-    client = await nats.connect(private_nats_url)
-    responder = QueryResponder(client, query_db, bus_settings)
+    connection = await nats.connect(private_nats_url)
+    responder = QueryResponder(connection, query_db, bus_settings)
     await responder.start()
     try:
         yield responder.micro
     finally:
         await responder.stop(5)
-        await client.drain()
-
-
-@pytest.fixture
-async def client(private_nats_url: str) -> AsyncIterator[NatsClient]:
-    connection = await nats.connect(private_nats_url)
-    try:
-        yield connection
-    finally:
         await connection.drain()
 
 
@@ -56,10 +47,10 @@ async def client(private_nats_url: str) -> AsyncIterator[NatsClient]:
     ids=["all", "by-name", "by-id"],
 )
 async def test_ping_answers_on_all_three_forms(
-    replica: MicroService, client: NatsClient, subject: str
+    replica: MicroService, private_client: NatsClient, subject: str
 ) -> None:
     subject = subject.format(name=SERVICE_NAME, id=replica.id)
-    replies = await ask_all(client, subject, until=lambda found: bool(found))
+    replies = await ask_all(private_client, subject, until=lambda found: bool(found))
     assert replies == [
         {
             "type": "io.nats.micro.v1.ping_response",
@@ -72,17 +63,17 @@ async def test_ping_answers_on_all_three_forms(
 
 
 async def test_another_service_name_or_id_gets_no_answer(
-    replica: MicroService, client: NatsClient
+    replica: MicroService, private_client: NatsClient
 ) -> None:
     for subject in ("$SRV.PING.other-service", f"$SRV.PING.{SERVICE_NAME}.not-this-id"):
         with pytest.raises(nats.errors.NoRespondersError):
-            await client.request(subject, b"", timeout=5)
+            await private_client.request(subject, b"", timeout=5)
 
 
 async def test_info_lists_one_endpoint_per_query_in_the_queue_group(
-    replica: MicroService, client: NatsClient, bus_settings: Settings
+    replica: MicroService, private_client: NatsClient, bus_settings: Settings
 ) -> None:
-    info = await ask_one(client, f"$SRV.INFO.{SERVICE_NAME}.{replica.id}")
+    info = await ask_one(private_client, f"$SRV.INFO.{SERVICE_NAME}.{replica.id}")
     assert info["type"] == "io.nats.micro.v1.info_response"
     assert (info["id"], info["name"], info["version"]) == (
         replica.id,
@@ -101,12 +92,12 @@ async def test_info_lists_one_endpoint_per_query_in_the_queue_group(
 
 
 async def test_stats_count_requests_errors_and_time_per_endpoint(
-    replica: MicroService, client: NatsClient, query_db: Any, tenant: str
+    replica: MicroService, private_client: NatsClient, query_db: Any, tenant: str
 ) -> None:
     await insert(query_db, "entities", entity(tenant, "e1"))
 
     async def ask(name: str, payload: bytes) -> dict[str, str]:
-        reply = await client.request(query_subject(tenant, name), payload, timeout=10)
+        reply = await private_client.request(query_subject(tenant, name), payload, timeout=10)
         return dict(reply.headers or {})
 
     assert SERVICE_ERROR_CODE_HEADER not in await ask("entities.get", b'{"id": "e1"}')
@@ -114,7 +105,7 @@ async def test_stats_count_requests_errors_and_time_per_endpoint(
     assert (await ask("entities.get", b"garbage"))[SERVICE_ERROR_CODE_HEADER] == "400"
     assert SERVICE_ERROR_CODE_HEADER not in await ask("entities.search", b'{"text": "name"}')
 
-    stats = await ask_one(client, f"$SRV.STATS.{SERVICE_NAME}.{replica.id}")
+    stats = await ask_one(private_client, f"$SRV.STATS.{SERVICE_NAME}.{replica.id}")
     assert stats["type"] == "io.nats.micro.v1.stats_response"
     assert stats["id"] == replica.id
     assert stats["started"].endswith("Z")
@@ -131,11 +122,11 @@ async def test_stats_count_requests_errors_and_time_per_endpoint(
 
 
 async def test_unknown_queries_are_refused_and_counted_on_no_endpoint(
-    replica: MicroService, client: NatsClient, tenant: str
+    replica: MicroService, private_client: NatsClient, tenant: str
 ) -> None:
-    reply = await client.request(query_subject(tenant, "entities.drop"), b"{}", timeout=10)
+    reply = await private_client.request(query_subject(tenant, "entities.drop"), b"{}", timeout=10)
     assert json.loads(reply.data)["error"]["code"] == "invalid_request"
     assert reply.headers is not None
     assert reply.headers[SERVICE_ERROR_CODE_HEADER] == "400"
-    stats = await ask_one(client, f"$SRV.STATS.{SERVICE_NAME}.{replica.id}")
+    stats = await ask_one(private_client, f"$SRV.STATS.{SERVICE_NAME}.{replica.id}")
     assert sum(endpoint["num_requests"] for endpoint in stats["endpoints"]) == 0

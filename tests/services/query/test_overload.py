@@ -24,15 +24,6 @@ Document = dict[str, Any]
 
 
 @pytest.fixture
-async def client(private_nats_url: str) -> AsyncIterator[NatsClient]:
-    connection = await nats.connect(private_nats_url)
-    try:
-        yield connection
-    finally:
-        await connection.drain()
-
-
-@pytest.fixture
 async def small_replica(
     private_nats_url: str, query_db: AsyncDatabase[Document], bus_settings: Settings
 ) -> AsyncIterator[QueryResponder]:
@@ -49,9 +40,9 @@ async def small_replica(
 
 
 async def ask(
-    client: NatsClient, tenant: str, name: str, request: Document, **headers: str
+    private_client: NatsClient, tenant: str, name: str, request: Document, **headers: str
 ) -> Document:
-    reply = await client.request(
+    reply = await private_client.request(
         query_subject(tenant, name), json.dumps(request).encode(), timeout=10, headers=headers
     )
     answer: Document = json.loads(reply.data)
@@ -60,7 +51,7 @@ async def ask(
 
 async def test_a_burst_beyond_the_replicas_limit_is_answered_timeout_at_once_not_queued(
     small_replica: QueryResponder,
-    client: NatsClient,
+    private_client: NatsClient,
     query_db: AsyncDatabase[Document],
     tenant: str,
 ) -> None:
@@ -68,7 +59,7 @@ async def test_a_burst_beyond_the_replicas_limit_is_answered_timeout_at_once_not
         query_db, "entities", *(entity(tenant, f"e{n}", name=f"Name {n}") for n in range(50))
     )
     answers = await asyncio.gather(
-        *(ask(client, tenant, "entities.search", {"text": f"name {n}"}) for n in range(120))
+        *(ask(private_client, tenant, "entities.search", {"text": f"name {n}"}) for n in range(120))
     )
     # Every request answered (no requester waited out its own timeout), each either right
     # or refused as overloaded.
@@ -84,20 +75,24 @@ async def test_a_burst_beyond_the_replicas_limit_is_answered_timeout_at_once_not
     search = next(e for e in endpoints if e["name"] == "entities_search")
     assert search["num_requests"] == 120
     # The burst is over: the replica answers at once again.
-    after = await ask(client, tenant, "entities.get", {"id": "e7"})
+    after = await ask(private_client, tenant, "entities.get", {"id": "e7"})
     assert after["data"]["id"] == "e7"
 
 
 async def test_a_request_whose_requester_has_given_up_is_not_read(
     small_replica: QueryResponder,
-    client: NatsClient,
+    private_client: NatsClient,
     query_db: AsyncDatabase[Document],
     tenant: str,
 ) -> None:
     await insert(query_db, "entities", entity(tenant, "e1"))
-    gone = await ask(client, tenant, "entities.get", {"id": "e1"}, **{TIMEOUT_HEADER: "0"})
+    gone = await ask(private_client, tenant, "entities.get", {"id": "e1"}, **{TIMEOUT_HEADER: "0"})
     assert gone["error"]["code"] == "timeout"
-    patient = await ask(client, tenant, "entities.get", {"id": "e1"}, **{TIMEOUT_HEADER: "5000"})
+    patient = await ask(
+        private_client, tenant, "entities.get", {"id": "e1"}, **{TIMEOUT_HEADER: "5000"}
+    )
     assert patient["data"]["id"] == "e1"
-    ignored = await ask(client, tenant, "entities.get", {"id": "e1"}, **{TIMEOUT_HEADER: "soon"})
+    ignored = await ask(
+        private_client, tenant, "entities.get", {"id": "e1"}, **{TIMEOUT_HEADER: "soon"}
+    )
     assert ignored["data"]["id"] == "e1"

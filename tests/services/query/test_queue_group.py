@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
 
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
@@ -40,25 +39,20 @@ async def replicas(
         ]
 
 
-@pytest.fixture
-async def client(private_nats_url: str) -> AsyncIterator[NatsClient]:
-    connection = await nats.connect(private_nats_url)
-    try:
-        yield connection
-    finally:
-        await connection.drain()
-
-
 async def test_two_replicas_answer_every_request_once_and_both_take_a_share(
-    replicas: list[OneBusService], client: NatsClient, query_db: Any, tenant: str
+    replicas: list[OneBusService], private_client: NatsClient, query_db: Any, tenant: str
 ) -> None:
     await insert(query_db, "entities", *(entity(tenant, f"e{n}") for n in range(REQUESTS)))
-    pings = await ask_all(client, f"$SRV.PING.{SERVICE_NAME}", until=lambda found: len(found) == 2)
+    pings = await ask_all(
+        private_client, f"$SRV.PING.{SERVICE_NAME}", until=lambda found: len(found) == 2
+    )
     assert len(ids(pings)) == 2
 
     async def get(n: int) -> str:
         request = json.dumps({"id": f"e{n}"}).encode()
-        reply = await client.request(query_subject(tenant, "entities.get"), request, timeout=10)
+        reply = await private_client.request(
+            query_subject(tenant, "entities.get"), request, timeout=10
+        )
         entity_id: str = json.loads(reply.data)["data"]["id"]
         return entity_id
 
@@ -68,7 +62,7 @@ async def test_two_replicas_answer_every_request_once_and_both_take_a_share(
     # Each replica counts what it handled: the shares add up to exactly one per request.
     served = []
     for replica_id in ids(pings):
-        stats = await ask_one(client, f"$SRV.STATS.{SERVICE_NAME}.{replica_id}")
+        stats = await ask_one(private_client, f"$SRV.STATS.{SERVICE_NAME}.{replica_id}")
         (endpoint,) = [e for e in stats["endpoints"] if e["name"] == "entities_get"]
         assert endpoint["num_errors"] == 0
         served.append(endpoint["num_requests"])

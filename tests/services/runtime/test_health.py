@@ -27,16 +27,20 @@ async def get(port: int, path: str) -> tuple[int, bytes]:
     return await asyncio.to_thread(fetch)
 
 
-async def test_probes_follow_the_connection_and_metrics_have_their_own_path(
-    private_nats: EmbeddedServers, mongodb_uri: str
-) -> None:
-    port = free_port()
-    settings = Settings(
-        nats_url=private_nats.nats_url,
+def on_port(port: int, nats_server: EmbeddedServers, mongodb_uri: str) -> Settings:
+    return Settings(
+        nats_url=nats_server.nats_url,
         mongodb_uri=mongodb_uri,
         mongodb_db=f"health_{uuid.uuid4().hex[:8]}",
         metrics_port=port,
     )
+
+
+async def test_probes_follow_the_connection_and_metrics_have_their_own_path(
+    private_nats: EmbeddedServers, mongodb_uri: str
+) -> None:
+    port = free_port()
+    settings = on_port(port, private_nats, mongodb_uri)
     async with OneBusService(settings):
         assert await get(port, "/healthz") == (200, b'{"status": "ok"}')
         status, body = await eventually(lambda: get(port, "/readyz"), lambda r: r[0] == 200)
@@ -63,12 +67,7 @@ async def test_metric_labels_never_carry_what_a_caller_sends(
     private_nats: EmbeddedServers, mongodb_uri: str
 ) -> None:
     port = free_port()
-    settings = Settings(
-        nats_url=private_nats.nats_url,
-        mongodb_uri=mongodb_uri,
-        mongodb_db=f"health_{uuid.uuid4().hex[:8]}",
-        metrics_port=port,
-    )
+    settings = on_port(port, private_nats, mongodb_uri)
     async with OneBusService(settings) as service:
         for n in range(20):
             subject = f"one.v1.madeup{n}.query.entities.get"

@@ -118,15 +118,6 @@ def private_settings(private_nats_url: str, bus_settings: Settings) -> Settings:
     )
 
 
-@pytest.fixture
-async def private_client(private_nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(private_nats_url)
-    try:
-        yield client
-    finally:
-        await client.drain()
-
-
 ServiceFactory = Callable[..., Awaitable[OneBusService]]
 
 
