@@ -17,7 +17,6 @@ Efficiency is ONE Bus ÷ the smaller of the two limits.
 """
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,14 +25,13 @@ from typing import Any
 import nats
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
-from nats.js.errors import NotFoundError
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 
 from benchmarks.processes import service_processes
 from benchmarks.servers import Servers
+from benchmarks.streams import fresh_streams, publish_all
 from benchmarks.workload import WORKLOADS
-from services.runtime.service import OneBusService
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
 
@@ -83,15 +81,8 @@ async def publish(settings: Settings, workload: str, count: int) -> None:
     """Fresh streams holding the workload's messages."""
     client = await nats.connect(settings.nats_url)
     js = client.jetstream()
-    for stream in (settings.ingest_stream, settings.changes_stream, settings.dlq_stream):
-        with contextlib.suppress(NotFoundError):
-            await js.delete_stream(stream)
-    # Declare the streams (and nothing else).
-    async with OneBusService(settings, ingest=False, query=False):
-        pass
-    acks = [js.publish(subject, data) for subject, data in WORKLOADS[workload]("bench", count)]
-    for start in range(0, len(acks), 500):
-        await asyncio.gather(*acks[start : start + 500])
+    await fresh_streams(js, settings)
+    await publish_all(js, WORKLOADS[workload]("bench", count))
     await client.close()
 
 

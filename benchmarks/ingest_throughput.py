@@ -7,14 +7,13 @@ acked). Runs alternate between the two configurations so that machine noise hits
 """
 
 import asyncio
-import contextlib
 import time
 import tracemalloc
 from dataclasses import dataclass
 
 import nats
-from nats.js.errors import NotFoundError
 
+from benchmarks.streams import fresh_streams, publish_all
 from benchmarks.workload import messages
 from services.runtime.service import OneBusService
 from services.settings import Settings
@@ -32,15 +31,6 @@ class Run:
         return self.messages / self.seconds
 
 
-async def _reset(nats_url: str, settings: Settings) -> None:
-    client = await nats.connect(nats_url)
-    js = client.jetstream()
-    for stream in (settings.ingest_stream, settings.changes_stream, settings.dlq_stream):
-        with contextlib.suppress(NotFoundError):
-            await js.delete_stream(stream)
-    await client.close()
-
-
 async def run_once(
     nats_url: str, mongodb_uri: str, batch_size: int, count: int, tag: str, *, journal: bool = True
 ) -> Run:
@@ -52,15 +42,10 @@ async def run_once(
         fetch_timeout_s=0.2,
         mongodb_journal=journal,
     )
-    await _reset(nats_url, settings)
-    # Declare the streams (and nothing else) so the workload can be published first.
-    async with OneBusService(settings, ingest=False, query=False):
-        pass
     client = await nats.connect(nats_url)
     js = client.jetstream()
-    acks = [js.publish(subject, data) for subject, data in messages("bench", count)]
-    for start in range(0, len(acks), 500):
-        await asyncio.gather(*acks[start : start + 500])
+    await fresh_streams(js, settings)
+    await publish_all(js, messages("bench", count))
 
     tracemalloc.start()
     started = time.perf_counter()

@@ -6,19 +6,17 @@ Growth is the last sample over the first one after warm-up (a fifth of the messa
 """
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 
 import nats
 import psutil
-from nats.js.errors import NotFoundError
 
 from benchmarks.ingest import service_env
 from benchmarks.processes import service_processes
 from benchmarks.servers import Servers
+from benchmarks.streams import fresh_streams, publish_all
 from benchmarks.workload import messages
-from services.runtime.service import OneBusService
 from services.settings import Settings
 
 WARM_UP = 0.2
@@ -57,25 +55,11 @@ async def run(servers: Servers, count: int) -> RssRun:
     )
     client = await nats.connect(settings.nats_url)
     js = client.jetstream()
-    for stream in (settings.ingest_stream, settings.changes_stream, settings.dlq_stream):
-        with contextlib.suppress(NotFoundError):
-            await js.delete_stream(stream)
-    async with OneBusService(settings, ingest=False, query=False):
-        pass
-
-    async def publish() -> None:
-        pending = []
-        for subject, data in messages("bench", count):
-            pending.append(js.publish(subject, data))
-            if len(pending) == 500:
-                await asyncio.gather(*pending)
-                pending = []
-        await asyncio.gather(*pending)
-
+    await fresh_streams(js, settings)
     samples: list[tuple[float, int, float]] = []
     async with service_processes("ingest", 1, service_env(settings)) as running:
         process = psutil.Process(running[0].pid)
-        publisher = asyncio.create_task(publish())
+        publisher = asyncio.create_task(publish_all(js, messages("bench", count)))
         started = time.perf_counter()
         while True:
             info = await js.consumer_info(settings.ingest_stream, settings.ingest_consumer)
