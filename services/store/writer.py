@@ -133,13 +133,17 @@ class StoreWriter:
         redelivery cannot complete (their ids are deterministic). The batch's published
         events ride in the same write as the first lifecycle events: one store command
         fewer per batch. A swap that loses to another replica writing the same entity
-        reads and merges again.
+        reads and merges again; lifecycle events an earlier round wrote as they are now are
+        not written again.
         """
         position = {id(r): i for i, r in enumerate(batch)}
         pending = [r for r in batch if isinstance(r.command, EntityCommand)]
         if not pending:
             await _run(self._events, published, outcome)
             return
+        # Lifecycle event `_id` → the type an earlier round wrote; events retyped already.
+        written: dict[str, str] = {}
+        retyped: set[tuple[str, str]] = set()
         for merge_round in range(_MAX_MERGE_ROUNDS):
             if not pending:
                 return
@@ -151,15 +155,25 @@ class StoreWriter:
             stored = {doc["_id"]: doc async for doc in found}
             fold = fold_entities(pending, stored)
             events = published if merge_round == 0 else _Bulk()
+            lifecycle_events: list[tuple[int, Document]] = []
             for lifecycle in fold.lifecycle:
                 event = documents.lifecycle_event_document(lifecycle.request, lifecycle)
+                if written.get(event["_id"]) == event["type"]:
+                    continue
+                index = position[id(lifecycle.request)]
                 # The type is part of the version: a retyped event is a new change.
                 change = StoredChange.of("events", event["type"], "create", event, event["type"])
-                index = position[id(lifecycle.request)]
                 events.add([index], documents.lifecycle_write(event), [change])
-            for tenant, event_id in fold.retyped:
+                lifecycle_events.append((index, event))
+            for tenant, event_id in set(fold.retyped) - retyped:
                 events.add([], documents.lifecycle_retype(tenant, event_id), [])
             await _run(self._events, events, outcome)
+            written.update(
+                (event["_id"], event["type"])
+                for index, event in lifecycle_events
+                if index not in outcome.failed
+            )
+            retyped.update(fold.retyped)
             conflicts, failed = await _swap(self._entities, fold)
             for step in fold.steps:
                 key = step.document["_id"]

@@ -10,12 +10,12 @@ import random
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.commands import EntityArchive, EntityDelete, EntityUpsert
 from services.store.failures import TransientStoreError
-from services.store.keys import to_record
+from services.store.keys import record_key, to_record
 from services.store.write_request import WriteRequest
 from services.store.writer import StoreWriter
 
@@ -81,3 +81,68 @@ async def test_two_writers_racing_on_the_same_entities_store_what_one_would(
             assert await stored(database, collection) == await stored(reference, collection)
     finally:
         await mongo_client.drop_database(reference.name)
+
+
+class AnotherReplicaWritesFirst(monitoring.CommandListener):
+    """Just before the writer's first entity update goes out, another replica's write
+    lands on the same entity (a sync client, so it is stored before the update runs), and
+    from then on counts the commands that write events."""
+
+    def __init__(self, mongodb_uri: str, database: str, entity_key: str) -> None:
+        self._entities = MongoClient(mongodb_uri)[database]["entities"]
+        self._key = entity_key
+        self.raced = False
+        self.event_writes_after: list[tuple[str, int]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        command = event.command
+        if self.raced and command.get(event.command_name) == "events":
+            self.event_writes_after.append(
+                (event.command_name, len(command.get("documents", command.get("updates", []))))
+            )
+        if (
+            event.command_name == "update"
+            and command.get("update") == "entities"
+            and not self.raced
+        ):
+            self.raced = True
+            self._entities.update_one({"_id": self._key}, {"$inc": {"rev": 1}})
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_swap_lost_to_another_replica_merges_again_without_rewriting_its_audit_events(
+    database: Database, mongodb_uri: str
+) -> None:
+    def upsert(name: str, updated_at: int, seq: int) -> WriteRequest:
+        command = EntityUpsert(
+            id="e1", type="creator", name=name, updatedAt=updated_at, actorId="a"
+        )
+        return WriteRequest("acme", "creator", command, seq=seq, received_ms=0)
+
+    await StoreWriter(database).write([upsert("first", 1, 1)])
+    key = record_key("acme", "e1")
+    race = AnotherReplicaWritesFirst(mongodb_uri, database.name, key)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, event_listeners=[race])
+    try:
+        outcome = await StoreWriter(client[database.name]).write([upsert("second", 2, 2)])
+    finally:
+        await client.close()
+
+    assert race.raced
+    # The second round reads the entity again and swaps it in; its lifecycle event was
+    # written by the first round as it still is, so no events are written again.
+    assert race.event_writes_after == []
+    entity = await database["entities"].find_one({"_id": key})
+    assert entity is not None
+    assert entity["name"] == "second"
+    assert entity["rev"] == 3  # first write, the other replica's, the second round's
+    events = await database["events"].find({"targetId": "e1"}).sort("timestamp", 1).to_list()
+    assert [e["type"] for e in events] == ["entity_created", "entity_updated"]
+    assert [c.document["_id"] for c in outcome.changes].count(
+        record_key("acme", "lc@updated@2@e1")
+    ) == 1
