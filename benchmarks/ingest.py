@@ -6,12 +6,14 @@ published messages, in an order that alternates between rounds:
 - ONE Bus: the messages are published first, then the ingest processes start; records per
   second from the first store write to the last (PyMongo command monitoring in each
   process), and the store commands per message (`DATA_COMMANDS`);
-- raw NATS: a plain nats-py pull consumer on the same stream that fetches 256 and acks
-  each, as many consumers as ingest processes;
+- raw NATS: a plain nats-py pull consumer on the same stream that fetches a batch
+  (`ONE_BATCH_SIZE`, as ingest does) and acks each message, as many consumers as ingest
+  processes;
 - raw store: a plain PyMongo bulk insert of the very documents ONE Bus stored (entities
   with their lifecycle events) into a fresh database with the same indexes and the same
-  write concern, 256 documents per insert, the collections side by side as ONE Bus writes
-  them, split among as many writers as ingest processes.
+  write concern, a batch of documents per insert, one collection after the other as ONE
+  Bus writes them, the inserts split among as many concurrent writers as ingest
+  processes.
 
 Efficiency is ONE Bus ÷ the smaller of the two limits.
 """
@@ -37,7 +39,6 @@ from services.store.indexes import ensure_indexes
 
 Document = dict[str, Any]
 COLLECTIONS = ("entities", "events", "connections", "tags")
-CHUNK = 256
 # The commands that read or write records: what a round trip per message counts. The
 # readiness probe's `ping` and the `endSessions` at exit happen whatever the load.
 DATA_COMMANDS = frozenset(
@@ -126,7 +127,7 @@ async def run_bus(
 
 
 async def run_raw_nats(settings: Settings, consumers: int, count: int, name: str) -> float:
-    """Records/s of plain pull consumers that fetch 256 and ack each."""
+    """Records/s of plain pull consumers that fetch a batch and ack each message."""
     client = await nats.connect(settings.nats_url)
     js = client.jetstream()
     await js.add_consumer(
@@ -144,7 +145,7 @@ async def run_raw_nats(settings: Settings, consumers: int, count: int, name: str
         nonlocal acked
         while acked < count:
             try:
-                batch = await subscription.fetch(CHUNK, timeout=0.2)
+                batch = await subscription.fetch(settings.batch_size, timeout=0.2)
             except TimeoutError:
                 continue
             for msg in batch:
@@ -179,24 +180,23 @@ async def run_raw_store(
     settings: Settings, documents: dict[str, list[Document]], writers: int, count: int, db: str
 ) -> float:
     """Records/s of plain bulk inserts of `documents` (same indexes, same write concern)."""
+    chunk_size = settings.batch_size
     mongo: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongodb_uri)
     concern = WriteConcern(w="majority", j=settings.mongodb_journal)
     database: AsyncDatabase[Document] = mongo.get_database(db, write_concern=concern)
     await ensure_indexes(database)
 
-    async def insert(name: str, chunks: Sequence[list[Document]]) -> None:
-        for chunk in chunks:
+    async def insert(chunks: Sequence[tuple[str, list[Document]]]) -> None:
+        for name, chunk in chunks:
             await database[name].insert_many(chunk, ordered=False)
 
-    jobs = []
-    for writer in range(writers):
-        for name in COLLECTIONS:
-            chunks = [documents[name][i : i + CHUNK] for i in range(0, len(documents[name]), CHUNK)]
-            mine = chunks[writer::writers]
-            if mine:
-                jobs.append((name, mine))
+    chunks = [
+        (name, documents[name][i : i + chunk_size])
+        for name in COLLECTIONS
+        for i in range(0, len(documents[name]), chunk_size)
+    ]
     started = time.perf_counter()
-    await asyncio.gather(*(insert(name, chunks) for name, chunks in jobs))
+    await asyncio.gather(*(insert(chunks[writer::writers]) for writer in range(writers)))
     seconds = time.perf_counter() - started
     await mongo.close()
     return count / seconds

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
 
     # Batching: a fetch returns up to `batch_size` messages as soon as any are there,
     # waiting at most `fetch_timeout_s` for the first (and for stop() to be noticed).
-    batch_size: int = Field(default=256, ge=1, le=10_000)
+    batch_size: int = Field(default=512, ge=1, le=10_000)
     # Batches a replica has in hand at once: while one batch's changes are published and
     # acked, the next is written, so the store does not wait on NATS (docs/benchmarks.md).
     ingest_concurrency: int = Field(default=2, ge=1, le=16)

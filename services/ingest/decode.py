@@ -72,8 +72,11 @@ def _decode_command(raw: RawMessage, subject: IngestSubject) -> tuple[WriteReque
 
 def _too_far_ahead(requests: tuple[WriteRequest, ...], latest_ms: int) -> Rejection | None:
     for request in requests:
+        # The fields themselves: getattr on a field a model lacks goes through pydantic's
+        # __getattr__ and an AttributeError, which cost ingest more than validation did.
+        fields = vars(request.command)
         for name in TIME_FIELDS:
-            value = getattr(request.command, name, None)
+            value = fields.get(name)
             if value is not None and value > latest_ms:
                 return Rejection(
                     "invalid_payload",

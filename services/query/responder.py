@@ -1,7 +1,10 @@
 """The query responder: one NATS micro endpoint per query, in a queue group.
 
-Each query name is an endpoint on `one.v1.*.query.<name>` (any tenant), subscribed in the
-queue group `query_queue_group`, so replicas share the requests and each is answered once.
+Each query name is an endpoint on `one.v1.*.query.<name>` (any tenant). One subscription
+to `one.v1.*.query.>` in the queue group `query_queue_group` takes them all, so replicas
+share the requests, each is answered once, and the server delivers each request once
+(a subscription per endpoint beside a catch-all would receive every request twice); the
+name picks the endpoint, and an unknown name is answered `invalid_request` at once.
 
 Overload is answered, not queued: a request's deadline runs from the moment it arrives
 (the shorter of `query_timeout_s` and the requester's own `One-Timeout-Ms`), a request
@@ -12,13 +15,8 @@ notes the arrival and starts the work: a subscriber that queues messages until a
 is free (FastStream's, nats.micro's) starts the clock when the work starts, and keeps
 working for requesters that gave up long ago.
 
-Two more kinds of subscriber complete the service:
-
-- unknown query names: `one.v1.*.query.>` in a queue group of its own answers
-  `invalid_request` to names no endpoint serves, and drops the others (their endpoint
-  answers);
-- discovery (micro.py): `$SRV.PING|INFO|STATS[.<name>[.<id>]]`, without a queue group,
-  so every replica answers for itself.
+Discovery (micro.py) completes the service: `$SRV.PING|INFO|STATS[.<name>[.<id>]]`,
+without a queue group, so every replica answers for itself.
 """
 
 import asyncio
@@ -48,7 +46,6 @@ from services.tracing import context_of, tracer
 log = logging.getLogger(__name__)
 
 QUERY_SUBJECT: Final = "one.v1.*.query.>"
-UNKNOWN_QUEUE_SUFFIX: Final = "-unknown"
 
 
 def _within(reply: Reply, max_payload: int) -> Reply:
@@ -87,14 +84,12 @@ class QueryResponder:
         self._settings = settings
         self._dispatcher = QueryDispatcher(database, settings)
         self.micro = MicroService(ROUTES, settings.query_queue_group)
+        self._endpoints = {endpoint.query: endpoint for endpoint in self.micro.endpoints}
         self._subscriptions: list[Subscription] = []
         self._in_flight: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        queue = self._settings.query_queue_group
-        for endpoint in self.micro.endpoints:
-            await self._subscribe(endpoint.subject, queue, self._arrival_handler(endpoint))
-        await self._subscribe(QUERY_SUBJECT, queue + UNKNOWN_QUEUE_SUFFIX, self._refuse_unknown)
+        await self._subscribe(QUERY_SUBJECT, self._settings.query_queue_group, self._arrived)
         for verb, subject in self.micro.control_subjects():
 
             async def discover(msg: Msg, verb: Any = verb) -> None:
@@ -117,26 +112,27 @@ class QueryResponder:
     ) -> None:
         self._subscriptions.append(await self._client.subscribe(subject, queue, cb=callback))
 
-    def _arrival_handler(self, endpoint: Endpoint) -> Callable[[Msg], Awaitable[None]]:
-        async def arrived(msg: Msg) -> None:
-            if not msg.reply:
-                return  # a publish, not a request: nobody to answer
-            if not reply_allowed(msg.subject, msg.reply):
-                return  # an answer there would be the service's, aimed by the asker
-            arrived_at = asyncio.get_running_loop().time()
-            if len(self._in_flight) >= self._settings.query_max_pending:
-                reply = error_reply(
-                    "timeout",
-                    f"overloaded: {len(self._in_flight)} requests in hand; try again shortly",
-                )
-                self._record(endpoint, arrived_at, reply)
-                await self._publish(msg, reply)
-                return
-            task = asyncio.create_task(self._answer(endpoint, msg, arrived_at))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
-
-        return arrived
+    async def _arrived(self, msg: Msg) -> None:
+        if not msg.reply:
+            return  # a publish, not a request: nobody to answer
+        if not reply_allowed(msg.subject, msg.reply):
+            return  # an answer there would be the service's, aimed by the asker
+        endpoint = self._endpoints.get(_query_name(msg.subject))
+        if endpoint is None:
+            # Refused on the name, before the body is looked at: no I/O, on no endpoint.
+            await self._publish(msg, await self._dispatcher.dispatch(msg.subject, msg.data))
+            return
+        arrived_at = asyncio.get_running_loop().time()
+        if len(self._in_flight) >= self._settings.query_max_pending:
+            reply = error_reply(
+                "timeout", f"overloaded: {len(self._in_flight)} requests in hand; try again shortly"
+            )
+            self._record(endpoint, arrived_at, reply)
+            await self._publish(msg, reply)
+            return
+        task = asyncio.create_task(self._answer(endpoint, msg, arrived_at))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
 
     async def _answer(self, endpoint: Endpoint, msg: Msg, arrived_at: float) -> None:
         budget = self._settings.query_timeout_s
@@ -156,14 +152,6 @@ class QueryResponder:
         elapsed_s = asyncio.get_running_loop().time() - arrived_at
         self.micro.record(endpoint.query, int(elapsed_s * 1e9), reply.error)
         self._metrics.seconds.labels(endpoint.query, reply.outcome).observe(elapsed_s)
-
-    async def _refuse_unknown(self, msg: Msg) -> None:
-        if _query_name(msg.subject) in ROUTES or not msg.reply:
-            return
-        if not reply_allowed(msg.subject, msg.reply):
-            return
-        # Refused on the name, before the body is looked at: no I/O.
-        await self._publish(msg, await self._dispatcher.dispatch(msg.subject, msg.data))
 
     async def _publish(self, msg: Msg, reply: Reply) -> None:
         try:

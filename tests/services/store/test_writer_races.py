@@ -89,7 +89,8 @@ class AnotherReplicaWritesFirst(monitoring.CommandListener):
     from then on counts the commands that write events."""
 
     def __init__(self, mongodb_uri: str, database: str, entity_key: str) -> None:
-        self._entities = MongoClient(mongodb_uri)[database]["entities"]
+        self._client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri)
+        self._entities = self._client[database]["entities"]
         self._key = entity_key
         self.raced = False
         self.event_writes_after: list[tuple[str, int]] = []
@@ -114,6 +115,9 @@ class AnotherReplicaWritesFirst(monitoring.CommandListener):
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
 
+    def close(self) -> None:
+        self._client.close()
+
 
 async def test_a_swap_lost_to_another_replica_merges_again_without_rewriting_its_audit_events(
     database: Database, mongodb_uri: str
@@ -132,6 +136,7 @@ async def test_a_swap_lost_to_another_replica_merges_again_without_rewriting_its
         outcome = await StoreWriter(client[database.name]).write([upsert("second", 2, 2)])
     finally:
         await client.close()
+        race.close()
 
     assert race.raced
     # The second round reads the entity again and swaps it in; its lifecycle event was
