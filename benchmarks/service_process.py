@@ -20,6 +20,7 @@ import nats
 from nats.aio.msg import Msg
 from pymongo import monitoring
 
+from services.runtime import event_loop
 from services.runtime.service import OneBusService
 from services.settings import Settings
 
@@ -88,4 +89,6 @@ async def echo(settings: Settings, stop: asyncio.Event) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], Path(sys.argv[2])))
+    # On the loop `serve` runs on; the echo responder too, so both sides of a lookup's
+    # ratio pay the same event loop.
+    event_loop.run(main(sys.argv[1], Path(sys.argv[2])), Settings().event_loop)

@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.runtime.event_loop import EventLoop
 from services.runtime.logs import LogFormat
 
 
@@ -89,6 +90,8 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)
     # "json": one JSON object per log line, for collectors; "text" for people.
     log_format: LogFormat = "text"
+    # What `serve` and `dev` run on (services/runtime/event_loop.py).
+    event_loop: EventLoop = "uvloop"
 
     query_queue_group: str = "one-bus-query"
     # Each query's deadline: its wait for a store slot, and maxTimeMS on every store command.

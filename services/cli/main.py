@@ -13,6 +13,7 @@ from contracts.asyncapi import asyncapi_document
 from contracts.json_schemas import message_schemas
 from services.cli import dlq, importer, publish, query, security, tail, tenant, watch
 from services.cli.version import installed_version, version_option
+from services.runtime import event_loop
 from services.runtime.logs import configure_logging
 from services.runtime.runner import run_until_stopped
 from services.runtime.service import OneBusService
@@ -64,7 +65,7 @@ def serve(
     async def run() -> None:
         await run_until_stopped(settings, _stop_on_signals(), ingest=ingest, query=query)
 
-    asyncio.run(run())
+    event_loop.run(run(), settings.event_loop)
 
 
 @app.command()
@@ -82,7 +83,8 @@ def dev(
     """Run the whole system on embedded real servers: nats-server and SecantusDB."""
     from services.runtime.embedded import EmbeddedServerError, EmbeddedServers  # [embedded]
 
-    _observability(log_level, Settings())
+    defaults = Settings()
+    _observability(log_level, defaults)
 
     async def run() -> None:
         stop = _stop_on_signals()
@@ -112,7 +114,7 @@ def dev(
         console.print("stopped", highlight=False)
 
     try:
-        asyncio.run(run())
+        event_loop.run(run(), defaults.event_loop)
     except EmbeddedServerError as error:
         typer.echo(f"one-bus dev: {error}", err=True)  # one line, unwrapped
         raise typer.Exit(1) from None

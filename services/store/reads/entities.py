@@ -35,20 +35,22 @@ async def get_entities(
     """The entities among `ids` that exist (and match), keyed by id.
 
     The lookup is by tenant-qualified `_id`, so it cannot reach another tenant's record;
-    `groupId` is matched as well so that stays true whatever a key looks like.
+    `groupId` is checked as well so that stays true whatever a key looks like.
     """
     keys = list(dict.fromkeys(record_key(tenant, entity_id) for entity_id in ids))
     if not keys:
         return {}
-    conditions: Document = {"groupId": tenant}
-    if entity_type is not None:
-        conditions["type"] = entity_type
-    if not include_deleted:
-        conditions.update(LIVE)
-    # `_id` alone first: a point lookup on every server, then the rest on what it found.
-    pipeline: list[Document] = [{"$match": {"_id": {"$in": keys}}}, {"$match": conditions}]
-    cursor = await database["entities"].aggregate(pipeline)
-    return {document["id"]: to_record(document) async for document in cursor}
+    # `_id` alone, the rest checked here on the (at most one per id) documents found: a
+    # point lookup on every server, where a second predicate made SecantusDB plan the
+    # read at nearly three times the cost, and an aggregation cost 10 % more.
+    cursor = database["entities"].find({"_id": {"$in": keys}}, batch_size=len(keys) + 1)
+    return {
+        document["id"]: to_record(document)
+        async for document in cursor
+        if document.get("groupId") == tenant
+        and (entity_type is None or document.get("type") == entity_type)
+        and (include_deleted or document.get("deletedAt") is None)
+    }
 
 
 async def get_entity(

@@ -69,3 +69,4 @@ async def test_serve_ingests_answers_queries_and_stops_cleanly_on_sigterm(
         process.send_signal(signal.SIGTERM)
         output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, output.decode()
+    assert b"event loop: uvloop" in output
