@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, PyMongoError
@@ -30,10 +29,10 @@ from services.store.entity_fold import (
     AppliedStep,
     Document,
     EntityCommand,
-    EntityFold,
     entity_version,
     fold_entities,
 )
+from services.store.entity_swap import EntitySwap
 from services.store.failures import TransientStoreError, bulk_write_errors
 from services.store.guarded_write import GuardedWrite
 from services.store.keys import record_key
@@ -71,6 +70,7 @@ class _Bulk:
 class StoreWriter:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._entities = database["entities"]
+        self._swap = EntitySwap(self._entities)
         self._connections = database["connections"]
         self._events = database["events"]
         self._tags = database["tags"]
@@ -175,7 +175,7 @@ class StoreWriter:
                 if index not in outcome.failed
             )
             retyped.update(fold.retyped)
-            conflicts, failed = await _swap(self._entities, fold)
+            conflicts, failed = await self._swap.swap(fold)
             for step in fold.steps:
                 key = step.document["_id"]
                 if key in failed:
@@ -197,36 +197,6 @@ def _entity_change(step: AppliedStep) -> StoredChange:
     assert isinstance(command, EntityCommand)
     version = entity_version(command.updatedAt, step.request.seq)
     return StoredChange.of("entities", step.document["type"], step.op, step.document, version)
-
-
-async def _swap(
-    collection: AsyncCollection[Document], fold: EntityFold
-) -> tuple[set[str], dict[str, str]]:
-    """Replace each changed entity if its `rev` is still the one it was merged from.
-
-    Returns the keys another writer changed meanwhile (to merge again) and the keys the
-    store refused (bad input). A document that was missing is inserted (a plain insert:
-    far cheaper than an upsert on SecantusDB); if another writer inserted it first, the
-    insert collides on `_id`, and so does a replacement that finds another `rev` (its
-    upsert tries to insert): both are conflicts.
-    """
-    keys = list(fold.documents)
-    if not keys:
-        return set(), {}
-    operations = [
-        InsertOne(fold.documents[key])
-        if fold.expected_rev[key] is None
-        else ReplaceOne(
-            {"_id": key, "rev": fold.expected_rev[key]}, fold.documents[key], upsert=True
-        )
-        for key in keys
-    ]
-    try:
-        await collection.bulk_write(operations, ordered=False)
-    except BulkWriteError as error:
-        collided, failed = bulk_write_errors(error)
-        return {keys[i] for i in collided}, {keys[i]: why for i, why in failed.items()}
-    return set(), {}
 
 
 async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: BatchOutcome) -> None:
