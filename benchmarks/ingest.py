@@ -20,6 +20,7 @@ Efficiency is ONE Bus ÷ the smaller of the two limits.
 
 import asyncio
 import time
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,8 @@ class IngestRound:
     store_per_s: float
     round_trips_per_message: float
     commands: dict[str, int]
+    # Seconds the store took, by kind of command (`insert events`, ...), all processes.
+    store_seconds: dict[str, float]
 
     @property
     def efficiency(self) -> float:
@@ -107,9 +110,9 @@ async def _drained(js: JetStreamContext, settings: Settings, count: int) -> None
 
 async def run_bus(
     settings: Settings, processes: int, count: int
-) -> tuple[float, float, dict[str, int]]:
+) -> tuple[float, float, dict[str, int], dict[str, float]]:
     """(records/s from the first store write to the last, store commands per message,
-    the commands by name)."""
+    the commands by name, the store's seconds by kind of command)."""
     client = await nats.connect(settings.nats_url)
     js = client.jetstream()
     async with service_processes("ingest", processes, service_env(settings)) as running:
@@ -117,13 +120,16 @@ async def run_bus(
     await client.close()
     starts = [p.stats["first_write_started"] for p in running]
     ends = [p.stats["last_write_finished"] for p in running]
-    commands: dict[str, int] = {}
+    commands: Counter[str] = Counter()
+    seconds: defaultdict[str, float] = defaultdict(float)
     for p in running:
-        for name, n in p.stats["commands"].items():
-            commands[name] = commands.get(name, 0) + n
-    seconds = max(e for e in ends if e) - min(s for s in starts if s)
+        commands.update(p.stats["commands"])
+        for kind, spent in p.stats["seconds"].items():
+            seconds[kind] += spent
+    seconds_total = max(e for e in ends if e) - min(s for s in starts if s)
     trips = sum(n for name, n in commands.items() if name in DATA_COMMANDS)
-    return count / seconds, trips / count, commands
+    data_seconds = {k: v for k, v in seconds.items() if k.split(" ")[0] in DATA_COMMANDS}
+    return count / seconds_total, trips / count, dict(commands), data_seconds
 
 
 async def run_raw_nats(settings: Settings, consumers: int, count: int, name: str) -> float:
@@ -225,9 +231,9 @@ async def run_round(
         store_rate = await run_raw_store(
             settings, documents_cache[workload], processes, count, raw_db
         )
-        bus_rate, trips, commands = await run_bus(settings, processes, count)
+        bus_rate, trips, commands, store_seconds = await run_bus(settings, processes, count)
     else:
-        bus_rate, trips, commands = await run_bus(settings, processes, count)
+        bus_rate, trips, commands, store_seconds = await run_bus(settings, processes, count)
         documents_cache[workload] = await stored_documents(settings)
         nats_rate = await run_raw_nats(settings, processes, count, f"raw{round_}")
         store_rate = await run_raw_store(
@@ -239,5 +245,14 @@ async def run_round(
         await mongo.drop_database(settings.mongodb_db)
     await mongo.close()
     return IngestRound(
-        workload, processes, round_, count, bus_rate, nats_rate, store_rate, trips, commands
+        workload,
+        processes,
+        round_,
+        count,
+        bus_rate,
+        nats_rate,
+        store_rate,
+        trips,
+        commands,
+        store_seconds,
     )

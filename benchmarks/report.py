@@ -33,9 +33,21 @@ def ingest_summary(rounds: Sequence[IngestRound]) -> list[dict[str, Any]]:
             "efficiency": statistics.median(r.efficiency for r in runs),
             "efficiencies": [round(r.efficiency, 3) for r in runs],
             "round_trips_per_message": statistics.median(r.round_trips_per_message for r in runs),
+            "store_seconds_per_1000": _store_seconds_per_1000(runs),
         }
         for (workload, processes), runs in groups.items()
     ]
+
+
+def _store_seconds_per_1000(runs: Sequence[IngestRound]) -> dict[str, float]:
+    """The store's time per 1,000 messages by kind of command, median over rounds,
+    biggest first."""
+    kinds = {kind for r in runs for kind in r.store_seconds}
+    medians = {
+        kind: statistics.median(1000 * r.store_seconds.get(kind, 0.0) / r.messages for r in runs)
+        for kind in kinds
+    }
+    return dict(sorted(medians.items(), key=lambda item: -item[1]))
 
 
 def lookup_summary(results: Sequence[LookupResult]) -> list[dict[str, Any]]:
@@ -81,6 +93,19 @@ def print_tables(
                 f"{row['efficiency']:.2f}",
                 " ".join(f"{e:.2f}" for e in row["efficiencies"]),
                 f"{row['round_trips_per_message']:.4f}",
+            )
+        console.print(table)
+        table = Table(title="Where the store's time went: seconds per 1,000 messages (medians)")
+        for column in ("workload", "proc", "raw store", "ONE Bus", "ONE Bus by command"):
+            table.add_column(column, justify="right" if column in ("proc",) else "left")
+        for row in ingest:
+            by_command = row["store_seconds_per_1000"]
+            table.add_row(
+                row["workload"],
+                str(row["processes"]),
+                f"{1000 / row['store_per_s']:.2f}",
+                f"{sum(by_command.values()):.2f}",
+                ", ".join(f"{kind} {spent:.2f}" for kind, spent in by_command.items()),
             )
         console.print(table)
     if lookups:

@@ -13,7 +13,7 @@ import json
 import signal
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import nats
@@ -29,27 +29,43 @@ _WRITES = frozenset({"insert", "update", "delete", "findAndModify"})
 
 
 class CommandCounter(monitoring.CommandListener):
-    """Store round trips, counted once the service has started (not index creation)."""
+    """Store round trips, counted once the service has started (not index creation), and
+    the time each kind of command took (`update entities`, `commitTransaction`, ...)."""
 
     def __init__(self) -> None:
         self.counting = False
         self.commands: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
         self.first_write_started: float | None = None
         self.last_write_finished: float | None = None
+        self._started: dict[int, tuple[str, float]] = {}
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if not self.counting:
             return
-        self.commands[event.command_name] += 1
-        if event.command_name in _WRITES and self.first_write_started is None:
+        name = event.command_name
+        self.commands[name] += 1
+        target = event.command.get(name)
+        self._started[event.request_id] = (
+            f"{name} {target}" if isinstance(target, str) else name,
+            time.perf_counter(),
+        )
+        if name in _WRITES and self.first_write_started is None:
             self.first_write_started = time.time()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._finished(event.request_id)
         if self.counting and event.command_name in _WRITES:
             self.last_write_finished = time.time()
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+        self._finished(event.request_id)
+
+    def _finished(self, request_id: int) -> None:
+        started = self._started.pop(request_id, None)
+        if started is not None:
+            kind, at = started
+            self.seconds[kind] += time.perf_counter() - at
 
 
 async def main(role: str, stats_path: Path) -> None:
@@ -69,6 +85,7 @@ async def main(role: str, stats_path: Path) -> None:
         await stop.wait()
     stats = {
         "commands": dict(counter.commands),
+        "seconds": dict(counter.seconds),
         "first_write_started": counter.first_write_started,
         "last_write_finished": counter.last_write_finished,
     }
