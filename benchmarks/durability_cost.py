@@ -18,6 +18,7 @@ from rich.table import Table
 
 from benchmarks import ingest_throughput
 from services.runtime.embedded import EmbeddedServers
+from services.settings import Settings
 
 console = Console()
 
@@ -36,7 +37,7 @@ async def main(messages: int, rounds: int) -> None:
                 for name in order:
                     servers, journal = (durable, True) if name == "durable" else (fast, False)
                     run = await ingest_throughput.run_once(
-                        servers.nats_url, servers.mongodb_uri, 256, messages,
+                        servers.nats_url, servers.mongodb_uri, Settings().batch_size, messages,
                         f"durability_{round_}", journal=journal,
                     )  # fmt: skip
                     runs[name].append(run.per_second)

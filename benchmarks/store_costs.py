@@ -5,9 +5,10 @@ other benchmarks use (`ONE_MONGODB_URI`, else an embedded SecantusDB in the dura
 configuration). Entity documents as ONE Bus stores them, with its indexes and its write
 concern; medians of R rounds:
 
-- per document: a plain insert; a replacement guarded by `rev` (what a `rev` swap sends);
-  a replacement by `_id` alone inside a transaction that read the documents first (the
-  guard a transaction would give instead);
+- per document: a plain insert; a replacement guarded by `rev` in its filter; the
+  compare-and-swap ONE Bus sends (an update on `_id` alone whose pipeline checks `rev`,
+  services/store/entity_swap.py); a replacement by `_id` alone inside a transaction that
+  read the `rev`s first (the guard a transaction would give instead, not adopted);
 - an insert into `entities` and one into `events`, one after the other and at once: what
   writing a batch's collections side by side, or two ingest processes, cost the store.
 
@@ -28,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.servers import servers
+from services.store.entity_swap import compare_and_swap
 from services.store.indexes import ensure_indexes
 
 Document = dict[str, Any]
@@ -72,7 +74,7 @@ async def one_round(
             await session.start_transaction(write_concern=concern),
         ):
             await entities.find({"_id": {"$in": ids}}, session=session).to_list()
-            replacements = [ReplaceOne({"_id": f"bench:{k}"}, entity(k, 3)) for k in keys]
+            replacements = [ReplaceOne({"_id": f"bench:{k}"}, entity(k, 4)) for k in keys]
             await entities.bulk_write(replacements, ordered=False, session=session)
 
     costs = {
@@ -81,6 +83,11 @@ async def one_round(
             lambda: entities.bulk_write(
                 [ReplaceOne({"_id": f"bench:{k}", "rev": 1}, entity(k, 2)) for k in keys],
                 ordered=False,
+            )
+        ),
+        "compare-and-swap on rev (ONE Bus)": await timed(
+            lambda: entities.bulk_write(
+                [compare_and_swap(f"bench:{k}", 2, entity(k, 3)) for k in keys], ordered=False
             )
         ),
         "replace by _id in a transaction": await timed(replace_in_transaction),

@@ -5,48 +5,47 @@ other's commands; a writer that finds another `rev` merges again (writer.py).
 - A document that was missing is inserted, all of them in one `insert_many`: a plain
   insert is far cheaper than an upsert on SecantusDB, and one that collides on `_id`
   (another writer inserted it first) is a conflict.
-- Documents that exist are replaced in one transaction that reads their `rev` first and
-  replaces the unchanged ones by `_id`. Snapshot isolation makes the read a guard: a
-  writer that changes one of them after it makes the transaction fail with a write
-  conflict (TransientTransactionError), and they all merge again. One commit for the
-  lot, and a replacement by `_id` alone, cost SecantusDB about 60 % of replacements
-  guarded by `rev` in their filters, each its own commit (`python -m
-  benchmarks.store_costs`); on mongod the transaction saves the journal waits.
-- Without transactions (a standalone server), or when the transaction fails for another
-  reason (a document the store refuses), each replacement is guarded by `rev` in its
-  filter instead, and upserts: one that finds another `rev` collides on `_id`, a
-  conflict again, and a refused document is reported on its own.
+- A document that exists is replaced by an update on `_id` alone whose pipeline checks
+  the `rev` and replaces the document only if it is the expected one, atomically, as
+  one statement: a compare-and-swap. SecantusDB plans a filter of `_id` alone as a point
+  lookup, where `{_id, rev}` is planned against every index (22 % more per document,
+  `python -m benchmarks.store_costs`). When fewer documents changed than were sent, the
+  ones not stored as sent are read back: those are the conflicts.
+
+Not a transaction, though one would cost SecantusDB less still: a replica killed between
+a transaction's writes and its commit leaves those entities locked until the server's
+transaction lifetime ends (60 s by default), and every other replica's batch touching
+them waits that long (docs/benchmarks.md). Here every statement commits on its own.
 """
 
-import logging
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
-from pymongo import ReplaceOne
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.errors import BulkWriteError
 
 from services.store.entity_fold import EntityFold
 from services.store.failures import bulk_write_errors
 
-log = logging.getLogger(__name__)
-
 Document = dict[str, Any]
-# mongod's answer to a transaction on a server that is not a replica set member.
-_ILLEGAL_OPERATION: Final = 20
+
+
+def compare_and_swap(key: str, expected_rev: int, document: Document) -> UpdateOne:
+    """Replace the document `key` with `document` if its `rev` is `expected_rev`."""
+    replacement = {"$cond": [{"$eq": ["$rev", expected_rev]}, {"$literal": document}, "$$ROOT"]}
+    return UpdateOne({"_id": key}, [{"$replaceWith": replacement}])
 
 
 class EntitySwap:
     def __init__(self, entities: AsyncCollection[Document]) -> None:
         self._entities = entities
-        # False once the server said it has no transactions.
-        self._transactions = True
 
     async def swap(self, fold: EntityFold) -> tuple[set[str], dict[str, str]]:
         """Write the fold's documents; return the keys another writer changed meanwhile
         (to merge again) and the keys the store refused (bad input), with why."""
         missing = [key for key in fold.documents if fold.expected_rev[key] is None]
-        existing = [key for key in fold.documents if fold.expected_rev[key] is not None]
+        existing = {key: rev for key, rev in fold.expected_rev.items() if rev is not None}
         conflicts, failed = await self._insert(fold, missing)
         if existing:
             lost, refused = await self._replace(fold, existing)
@@ -54,7 +53,9 @@ class EntitySwap:
             failed |= refused
         return conflicts, failed
 
-    async def _insert(self, fold: EntityFold, keys: list[str]) -> tuple[set[str], dict[str, str]]:
+    async def _insert(
+        self, fold: EntityFold, keys: Sequence[str]
+    ) -> tuple[set[str], dict[str, str]]:
         if not keys:
             return set(), {}
         try:
@@ -64,50 +65,23 @@ class EntitySwap:
             return {keys[i] for i in collided}, {keys[i]: why for i, why in failed.items()}
         return set(), {}
 
-    async def _replace(self, fold: EntityFold, keys: list[str]) -> tuple[set[str], dict[str, str]]:
-        if self._transactions:
-            try:
-                return await self._replace_in_transaction(fold, keys), {}
-            except OperationFailure as error:
-                if error.has_error_label("TransientTransactionError"):
-                    return set(keys), {}  # another writer changed one of them: merge again
-                if error.code == _ILLEGAL_OPERATION:
-                    self._transactions = False
-                    log.info("the store has no transactions: entity replacements guarded by rev")
-                else:
-                    log.warning("entity replacements fall back to guarded writes: %s", error)
-        return await self._replace_guarded(fold, keys)
-
-    async def _replace_in_transaction(self, fold: EntityFold, keys: Sequence[str]) -> set[str]:
-        """Replace the documents whose `rev` is unchanged; return the others' keys."""
-        client = self._entities.database.client
-        async with (
-            client.start_session() as session,
-            await session.start_transaction(write_concern=self._entities.write_concern),
-        ):
-            # One more than can match: a reply filling batchSize exactly leaves the
-            # cursor open for an empty getMore.
-            found = self._entities.find(
-                {"_id": {"$in": list(keys)}}, {"rev": 1}, session=session, batch_size=len(keys) + 1
-            )
-            revs = {document["_id"]: document.get("rev") async for document in found}
-            unchanged = [key for key in keys if key in revs and revs[key] == fold.expected_rev[key]]
-            if unchanged:
-                replacements = [ReplaceOne({"_id": key}, fold.documents[key]) for key in unchanged]
-                await self._entities.bulk_write(replacements, ordered=False, session=session)
-        return set(keys) - set(unchanged)
-
-    async def _replace_guarded(
-        self, fold: EntityFold, keys: Sequence[str]
+    async def _replace(
+        self, fold: EntityFold, revs: dict[str, int]
     ) -> tuple[set[str], dict[str, str]]:
-        guarded = [{"_id": key, "rev": fold.expected_rev[key]} for key in keys]
-        operations = [
-            ReplaceOne(guard, fold.documents[key], upsert=True)
-            for guard, key in zip(guarded, keys, strict=True)
-        ]
+        keys = list(revs)
+        operations = [compare_and_swap(key, revs[key], fold.documents[key]) for key in keys]
+        failed: dict[str, str] = {}
         try:
-            await self._entities.bulk_write(operations, ordered=False)
+            modified = (await self._entities.bulk_write(operations, ordered=False)).modified_count
         except BulkWriteError as error:
-            collided, failed = bulk_write_errors(error)
-            return {keys[i] for i in collided}, {keys[i]: why for i, why in failed.items()}
-        return set(), {}
+            _, refused = bulk_write_errors(error)
+            failed = {keys[i]: why for i, why in refused.items()}
+            modified = error.details.get("nModified", 0)
+        written = [key for key in keys if key not in failed]
+        if modified == len(written):
+            return set(), failed
+        # Each replacement changes `rev`, so an unchanged document is one whose `rev` was
+        # another: read back which. One stored exactly as sent counts as written.
+        found = self._entities.find({"_id": {"$in": written}}, batch_size=len(written) + 1)
+        stored = {document["_id"]: document async for document in found}
+        return {key for key in written if stored.get(key) != fold.documents[key]}, failed
