@@ -13,6 +13,7 @@ import nats.aio.client
 import pytest
 from nats.js import JetStreamContext
 
+from contracts.dead_letters import ORIGINAL_HEADER_PREFIX
 from tests.contracts.protocols import test_a2a
 from tests.contracts.protocols.sample_files import load
 from tests.contracts.protocols.specified import SPECIFIED
@@ -94,13 +95,18 @@ async def test_every_malformed_sample_is_dead_lettered_with_the_reason(
 ) -> None:
     _, malformed = SPECIFIED[protocol]
     dead = await js.subscribe(f"one.v1.{tenant}.dlq.protocols", ordered_consumer=True)
+    sent = {}
     for name, rejected in sorted(malformed.items()):
-        await send(js, tenant, protocol, rejected.message_type, load(protocol, name))
+        record_id = await send(js, tenant, protocol, rejected.message_type, load(protocol, name))
+        sent[record_id] = rejected
+    # Matched by the original message id: batches in hand at once dead-letter in any order.
     letters = [await dead.next_msg(timeout=15) for _ in malformed]
-    for letter, (_, rejected) in zip(letters, sorted(malformed.items()), strict=True):
+    for letter in letters:
         assert letter.headers is not None
+        rejected = sent.pop(letter.headers[ORIGINAL_HEADER_PREFIX + "Msg-Id"])
         assert letter.headers["One-Dlq-Reason"] == "invalid_payload"
         assert rejected.reason.lower() in letter.headers["One-Dlq-Error"].lower()
+    assert sent == {}
     await dead.unsubscribe()
 
 
