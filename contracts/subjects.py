@@ -135,3 +135,18 @@ def watch_subject(tenant: str, name: str) -> str:
 
 
 WATCH_WILDCARD: Final = f"{PREFIX}.*.watch.>"
+
+RequestKind = Literal["query", "watch"]
+
+
+def parse_request_subject(subject: str, kind: RequestKind) -> tuple[str, str]:
+    """`one.v1.<tenant>.<kind>.<name>` → (tenant, name); raise SubjectError if the subject
+    is not one. The name is every token after the kind (`entities.get`)."""
+    tokens = subject.split(".")
+    _expect(
+        len(tokens) >= 5 and ".".join(tokens[:2]) == PREFIX and tokens[3] == kind,
+        subject,
+        f"not a {kind} subject",
+    )
+    _expect(is_tenant(tokens[2]), subject, "tenant must match [A-Za-z0-9_-]{1,64}")
+    return tokens[2], ".".join(tokens[4:])

@@ -15,8 +15,10 @@ The exit code says how it went, so scripts can branch on it:
 On an error the reply's `error` object (`code`, `message`, `details`) goes to stderr.
 """
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any, Final
 
 import typer
@@ -34,6 +36,23 @@ EXIT_CODES: Final[dict[ErrorCode, int]] = {
     "internal": 5,
     "limit_exceeded": 6,
 }
+
+
+@contextlib.contextmanager
+def query_errors(*, compact: bool) -> Iterator[None]:
+    """A failed query as the CLI reports it: the error object on stderr, the exit code
+    of the table above."""
+    try:
+        yield
+    except QueryUnavailableError as error:
+        raise CliError(str(error), 1) from error
+    except QueryError as error:
+        print_json(
+            {"code": error.code, "message": error.message, "details": error.details},
+            compact=compact,
+            to_stderr=True,
+        )
+        raise CliError(f"{error.code}: {error.message}", EXIT_CODES[error.code]) from error
 
 
 def parse_request(request: str | None) -> dict[str, Any]:
@@ -66,7 +85,7 @@ def query(
     body = parse_request(request)
 
     async def work(client: OneClient) -> Any:
-        try:
+        with query_errors(compact=compact):
             if not all_pages:
                 return await client.query(name, body)
             collected: list[Any] = []
@@ -79,15 +98,6 @@ def query(
                 if not data.get("nextCursor"):
                     return {"items": collected, "nextCursor": None}
                 page = {**body, "cursor": data["nextCursor"]}
-        except QueryUnavailableError as error:
-            raise CliError(str(error), 1) from error
-        except QueryError as error:
-            print_json(
-                {"code": error.code, "message": error.message, "details": error.details},
-                compact=compact,
-                to_stderr=True,
-            )
-            raise CliError(f"{error.code}: {error.message}", EXIT_CODES[error.code]) from error
 
     data = run(tenant, nats_url, credentials, work)
     print_json(data, compact=compact)

@@ -10,10 +10,9 @@ from typing import Annotated
 import typer
 
 from one_bus.client import OneClient
-from one_bus.errors import QueryError, QueryUnavailableError
-from services.cli.connect import CliError, Credentials, NatsUrl, Tenant, run
+from services.cli.connect import Credentials, NatsUrl, Tenant, run
 from services.cli.output import err, print_json
-from services.cli.query import EXIT_CODES, parse_request
+from services.cli.query import parse_request, query_errors
 
 
 def watch(
@@ -34,7 +33,7 @@ def watch(
 
     async def work(client: OneClient) -> None:
         shown = 0
-        try:
+        with query_errors(compact=compact):
             async with client.watch(name, body) as results:
                 async for result in results:
                     print_json(result, compact=compact)
@@ -44,15 +43,6 @@ def watch(
                         return
                 if results.ended_reason not in (None, "stopped"):
                     err.print(f"the watch ended: {results.ended_reason}", highlight=False)
-        except QueryUnavailableError as error:
-            raise CliError(str(error), 1) from error
-        except QueryError as error:
-            print_json(
-                {"code": error.code, "message": error.message, "details": error.details},
-                compact=compact,
-                to_stderr=True,
-            )
-            raise CliError(f"{error.code}: {error.message}", EXIT_CODES[error.code]) from error
 
     with contextlib.suppress(KeyboardInterrupt):
         run(tenant, nats_url, credentials, work)

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from contracts.subjects import PREFIX, is_tenant
+from contracts.subjects import SubjectError, parse_request_subject
 from services.query.context import QueryContext
 from services.query.entity_lookups import EntityLookups
 from services.query.errors import InvalidRequestError, QueryError
@@ -38,12 +38,10 @@ _DEADLINE_SLACK_S: Final = 0.25
 
 def parse_query_subject(subject: str) -> tuple[str, str]:
     """`one.v1.<tenant>.query.<name>` → (tenant, name)."""
-    tokens = subject.split(".")
-    if len(tokens) < 5 or ".".join(tokens[:2]) != PREFIX or tokens[3] != "query":
-        raise InvalidRequestError(f"not a query subject: {subject!r}")
-    if not is_tenant(tokens[2]):
-        raise InvalidRequestError("tenant must match [A-Za-z0-9_-]{1,64}")
-    return tokens[2], ".".join(tokens[4:])
+    try:
+        return parse_request_subject(subject, "query")
+    except SubjectError as error:
+        raise InvalidRequestError(str(error)) from error
 
 
 class QueryDispatcher:

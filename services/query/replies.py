@@ -31,7 +31,7 @@ class Reply:
         return f"{status}:{self.headers.get(SERVICE_ERROR_HEADER, '')}"
 
 
-def _encode(value: Any) -> bytes:
+def encode_json(value: Any) -> bytes:
     # Strict JSON (RFC 8259), as every client parses it: a non-finite number (refused at
     # ingest, but another tool may have written one) is null, as on the changes stream.
     # Stored documents came from JSON, so `fallback` only meets what MongoDB itself adds
@@ -40,7 +40,7 @@ def _encode(value: Any) -> bytes:
 
 
 def ok_reply(data: Any) -> Reply:
-    return Reply(_encode({"ok": True, "data": data}), dict(CONTENT_TYPE))
+    return Reply(encode_json({"ok": True, "data": data}), dict(CONTENT_TYPE))
 
 
 def error_reply(code: ErrorCode, message: str, details: Any = None) -> Reply:
@@ -51,4 +51,4 @@ def error_reply(code: ErrorCode, message: str, details: Any = None) -> Reply:
         SERVICE_ERROR_HEADER: " ".join(message.split())[:512],
         SERVICE_ERROR_CODE_HEADER: str(ERROR_STATUS[code]),
     }
-    return Reply(_encode(body), headers, code)
+    return Reply(encode_json(body), headers, code)

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -34,6 +34,7 @@ from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.errors import TIMEOUT_HEADER
+from contracts.subjects import QUERY_WILDCARD, SubjectError, parse_request_subject
 from services.query.dispatcher import QueryDispatcher
 from services.query.metrics import QueryMetrics
 from services.query.micro import Endpoint, MicroService
@@ -45,8 +46,6 @@ from services.tracing import context_of, tracer
 
 log = logging.getLogger(__name__)
 
-QUERY_SUBJECT: Final = "one.v1.*.query.>"
-
 
 def _within(reply: Reply, max_payload: int) -> Reply:
     if len(reply.body) <= max_payload:
@@ -56,11 +55,6 @@ def _within(reply: Reply, max_payload: int) -> Reply:
         f"the reply is larger than the server's max payload ({max_payload} bytes): "
         "ask for a smaller limit",
     )
-
-
-def _query_name(subject: str) -> str:
-    """The name in `one.v1.<tenant>.query.<name>`, whatever the rest of the subject is."""
-    return ".".join(subject.split(".")[4:])
 
 
 def requester_budget_s(msg: Msg) -> float | None:
@@ -89,7 +83,7 @@ class QueryResponder:
         self._in_flight: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        await self._subscribe(QUERY_SUBJECT, self._settings.query_queue_group, self._arrived)
+        await self._subscribe(QUERY_WILDCARD, self._settings.query_queue_group, self._arrived)
         for verb, subject in self.micro.control_subjects():
 
             async def discover(msg: Msg, verb: Any = verb) -> None:
@@ -117,7 +111,10 @@ class QueryResponder:
             return  # a publish, not a request: nobody to answer
         if not reply_allowed(msg.subject, msg.reply):
             return  # an answer there would be the service's, aimed by the asker
-        endpoint = self._endpoints.get(_query_name(msg.subject))
+        try:
+            endpoint = self._endpoints.get(parse_request_subject(msg.subject, "query")[1])
+        except SubjectError:
+            endpoint = None
         if endpoint is None:
             # Refused on the name, before the body is looked at: no I/O, on no endpoint.
             await self._publish(msg, await self._dispatcher.dispatch(msg.subject, msg.data))

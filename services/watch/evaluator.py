@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pymongo
-from pydantic_core import to_json
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.queries import Query
 from services.query.context import QueryContext
 from services.query.errors import NotFoundError
+from services.query.replies import encode_json
 from services.query.routes import ROUTES
 from services.settings import Settings
 
@@ -31,11 +31,6 @@ class Evaluation:
     # The result as the JSON every message carries, and its digest.
     encoded: bytes
     digest: str
-
-
-def encode(value: Any) -> bytes:
-    # As query replies encode (services/query/replies.py): strict JSON, non-finite as null.
-    return to_json(value, inf_nan_mode="null", fallback=str)
 
 
 def query_key(tenant: str, name: str, request: Query) -> str:
@@ -70,5 +65,6 @@ class Evaluator:
                     result = await route.handle(context, request)
                 except NotFoundError:
                     result = None
-        encoded = encode(result)
+        # As query replies encode it: strict JSON, non-finite numbers as null.
+        encoded = encode_json(result)
         return Evaluation(result, encoded, hashlib.sha256(encoded).hexdigest()[:32])

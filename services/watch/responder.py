@@ -19,7 +19,13 @@ from nats.errors import Error as NatsError
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 
-from contracts.subjects import PREFIX, WATCH_RENEW, WATCH_STOP, WATCH_WILDCARD, is_tenant
+from contracts.subjects import (
+    WATCH_RENEW,
+    WATCH_STOP,
+    WATCH_WILDCARD,
+    SubjectError,
+    parse_request_subject,
+)
 from contracts.watches import WATCH_MODELS, WATCHABLE_MODELS, WatchControl
 from services.query.dispatcher import MAX_REQUEST_BYTES
 from services.query.errors import InvalidRequestError
@@ -35,12 +41,10 @@ _KNOWN: Final = sorted([*WATCH_MODELS, WATCH_RENEW, WATCH_STOP])
 
 def parse_watch_subject(subject: str) -> tuple[str, str]:
     """`one.v1.<tenant>.watch.<name>` → (tenant, name)."""
-    tokens = subject.split(".")
-    if len(tokens) < 5 or ".".join(tokens[:2]) != PREFIX or tokens[3] != "watch":
-        raise InvalidRequestError(f"not a watch subject: {subject!r}")
-    if not is_tenant(tokens[2]):
-        raise InvalidRequestError("tenant must match [A-Za-z0-9_-]{1,64}")
-    return tokens[2], ".".join(tokens[4:])
+    try:
+        return parse_request_subject(subject, "watch")
+    except SubjectError as error:
+        raise InvalidRequestError(str(error)) from error
 
 
 def connection_of(reply: str, deliver_to: str) -> str:

@@ -6,11 +6,13 @@ from hypothesis import strategies as st
 
 from contracts.subjects import (
     IngestSubject,
+    RequestKind,
     SubjectError,
     connection_subject,
     entity_subject,
     event_subject,
     parse_ingest_subject,
+    parse_request_subject,
     protocol_subject,
     tag_subject,
 )
@@ -67,3 +69,30 @@ def test_any_text_either_parses_or_raises_subject_error(subject: str) -> None:
     except SubjectError:
         return
     assert subject.startswith(f"one.v1.{parsed.tenant}.{parsed.kind}")
+
+
+@pytest.mark.parametrize(
+    ("subject", "kind", "expected"),
+    [
+        ("one.v1.acme.query.entities.get", "query", ("acme", "entities.get")),
+        ("one.v1.a-b_C.watch.renew", "watch", ("a-b_C", "renew")),
+    ],
+)
+def test_request_subjects_name_the_tenant_and_what_is_asked(
+    subject: str, kind: RequestKind, expected: tuple[str, str]
+) -> None:
+    assert parse_request_subject(subject, kind) == expected
+
+
+@pytest.mark.parametrize(
+    ("subject", "kind"),
+    [
+        ("one.v1.acme.query", "query"),
+        ("one.v2.acme.query.entities.get", "query"),
+        ("one.v1.acme.query.entities.get", "watch"),
+        ("one.v1.a!b.watch.entities.get", "watch"),
+    ],
+)
+def test_other_subjects_are_not_requests_of_that_kind(subject: str, kind: RequestKind) -> None:
+    with pytest.raises(SubjectError):
+        parse_request_subject(subject, kind)
