@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.tenancy import IngestLayout, TenantQuotas
 from services.runtime.event_loop import EventLoop
 from services.runtime.logs import LogFormat
 
@@ -49,6 +50,10 @@ class Settings(BaseSettings):
     dlq_stream: str = "ONE_DLQ"
     ingest_consumer: str = "one-bus-ingest"
     duplicate_window_s: float = Field(default=120.0, gt=0)
+    # "shared": one ingest stream for every tenant (plain `dev`); "per_tenant": a stream
+    # per tenant, created by `one-bus tenant add` with the tenant's quotas as its limits
+    # (the secure layout, compose, Kubernetes). docs/tenancy.md has the trade-offs.
+    ingest_layout: IngestLayout = "shared"
     # How long the declared streams keep messages. Ingest input is raw (an ACP
     # delegate_payment carries card data before the store redacts it), so it is not
     # kept forever; dead letters stay longer, for operators to inspect and replay.
@@ -76,6 +81,13 @@ class Settings(BaseSettings):
     # A message that keeps failing in a way nobody foresaw (not bad input, not an outage)
     # is dead-lettered as `processing_failed` after this many deliveries.
     max_deliveries: int = Field(default=5, ge=1)
+
+    # Each tenant's quotas unless `one-bus tenant add/set` gives it its own
+    # (contracts/tenancy.py, docs/tenancy.md).
+    tenant_max_backlog_bytes: int = Field(default=1024**3, ge=1)
+    tenant_max_backlog_msgs: int = Field(default=1_000_000, ge=1)
+    tenant_max_concurrent_queries: int = Field(default=64, ge=1)
+    tenant_max_consumers: int = Field(default=32, ge=1)
 
     # Transient failures (MongoDB unreachable) are nak'ed with exponential backoff.
     retry_base_delay_s: float = Field(default=0.5, gt=0)
@@ -122,6 +134,17 @@ class Settings(BaseSettings):
     watch_heartbeat_s: float = Field(default=1.0, gt=0)
     # A replica silent this long is gone: the others take its watches over.
     watch_replica_timeout_s: float = Field(default=5.0, gt=0)
+
+    @property
+    def tenant_defaults(self) -> TenantQuotas:
+        """The quotas of a tenant that has none of its own."""
+        return TenantQuotas(
+            max_backlog_bytes=self.tenant_max_backlog_bytes,
+            max_backlog_msgs=self.tenant_max_backlog_msgs,
+            max_concurrent_queries=self.tenant_max_concurrent_queries,
+            max_watches=self.watch_max_per_tenant,
+            max_consumers=self.tenant_max_consumers,
+        )
 
     @property
     def nats_servers(self) -> list[str]:

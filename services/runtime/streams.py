@@ -10,9 +10,10 @@ from collections.abc import Sequence
 
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from contracts.subjects import CHANGES_WILDCARD, DLQ_WILDCARD, INGEST_WILDCARDS
+from contracts.tenancy import TenantQuotas, tenant_ingest_stream, tenant_ingest_subjects
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,9 @@ _STREAM_NAME_IN_USE = 10058
 
 
 def stream_configs(settings: Settings) -> list[StreamConfig]:
+    """The streams the service declares: in the per-tenant layout the ingest streams are
+    each tenant's own (`tenant_stream_config`, declared by `one-bus tenant add`)."""
+
     def stream(
         name: str, subjects: Sequence[str], description: str, max_age_s: float
     ) -> StreamConfig:
@@ -36,13 +40,16 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             max_age=max_age_s,
         )
 
-    return [
+    shared_ingest = [
         stream(
             settings.ingest_stream,
             INGEST_WILDCARDS,
             "ONE Bus input: records and commands",
             settings.ingest_max_age_s,
-        ),
+        )
+    ]
+    return [
+        *(shared_ingest if settings.ingest_layout == "shared" else []),
         stream(
             settings.changes_stream,
             [CHANGES_WILDCARD],
@@ -69,3 +76,45 @@ async def declare_streams(js: JetStreamContext, settings: Settings) -> None:
                 "stream %s exists with another configuration; leaving it as operators set it",
                 config.name,
             )
+
+
+def tenant_stream_config(settings: Settings, tenant: str, quotas: TenantQuotas) -> StreamConfig:
+    """A tenant's own ingest stream (per-tenant layout): its duplicate window is its own,
+    and its backlog quotas are the stream's limits with `discard: new`, so nats-server
+    refuses a publish over quota at once instead of dropping older input."""
+    limits = quotas.over(settings.tenant_defaults)
+    return StreamConfig(
+        name=tenant_ingest_stream(settings.ingest_stream, tenant),
+        description=f"ONE Bus input of tenant {tenant}",
+        subjects=tenant_ingest_subjects(tenant),
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.NEW,
+        storage=StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+        duplicate_window=settings.duplicate_window_s,
+        max_age=settings.ingest_max_age_s,
+        max_bytes=limits.max_backlog_bytes,
+        max_msgs=limits.max_backlog_msgs,
+    )
+
+
+async def declare_tenant_stream(
+    js: JetStreamContext, settings: Settings, tenant: str, quotas: TenantQuotas
+) -> StreamConfig:
+    """Create the tenant's ingest stream, or bring its limits to `quotas`; idempotent."""
+    config = tenant_stream_config(settings, tenant, quotas)
+    try:
+        await js.stream_info(config.name or "")
+    except NotFoundError:
+        await js.add_stream(config)
+    else:
+        await js.update_stream(config)
+    return config
+
+
+async def delete_tenant_stream(js: JetStreamContext, settings: Settings, tenant: str) -> bool:
+    """Delete the tenant's ingest stream (its backlog with it); False if there was none."""
+    try:
+        return await js.delete_stream(tenant_ingest_stream(settings.ingest_stream, tenant))
+    except NotFoundError:
+        return False

@@ -6,10 +6,13 @@ from pathlib import Path
 import nats
 import pytest
 from nats.js import JetStreamContext
-from nats.js.api import StreamConfig
+from nats.js.api import DiscardPolicy, StreamConfig
+from nats.js.errors import APIError
 
+from contracts.subjects import INGEST_KINDS
+from contracts.tenancy import TenantQuotas
 from services.runtime.embedded import EmbeddedServers
-from services.runtime.streams import declare_streams
+from services.runtime.streams import declare_streams, declare_tenant_stream, delete_tenant_stream
 from services.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -45,3 +48,35 @@ async def test_a_stream_operators_configured_differently_is_left_as_it_is(
     dlq = (await js.stream_info("ONE_DLQ")).config
     assert (dlq.max_age, dlq.description) == (60, "ops")
     assert (await js.stream_info("ONE_INGEST")).config.name == "ONE_INGEST"
+
+
+async def test_in_the_per_tenant_layout_each_tenant_has_its_own_stream_and_limits(
+    js: JetStreamContext,
+) -> None:
+    settings = Settings(ingest_layout="per_tenant", tenant_max_backlog_msgs=1000)
+    await declare_streams(js, settings)
+    assert "ONE_INGEST" not in {info.config.name for info in await js.streams_info()}
+    await declare_tenant_stream(js, settings, "acme", TenantQuotas(max_backlog_msgs=2))
+    await declare_tenant_stream(js, settings, "beta", TenantQuotas())
+    acme = (await js.stream_info("ONE_INGEST_acme")).config
+    assert acme.subjects == [f"one.v1.acme.{kind}.>" for kind in INGEST_KINDS]
+    assert (acme.max_msgs, acme.discard) == (2, DiscardPolicy.NEW)
+    assert (await js.stream_info("ONE_INGEST_beta")).config.max_msgs == 1000
+
+    # The same Nats-Msg-Id in two tenants is two messages: each stream dedupes its own.
+    first = await js.publish("one.v1.acme.events.x", b"{}", headers={"Nats-Msg-Id": "order-1"})
+    other = await js.publish("one.v1.beta.events.x", b"{}", headers={"Nats-Msg-Id": "order-1"})
+    again = await js.publish("one.v1.acme.events.x", b"{}", headers={"Nats-Msg-Id": "order-1"})
+    assert (first.duplicate, other.duplicate, again.duplicate) == (None, None, True)
+
+    # Over quota: refused at once, nothing older dropped.
+    await js.publish("one.v1.acme.events.x", b"{}")
+    with pytest.raises(APIError, match="maximum messages"):
+        await js.publish("one.v1.acme.events.x", b"{}")
+    assert (await js.stream_info("ONE_INGEST_acme")).state.messages == 2
+
+    # Raising the quota applies to the existing stream; deleting removes its backlog.
+    await declare_tenant_stream(js, settings, "acme", TenantQuotas(max_backlog_msgs=5))
+    await js.publish("one.v1.acme.events.x", b"{}")
+    assert await delete_tenant_stream(js, settings, "acme")
+    assert not await delete_tenant_stream(js, settings, "acme")
