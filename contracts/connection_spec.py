@@ -24,6 +24,11 @@ class ConnectionSpec(BaseModel):
     inbox_prefix: str | None = None
     # A CA file path: the server's certificate is checked against it (TLS on).
     tls_ca: str | None = None
+    # Whose identity this is: the tenant it acts for (clients need not be told again) and
+    # its role (`one-bus tenant add` issues them); both absent for service identities and
+    # open servers.
+    tenant: str | None = None
+    role: str | None = None
 
     @model_validator(mode="after")
     def _one_way_to_authenticate(self) -> Self:

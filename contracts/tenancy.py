@@ -30,8 +30,8 @@ class TenantQuotas(BaseModel):
     # publish is refused by JetStream at once (`maximum bytes/messages exceeded`).
     max_backlog_bytes: int | None = Field(default=None, ge=1)
     max_backlog_msgs: int | None = Field(default=None, ge=1)
-    # Queries (and watch requests) of the tenant in hand at once, over all replicas of a
-    # query service; beyond, `overloaded` at once.
+    # Queries (and watch requests) of the tenant in hand at once on one query replica;
+    # beyond, an `overloaded` answer at once.
     max_concurrent_queries: int | None = Field(default=None, ge=1)
     # Live queries the tenant holds at once; beyond, `limit_exceeded`.
     max_watches: int | None = Field(default=None, ge=1)
