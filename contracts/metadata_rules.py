@@ -1,16 +1,31 @@
 """Variant rules for the consolidated connection and event types (docs/storage.md).
 
 A consolidated type carries its variant in `metadata`; each rule below is a pydantic
-model of the keys the variant needs. Other metadata keys pass through untouched.
+model of the keys the variant needs. Other metadata keys pass through untouched. The same
+tables give the JSON Schema rules (`metadata_schema_rules`), so the exported schemas
+state each variant exactly as ingest checks it.
 `metadata.protocol` is open: any protocol name is accepted (the seed's promise to add
 protocols without schema changes); names are compared and stored in lower case.
 """
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter
 
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+from contracts.schema_rules import (
+    Schema,
+    add_rules,
+    at_least_one_of,
+    case_insensitive,
+    inline,
+    variants,
+)
+
+# `\S`: not only whitespace (stripped, it would be empty), which JSON Schema can say.
+Label = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"\S")
+]
 ProtocolName = Annotated[
     str,
     StringConstraints(
@@ -83,14 +98,23 @@ class CommerceEventMeta(_Variant):
     protocol: ProtocolName | None = None
 
 
+LIVESTREAM_NEEDS_ONE_OF: Final = ("status", "action")
+
+
+def _status_or_action(schema: Schema) -> None:
+    add_rules(schema, at_least_one_of(*LIVESTREAM_NEEDS_ONE_OF))
+
+
 class LivestreamEventMeta(_Variant):
     """A stream's own life (`status`) or a viewer's act (`action`); at least one."""
+
+    model_config = ConfigDict(json_schema_extra=_status_or_action)
 
     status: Literal["started", "ended"] | None = None
     action: Literal["joined", "left", "chat", "donation"] | None = None
 
     def model_post_init(self, context: Any, /) -> None:
-        if self.status is None and self.action is None:
+        if all(getattr(self, name) is None for name in LIVESTREAM_NEEDS_ONE_OF):
             raise ValueError("livestream_event metadata needs `status` or `action`")
 
 
@@ -165,3 +189,27 @@ def check_connection_metadata(relationship_type: str, metadata: dict[str, Any]) 
 def check_event_metadata(event_type: str, metadata: dict[str, Any]) -> dict[str, Any]:
     """Validate an event's metadata against its variant rule; raise ValueError if bad."""
     return _checked(EVENT_VARIANTS.get(event_type), metadata)
+
+
+def metadata_schema_rules(type_field: str, table: Mapping[str, type[_Variant]]) -> list[Schema]:
+    """JSON Schema rules for a payload whose `type_field` picks a variant of `metadata`:
+    each variant's keys, `metadata.protocol` a protocol name wherever it is given, and a
+    known protocol's `payload` naming its `messageType` (contracts/protocols/direct.py)."""
+    rules = variants(
+        type_field, {name: inline(rule.model_json_schema()) for name, rule in table.items()},
+        "metadata",
+    )  # fmt: skip
+    protocol = TypeAdapter(ProtocolName).json_schema()
+    known = {"required": ["protocol"], "properties": {"protocol": {
+        "type": "string", "pattern": case_insensitive(KNOWN_PROTOCOLS)}}}  # fmt: skip
+    payload_rule = {
+        "if": {**known, "required": ["protocol", "payload"]},
+        "then": {
+            "required": ["messageType"],
+            "properties": {"messageType": {"type": "string"}, "payload": {"type": "object"}},
+        },
+    }
+    common = {"properties": {"protocol": {"anyOf": [protocol, {"type": "null"}]}}}
+    # `properties` applies to objects only: a null `metadata` passes, as in the models.
+    rules.append({"properties": {"metadata": {"allOf": [common, payload_rule]}}})
+    return rules
