@@ -37,10 +37,27 @@ TagKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 TagValue = Annotated[str, StringConstraints(max_length=1024)]
 
 
+_BEYOND_SCHEMA: Final = (
+    "Checked by the service, beyond this schema: `groupId` and the type field equal the"
+    " subject's tenant and type; times are at most the configured clock skew"
+    " (ONE_MAX_CLOCK_SKEW_S) ahead of the time the bus received the message; integers are"
+    " written without a fraction or exponent; labels are compared with surrounding"
+    " whitespace stripped; a known protocol's `metadata.payload` is a valid message of that"
+    " protocol; free-form objects nest at most 32 levels, hold integers of at most 64 bits"
+    " and no field name starting with `$` or containing NUL at any depth."
+)
+
+
+def _beyond_schema(schema: Schema) -> None:
+    describe(schema, _BEYOND_SCHEMA)
+
+
 class Command(BaseModel):
     """Base of every ingest payload. `groupId`, if given, must equal the subject's tenant."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, json_schema_extra=_beyond_schema
+    )
 
     groupId: TenantId | None = None
 
@@ -74,18 +91,7 @@ class EntityArchive(Command):
 
 def _connection_variants(schema: Schema) -> None:
     add_rules(schema, *metadata_schema_rules("relationshipType", CONNECTION_VARIANTS))
-    describe(schema, _BEYOND_SCHEMA)
-
-
-_BEYOND_SCHEMA: Final = (
-    "Checked by the service, beyond this schema: `groupId` and the type field equal the"
-    " subject's tenant and type; times are at most the configured clock skew"
-    " (ONE_MAX_CLOCK_SKEW_S) ahead of the time the bus received the message; integers are"
-    " written without a fraction or exponent; labels are compared with surrounding"
-    " whitespace stripped; a known protocol's `metadata.payload` is a valid message of that"
-    " protocol; free-form objects nest at most 32 levels, hold integers of at most 64 bits"
-    " and no field name starting with `$` or containing NUL at any depth."
-)
+    _beyond_schema(schema)
 
 
 class ConnectionCreate(Command):
@@ -125,7 +131,7 @@ class TagDelete(Command):
 
 def _event_variants(schema: Schema) -> None:
     add_rules(schema, *metadata_schema_rules("type", EVENT_VARIANTS))
-    describe(schema, _BEYOND_SCHEMA)
+    _beyond_schema(schema)
 
 
 class EventPublish(Command):

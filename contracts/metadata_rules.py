@@ -11,7 +11,7 @@ protocols without schema changes); names are compared and stored in lower case.
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter
+from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter, WithJsonSchema
 
 from contracts.schema_rules import (
     Schema,
@@ -22,15 +22,19 @@ from contracts.schema_rules import (
     variants,
 )
 
-# `\S`: not only whitespace (stripped, it would be empty), which JSON Schema can say.
+# The lengths hold once surrounding whitespace is stripped, so the schema says them as a
+# pattern around optional whitespace (`maxLength` would count the whitespace too).
 Label = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"\S")
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    WithJsonSchema({"type": "string", "pattern": r"^\s*\S(?:[\s\S]{0,126}\S)?\s*$"}),
 ]
 ProtocolName = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
     ),
+    WithJsonSchema({"type": "string", "pattern": r"^\s*[A-Za-z0-9][A-Za-z0-9._-]{0,63}\s*$"}),
 ]
 
 KNOWN_PROTOCOLS: Final[tuple[str, ...]] = ("a2a", "acp", "ap2", "x402", "ag-ui")
@@ -201,7 +205,7 @@ def metadata_schema_rules(type_field: str, table: Mapping[str, type[_Variant]]) 
     )  # fmt: skip
     protocol = TypeAdapter(ProtocolName).json_schema()
     known = {"required": ["protocol"], "properties": {"protocol": {
-        "type": "string", "pattern": case_insensitive(KNOWN_PROTOCOLS)}}}  # fmt: skip
+        "type": "string", "pattern": case_insensitive(KNOWN_PROTOCOLS, padded=True)}}}  # fmt: skip
     payload_rule = {
         "if": {**known, "required": ["protocol", "payload"]},
         "then": {

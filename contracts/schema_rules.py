@@ -36,13 +36,15 @@ def when_equal(field: str, value: str, then: Schema) -> Schema:
     return {"if": {"required": [field], "properties": {field: {"const": value}}}, "then": then}
 
 
-def case_insensitive(words: Iterable[str]) -> str:
-    """An ECMA-262 pattern matching exactly these words in any case (no inline flags there)."""
+def case_insensitive(words: Iterable[str], *, padded: bool = False) -> str:
+    """An ECMA-262 pattern matching exactly these words in any case (no inline flags there);
+    `padded`: with any whitespace around, for values the model strips."""
     alternatives = (
         "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else _escaped(c) for c in word)
         for word in words
     )
-    return "^(?:" + "|".join(alternatives) + ")$"
+    space = r"\s*" if padded else ""
+    return f"^{space}(?:" + "|".join(alternatives) + f"){space}$"
 
 
 def _escaped(char: str) -> str:
