@@ -123,7 +123,7 @@ VALID_INGEST: list[tuple[str, Any]] = [
                 "payload": {"type": "RUN_STARTED", "threadId": "t", "runId": "r"},
             },
         ),
-    ),  # fmt: skip
+    ),
 ]
 
 # (subject, payload): both the schema and the service refuse it.
@@ -164,7 +164,7 @@ INVALID_INGEST: list[tuple[str, Any]] = [
     (
         on("events", "user_login"),
         {k: v for k, v in event("user_login", {}).items() if k != "metadata"},
-    ),  # fmt: skip
+    ),
     (on("events", "payment_event"), event("payment_event", {"status": "bogus"})),
     *[(on("events", t), event(t, {"entityType": "creator"})) for t in LIFECYCLE_EVENT_TYPES],
     *[(on("connections", t, "create"), connection(t, m)) for t, m in INVALID_CONNECTIONS],
@@ -197,7 +197,7 @@ BEYOND_SCHEMA: list[tuple[str, Any, str]] = [
             {"protocol": "a2a", "messageType": "Message", "payload": {"kind": "message"}},
         ),
         "a known protocol's payload is valid for it",
-    ),  # fmt: skip
+    ),
 ]
 
 
@@ -315,7 +315,7 @@ QUERIES: list[tuple[str, Any, bool]] = [
         "graph.traverse",
         {"startId": "a", "direction": "out", "depth": 1, "relationshipTypes": []},
         False,
-    ),  # fmt: skip
+    ),
     *[
         ("stats.counts", {"collection": collection, "groupBy": field}, ok)
         for collection, field, ok in (
@@ -329,7 +329,7 @@ QUERIES: list[tuple[str, Any, bool]] = [
             ("connections", "type", False),
             ("entities", "name", False),
         )
-    ],  # fmt: skip
+    ],
     ("stats.counts", {"collection": "users", "groupBy": "type"}, False),
 ]
 
@@ -391,7 +391,8 @@ def test_each_rule_beyond_json_schema_is_said_in_the_schema(exported: Exported) 
     for name in ("entities.upsert", "connections.create", "events"):
         description = exported.schemas[name]["description"]
         assert "beyond this schema" in description
-        assert "clock skew" in description and "subject" in description
+        assert "clock skew" in description
+        assert "subject" in description
     assert "letter or digit" in exported.schemas["query.entities.search.request"]["description"]
     deliver_to = exported.schemas["watch.entities.list.request"]["properties"]["deliverTo"]
     assert "inbox" in deliver_to["description"]
