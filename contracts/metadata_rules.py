@@ -204,16 +204,18 @@ def metadata_schema_rules(type_field: str, table: Mapping[str, type[_Variant]]) 
         "metadata",
     )  # fmt: skip
     protocol = TypeAdapter(ProtocolName).json_schema()
-    known = {"required": ["protocol"], "properties": {"protocol": {
-        "type": "string", "pattern": case_insensitive(KNOWN_PROTOCOLS, padded=True)}}}  # fmt: skip
+    known = {"type": "string", "pattern": case_insensitive(KNOWN_PROTOCOLS, padded=True)}
     payload_rule = {
-        "if": {**known, "required": ["protocol", "payload"]},
+        "if": {
+            "required": ["protocol", "payload"],
+            "properties": {"protocol": known, "payload": {}},
+        },
         "then": {
             "required": ["messageType"],
             "properties": {"messageType": {"type": "string"}, "payload": {"type": "object"}},
         },
     }
     common = {"properties": {"protocol": {"anyOf": [protocol, {"type": "null"}]}}}
-    # `properties` applies to objects only: a null `metadata` passes, as in the models.
-    rules.append({"properties": {"metadata": {"allOf": [common, payload_rule]}}})
+    metadata = {"anyOf": [{"type": "null"}, {"type": "object", "allOf": [common, payload_rule]}]}
+    rules.append({"properties": {"metadata": metadata}})
     return rules

@@ -10,6 +10,9 @@ running service sends are checked in tests/services/test_schema_conformance.py.
 """
 
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -396,3 +399,61 @@ def test_each_rule_beyond_json_schema_is_said_in_the_schema(exported: Exported) 
     assert "letter or digit" in exported.schemas["query.entities.search.request"]["description"]
     deliver_to = exported.schemas["watch.entities.list.request"]["properties"]["deliverTo"]
     assert "inbox" in deliver_to["description"]
+
+
+AJV_DIR = Path(__file__).resolve().parents[2] / ".cache" / "ajv"
+AJV_SCRIPT = Path(__file__).with_name("ajv_check.js")
+AJV_PACKAGES = ("ajv@8.17.1", "ajv-formats@3.0.1")
+
+
+@pytest.fixture(scope="session")
+def ajv() -> Path:
+    """ajv (pinned) installed into `.cache/` once; kept between runs."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are needed to run ajv")
+    modules = AJV_DIR / "node_modules"
+    if not (modules / "ajv" / "dist" / "2020.js").is_file():
+        AJV_DIR.mkdir(parents=True, exist_ok=True)
+        # A failed install fails the test: CI has npm and the registry, so it must work.
+        subprocess.run(
+            [npm, "install", "--prefix", str(AJV_DIR), "--no-audit", "--no-fund", "--no-save",
+             *AJV_PACKAGES],
+            check=True, capture_output=True, timeout=600,
+        )  # fmt: skip
+    return modules
+
+
+def test_ajv_in_strict_mode_compiles_every_schema_and_agrees_on_every_case(
+    ajv: Path, exported: Exported, tmp_path: Path
+) -> None:
+    cases: list[tuple[str, Any, bool]] = [
+        *[(ingest_schema(s), p, True) for s, p in VALID_INGEST],
+        *[(ingest_schema(s), p, False) for s, p in INVALID_INGEST],
+        *[(ingest_schema(s), p, True) for s, p, _ in BEYOND_SCHEMA],
+        *[(f"query.{n}.request", r, ok) for n, r, ok in QUERIES],
+        *[(f"watch.{n}.request", r, ok) for n, r, ok in WATCHES],
+        *[(f"query.{n}.request", r, True) for n, r, _ in QUERIES_BEYOND_SCHEMA],
+        *[(f"watch.{n}.request", r, True) for n, r, _ in WATCHES_BEYOND_SCHEMA],
+    ]
+    path = tmp_path / "cases.json"
+    path.write_text(
+        json.dumps({
+            "schemas": list(exported.schemas.values()),
+            "cases": [{"schema": exported.schemas[s]["$id"], "instance": i} for s, i, _ in cases],
+        })
+    )  # fmt: skip
+    ran = subprocess.run(
+        ["node", str(AJV_SCRIPT), str(path)],
+        env={**os.environ, "NODE_PATH": str(ajv)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    verdicts = [json.loads(line) for line in ran.stdout.splitlines()]
+    assert len(verdicts) == len(cases)
+    disagree = [
+        (schema, instance, verdict["errors"])
+        for (schema, instance, expected), verdict in zip(cases, verdicts, strict=True)
+        if verdict["valid"] is not expected
+    ]
+    assert disagree == []
