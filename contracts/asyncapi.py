@@ -51,6 +51,8 @@ from contracts.records import (
 from contracts.subjects import CONNECTION_OPS, ENTITY_OPS, INGEST_KINDS, PREFIX, TAG_OPS
 from contracts.watches import (
     WATCH_MODELS,
+    WATCH_PUSH_MODELS,
+    WATCH_STARTED_MODELS,
     WatchControl,
     WatchEnded,
     WatchPush,
@@ -157,7 +159,6 @@ def ok_reply_model(query: str) -> type[BaseModel]:
 
 
 _WATCH_REPLIES: Final[dict[str, type[BaseModel]]] = {
-    "started": WatchStarted,
     "renewed": WatchRenewed,
     "stopped": WatchStopped,
 }
@@ -181,7 +182,9 @@ def _schemas() -> tuple[dict[str, Any], dict[tuple[str, str], dict[str, Any]]]:
     entries.append(("error", "error", ErrorReply))
     entries += [("watchRequest", name, model) for name, model in WATCH_MODELS.items()]
     entries += [("watchReply", name, _ok(data)) for name, data in _WATCH_REPLIES.items()]
-    entries += [("watchControl", "control", WatchControl), ("watchPush", "push", WatchPush),
+    entries += [("watchStarted", n, _ok(model)) for n, model in WATCH_STARTED_MODELS.items()]
+    entries += [("watchPushOf", name, model) for name, model in WATCH_PUSH_MODELS.items()]
+    entries += [("watchControl", "control", WatchControl),
                 ("watchEnded", "ended", WatchEnded)]  # fmt: skip
     refs, top = models_json_schema(
         [(model, "validation") for _, _, model in entries], ref_template=SCHEMAS + "{model}"
@@ -418,17 +421,29 @@ def _watch_channels(
         "title": "Watch renew or stop",
         "payload": schema_of[("watchControl", "control")],
     }
-    for kind in ("push", "ended"):
-        model = WatchPush if kind == "push" else WatchEnded
-        name = _camel("watch", kind)
-        messages[name] = {
-            "name": name,
-            "title": f"Watch {kind}",
-            "summary": (model.__doc__ or name).strip().splitlines()[0],
-            "payload": schema_of[(_camel("watch", kind), kind)],
+    for query in WATCH_MODELS:
+        started, push = _camel("watch", "started", query), _camel("watch", "push", query)
+        messages[started] = {
+            "name": started,
+            "title": f"Watch {query} started",
+            "summary": (WatchStarted.__doc__ or started).strip().splitlines()[0],
+            "payload": schema_of[("watchStarted", query)],
         }
+        messages[push] = {
+            "name": push,
+            "title": f"Watch {query} push",
+            "summary": (WatchPush.__doc__ or push).strip().splitlines()[0],
+            "payload": schema_of[("watchPushOf", query)],
+        }
+    messages["watchEnded"] = {
+        "name": "watchEnded",
+        "title": "Watch ended",
+        "summary": (WatchEnded.__doc__ or "watchEnded").strip().splitlines()[0],
+        "payload": schema_of[("watchEnded", "ended")],
+    }
     requests = [
-        (query, _camel("watch", query, "request"), "watchStarted") for query in WATCH_MODELS
+        (query, _camel("watch", query, "request"), _camel("watch", "started", query))
+        for query in WATCH_MODELS
     ]
     requests += [
         ("renew", "watchControl", "watchRenewed"),
@@ -467,11 +482,13 @@ def _watch_channels(
                 ],
             },
         )
+    pushes = [_camel("watch", "push", query) for query in WATCH_MODELS] + ["watchEnded"]
     channels["watchPushes"] = _channel(
         None,
-        "A watch's `deliverTo` subject: each new result, then a last `ended` message.",
-        {"watchPush": "watchPush", "watchEnded": "watchEnded"},
+        "A watch's `deliverTo` subject: each new result (its `result` as the watched query"
+        " answers it), then a last `ended` message.",
+        {name: name for name in pushes},
     )
     operations["sendWatchPushes"] = _operation(
-        "send", "watchPushes", ["watchPush", "watchEnded"], "Each new result of a watch."
+        "send", "watchPushes", pushes, "Each new result of a watch."
     )

@@ -27,11 +27,12 @@ from contracts.records import (
 )
 from contracts.watches import (
     WATCH_MODELS,
+    WATCH_PUSH_MODELS,
+    WATCH_STARTED_MODELS,
     WatchControl,
     WatchEnded,
     WatchPush,
     WatchRenewed,
-    WatchStarted,
     WatchStopped,
 )
 
@@ -65,8 +66,8 @@ def message_schemas() -> dict[str, dict[str, Any]]:
     """Schema name → JSON Schema: `<kind>.<op>` for ingest payloads, records, the change,
     the error reply and a dead letter's headers (`dlq.headers`), then
     `query.<name>.request` and `query.<name>.reply` (the ok or the error reply), and the
-    live queries' `watch.<name>.request|reply`, `watch.renew|stop.request|reply`,
-    `watch.push` and `watch.ended` (docs/watch.md)."""
+    live queries' `watch.<name>.request|reply|push`, `watch.renew|stop.request|reply`,
+    `watch.push` (any watch's) and `watch.ended` (docs/watch.md)."""
     schemas: dict[str, dict[str, Any]] = {}
     for (kind, op), command in COMMAND_MODELS.items():
         schemas[f"{kind}.{op}" if op else kind] = command.model_json_schema()
@@ -81,7 +82,8 @@ def message_schemas() -> dict[str, dict[str, Any]]:
         schemas[f"query.{name}.reply"] = TypeAdapter(ok | ErrorReply).json_schema()
     for name, request in WATCH_MODELS.items():
         schemas[f"watch.{name}.request"] = request.model_json_schema()
-        schemas[f"watch.{name}.reply"] = _reply(WatchStarted)
+        schemas[f"watch.{name}.reply"] = _reply(WATCH_STARTED_MODELS[name])
+        schemas[f"watch.{name}.push"] = WATCH_PUSH_MODELS[name].model_json_schema()
     for verb, data in (("renew", WatchRenewed), ("stop", WatchStopped)):
         schemas[f"watch.{verb}.request"] = WatchControl.model_json_schema()
         schemas[f"watch.{verb}.reply"] = _reply(data)

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.json_schema import SkipJsonSchema
 
 from contracts.queries import (
+    REPLY_DATA,
     ConnectionsList,
     EntitiesGet,
     EntitiesList,
@@ -136,3 +137,25 @@ class WatchEnded(_Message):
     watchId: str
     ended: Literal[True] = True
     reason: EndReason
+
+
+def _typed(model: type[_Message], name: str) -> type[_Message]:
+    # `result` as the query `name` answers it; null where it would answer `not_found`.
+    typed: type[_Message] = create_model(
+        f"{model.__name__}{''.join(part.title() for part in name.split('.'))}",
+        __base__=model,
+        __doc__=model.__doc__,
+        result=(REPLY_DATA[name] | None, ...),
+    )
+    return typed
+
+
+WATCH_STARTED_MODELS: Final[dict[str, type[_Message]]] = {
+    name: _typed(WatchStarted, name) for name in WATCHABLE_MODELS
+}
+"""The reply `data` of `watch.<name>`, its `result` typed as the query's (for schemas)."""
+
+WATCH_PUSH_MODELS: Final[dict[str, type[_Message]]] = {
+    name: _typed(WatchPush, name) for name in WATCHABLE_MODELS
+}
+"""A push of a watch of `<name>`, its `result` typed as the query's (for schemas)."""

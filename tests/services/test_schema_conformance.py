@@ -326,8 +326,11 @@ async def test_every_watch_reply_push_and_end_conforms(
     assert bodies[0]["version"] == 2
     assert bodies[-1]["ended"] is True
     for body in bodies:
-        schema = "watch.ended" if body.get("ended") else "watch.push"
-        assert exported.errors(schema, body) == [], body
-        assert any(
-            exported.message(message).is_valid(body) for message in ("watchPush", "watchEnded")
-        )
+        for schema in (
+            ("watch.ended",) if body.get("ended") else ("watch.push", "watch.entities.list.push")
+        ):
+            assert exported.errors(schema, body) == [], (schema, body)
+        message = "watchEnded" if body.get("ended") else "watchPushEntitiesList"
+        assert exported.message(message).is_valid(body), (message, body)
+    # A push of another query's shape would not do: the result is typed per query.
+    assert exported.errors("watch.tags.list.push", bodies[0]) != []
