@@ -41,10 +41,10 @@ _BEYOND_SCHEMA: Final = (
     "Checked by the service, beyond this schema: `groupId` and the type field equal the"
     " subject's tenant and type; times are at most the configured clock skew"
     " (ONE_MAX_CLOCK_SKEW_S) ahead of the time the bus received the message; integers are"
-    " written without a fraction or exponent; labels are compared with surrounding"
-    " whitespace stripped; a known protocol's `metadata.payload` is a valid message of that"
-    " protocol; free-form objects nest at most 32 levels, hold integers of at most 64 bits"
-    " and no field name starting with `$` or containing NUL at any depth."
+    " written without a fraction or exponent; no string holds a lone UTF-16 surrogate"
+    " escape; a known protocol's `metadata.payload` is a valid message of that protocol;"
+    " free-form objects nest at most 32 levels, hold integers of at most 64 bits and no"
+    " field name starting with `$` or containing NUL at any depth."
 )
 
 
