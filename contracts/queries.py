@@ -56,6 +56,10 @@ Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+=*$"),
+    Field(
+        description="The `nextCursor` of the previous page. Checked by the service, beyond this"
+        " schema: it is one the same query issued, for this tenant and the same filters."
+    ),
 ]
 """Opaque: pass back the `nextCursor` of the previous page, with the same filters."""
 Protocol = Annotated[

@@ -397,6 +397,8 @@ def test_each_rule_beyond_json_schema_is_said_in_the_schema(exported: Exported) 
         assert "clock skew" in description
         assert "subject" in description
     assert "letter or digit" in exported.schemas["query.entities.search.request"]["description"]
+    cursor = exported.schemas["query.entities.list.request"]["properties"]["cursor"]
+    assert "issued" in cursor["anyOf"][0]["description"]
     deliver_to = exported.schemas["watch.entities.list.request"]["properties"]["deliverTo"]
     assert "inbox" in deliver_to["description"]
 
