@@ -39,7 +39,7 @@ TagValue = Annotated[str, StringConstraints(max_length=1024)]
 
 _BEYOND_SCHEMA: Final = (
     "Checked by the service, beyond this schema: the message fits the deployment's max"
-    " payload and 8 KiB of headers; `groupId` and the type field equal the"
+    " payload and header limits; `groupId` and the type field equal the"
     " subject's tenant and type; times are at most the configured clock skew"
     " (ONE_MAX_CLOCK_SKEW_S) ahead of the time the bus received the message; integers are"
     " written without a fraction or exponent; no string holds a lone UTF-16 surrogate"
