@@ -25,15 +25,14 @@ from contracts.commands import (
     TagDelete,
     TagSet,
 )
-from contracts.dead_letters import (
-    DEAD_LETTER_REASONS,
-    HEADER_ERROR,
-    HEADER_REASON,
-    HEADER_STREAM_SEQ,
-    HEADER_SUBJECT,
-)
+from contracts.dead_letters import dead_letter_headers_schema
 from contracts.errors import ErrorReply
-from contracts.ontology import COLLECTIONS, CONNECTION_TYPES, ENTITY_TYPES, EVENT_TYPES
+from contracts.ontology import (
+    CONNECTION_TYPES,
+    ENTITY_TYPES,
+    EVENT_TYPES,
+    PUBLISHABLE_EVENT_TYPES,
+)
 from contracts.protocols.envelope import (
     HEADER_ACTOR_ID,
     HEADER_CORRELATION_ID,
@@ -42,10 +41,18 @@ from contracts.protocols.envelope import (
     HEADER_TIMESTAMP,
 )
 from contracts.queries import QUERY_MODELS, REPLY_DATA, OkReply
-from contracts.records import Change, ConnectionRecord, EntityRecord, EventRecord, TagRecord
+from contracts.records import (
+    ConnectionCreated,
+    ConnectionDeleted,
+    EntityChange,
+    EventChange,
+    TagChange,
+)
 from contracts.subjects import CONNECTION_OPS, ENTITY_OPS, INGEST_KINDS, PREFIX, TAG_OPS
 from contracts.watches import (
     WATCH_MODELS,
+    WATCH_PUSH_MODELS,
+    WATCH_STARTED_MODELS,
     WatchControl,
     WatchEnded,
     WatchPush,
@@ -66,11 +73,17 @@ _COMMANDS: Final[dict[str, tuple[type[BaseModel], str]]] = {
     "tagDelete": (TagDelete, "tagCommands"),
     "event": (EventPublish, "events"),
 }
-_CHANGE_RECORDS: Final[dict[str, type[BaseModel]]] = {
-    "entities": EntityRecord,
-    "connections": ConnectionRecord,
-    "events": EventRecord,
-    "tags": TagRecord,
+_CHANGES: Final[dict[str, tuple[tuple[type[BaseModel], ...], str, dict[str, Any]]]] = {
+    # collection → (payload models, the subject's last token, its values)
+    "entities": ((EntityChange,), "entityType", {"enum": list(ENTITY_TYPES)}),
+    "connections": (
+        (ConnectionCreated, ConnectionDeleted),
+        "relationshipType",
+        {"enum": list(CONNECTION_TYPES)},
+    ),
+    "events": ((EventChange,), "eventType", {"enum": list(EVENT_TYPES)}),
+    # Tags have no type: the token is the op, so `changes.tags.delete` follows removals.
+    "tags": ((TagChange,), "op", {"enum": list(TAG_OPS)}),
 }
 
 
@@ -146,7 +159,6 @@ def ok_reply_model(query: str) -> type[BaseModel]:
 
 
 _WATCH_REPLIES: Final[dict[str, type[BaseModel]]] = {
-    "started": WatchStarted,
     "renewed": WatchRenewed,
     "stopped": WatchStopped,
 }
@@ -162,14 +174,17 @@ def _schemas() -> tuple[dict[str, Any], dict[tuple[str, str], dict[str, Any]]]:
     entries: list[tuple[str, str, type[BaseModel]]] = [
         ("command", name, model) for name, (model, _) in _COMMANDS.items()
     ]
-    entries += [("record", name, model) for name, model in _CHANGE_RECORDS.items()]
-    entries.append(("change", "change", Change))
+    entries += [
+        ("change", model.__name__, model) for models, _, _ in _CHANGES.values() for model in models
+    ]
     entries += [("request", name, model) for name, model in QUERY_MODELS.items()]
     entries += [("reply", name, ok_reply_model(name)) for name in QUERY_MODELS]
     entries.append(("error", "error", ErrorReply))
     entries += [("watchRequest", name, model) for name, model in WATCH_MODELS.items()]
     entries += [("watchReply", name, _ok(data)) for name, data in _WATCH_REPLIES.items()]
-    entries += [("watchControl", "control", WatchControl), ("watchPush", "push", WatchPush),
+    entries += [("watchStarted", n, _ok(model)) for n, model in WATCH_STARTED_MODELS.items()]
+    entries += [("watchPushOf", name, model) for name, model in WATCH_PUSH_MODELS.items()]
+    entries += [("watchControl", "control", WatchControl),
                 ("watchEnded", "ended", WatchEnded)]  # fmt: skip
     refs, top = models_json_schema(
         [(model, "validation") for _, _, model in entries], ref_template=SCHEMAS + "{model}"
@@ -210,39 +225,20 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
             },
         ),
     }
-    for collection, record in _CHANGE_RECORDS.items():
+    for collection, (models, _, _) in _CHANGES.items():
+        payloads = [schema_of[("change", model.__name__)] for model in models]
         messages[_camel(collection, "change")] = {
             "name": _camel(collection, "change"),
-            "title": f"{record.__name__} change",
+            "title": f"{collection} change",
             "summary": f"A write to `{collection}` that landed in the store.",
-            "payload": {
-                "allOf": [
-                    schema_of[("change", "change")],
-                    {
-                        "type": "object",
-                        "properties": {
-                            "collection": {"const": collection},
-                            "record": schema_of[("record", collection)],
-                        },
-                    },
-                ]
-            },
+            "payload": payloads[0] if len(payloads) == 1 else {"oneOf": payloads},
         }
     messages["deadLetter"] = {
         "name": "deadLetter",
         "title": "Dead letter",
         "summary": "A rejected message: its original bytes and headers, and the reason.",
         "payload": {"description": "The rejected message's body, byte for byte."},
-        "headers": {
-            "type": "object",
-            "required": [HEADER_REASON, HEADER_ERROR, HEADER_SUBJECT, HEADER_STREAM_SEQ],
-            "properties": {
-                HEADER_REASON: {"type": "string", "enum": list(DEAD_LETTER_REASONS)},
-                HEADER_ERROR: _header("Why it was refused (at most 1 KiB, one line)."),
-                HEADER_SUBJECT: _header("The subject it was published on."),
-                HEADER_STREAM_SEQ: _header("Its sequence in the ingest stream (ONE_INGEST)."),
-            },
-        },
+        "headers": dead_letter_headers_schema(),
     }
     messages["queryError"] = {
         "name": "queryError",
@@ -282,7 +278,14 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
         f"{PREFIX}.{{tenant}}.events.{{eventType}}",
         "Something happened.",
         {"event": "event"},
-        {"tenant": _TENANT, "eventType": {"enum": list(EVENT_TYPES)}},
+        {
+            "tenant": _TENANT,
+            "eventType": {
+                "enum": list(PUBLISHABLE_EVENT_TYPES),
+                "description": "The lifecycle types (`entity_created`, ...) are the service's"
+                " own: it records them for entity commands.",
+            },
+        },
     )
     channels["protocolMessages"] = _channel(
         f"{PREFIX}.{{tenant}}.protocols.{{protocol}}.{{messageType}}",
@@ -300,16 +303,14 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
             },
         },
     )
-    channels["changes"] = _channel(
-        f"{PREFIX}.{{tenant}}.changes.{{collection}}.{{type}}",
-        "What was persisted, published after the write (stream ONE_CHANGES).",
-        {_camel(c, "change"): _camel(c, "change") for c in COLLECTIONS},
-        {
-            "tenant": _TENANT,
-            "collection": {"enum": list(COLLECTIONS)},
-            "type": {"description": "The record's type (relationship type; `tag` for tags)."},
-        },
-    )
+    for collection, (_, token, values) in _CHANGES.items():
+        channels[_camel(collection, "changes")] = _channel(
+            f"{PREFIX}.{{tenant}}.changes.{collection}.{{{token}}}",
+            f"What was persisted in `{collection}`, published after the write (stream"
+            f" ONE_CHANGES); the last token is the record's `{token}`.",
+            {_camel(collection, "change"): _camel(collection, "change")},
+            {"tenant": _TENANT, token: values},
+        )
     channels["deadLetters"] = _channel(
         f"{PREFIX}.{{tenant}}.dlq.{{kind}}",
         "Rejected input, with the reason (stream ONE_DLQ).",
@@ -327,9 +328,11 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
         operations[_camel("receive", command_channel)] = _operation(
             "receive", command_channel, names, "Validated, stored, or dead-lettered with a reason."
         )
-    operations["sendChanges"] = _operation(
-        "send", "changes", list(channels["changes"]["messages"]), "Every write that landed."
-    )
+    for collection in _CHANGES:
+        channel = _camel(collection, "changes")
+        operations[_camel("send", collection, "changes")] = _operation(
+            "send", channel, [_camel(collection, "change")], "Every write that landed."
+        )
     operations["sendDeadLetters"] = _operation(
         "send", "deadLetters", ["deadLetter"], "Every rejected message, once."
     )
@@ -418,17 +421,29 @@ def _watch_channels(
         "title": "Watch renew or stop",
         "payload": schema_of[("watchControl", "control")],
     }
-    for kind in ("push", "ended"):
-        model = WatchPush if kind == "push" else WatchEnded
-        name = _camel("watch", kind)
-        messages[name] = {
-            "name": name,
-            "title": f"Watch {kind}",
-            "summary": (model.__doc__ or name).strip().splitlines()[0],
-            "payload": schema_of[(_camel("watch", kind), kind)],
+    for query in WATCH_MODELS:
+        started, push = _camel("watch", "started", query), _camel("watch", "push", query)
+        messages[started] = {
+            "name": started,
+            "title": f"Watch {query} started",
+            "summary": (WatchStarted.__doc__ or started).strip().splitlines()[0],
+            "payload": schema_of[("watchStarted", query)],
         }
+        messages[push] = {
+            "name": push,
+            "title": f"Watch {query} push",
+            "summary": (WatchPush.__doc__ or push).strip().splitlines()[0],
+            "payload": schema_of[("watchPushOf", query)],
+        }
+    messages["watchEnded"] = {
+        "name": "watchEnded",
+        "title": "Watch ended",
+        "summary": (WatchEnded.__doc__ or "watchEnded").strip().splitlines()[0],
+        "payload": schema_of[("watchEnded", "ended")],
+    }
     requests = [
-        (query, _camel("watch", query, "request"), "watchStarted") for query in WATCH_MODELS
+        (query, _camel("watch", query, "request"), _camel("watch", "started", query))
+        for query in WATCH_MODELS
     ]
     requests += [
         ("renew", "watchControl", "watchRenewed"),
@@ -467,11 +482,13 @@ def _watch_channels(
                 ],
             },
         )
+    pushes = [_camel("watch", "push", query) for query in WATCH_MODELS] + ["watchEnded"]
     channels["watchPushes"] = _channel(
         None,
-        "A watch's `deliverTo` subject: each new result, then a last `ended` message.",
-        {"watchPush": "watchPush", "watchEnded": "watchEnded"},
+        "A watch's `deliverTo` subject: each new result (its `result` as the watched query"
+        " answers it), then a last `ended` message.",
+        {name: name for name in pushes},
     )
     operations["sendWatchPushes"] = _operation(
-        "send", "watchPushes", ["watchPush", "watchEnded"], "Each new result of a watch."
+        "send", "watchPushes", pushes, "Each new result of a watch."
     )

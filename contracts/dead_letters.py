@@ -10,7 +10,7 @@ original headers were dropped or shortened). The whole original stays in the ing
 stream, at `One-Dlq-Stream-Seq`, while that stream retains it.
 """
 
-from typing import Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
 HEADER_REASON: Final = "One-Dlq-Reason"
 HEADER_ERROR: Final = "One-Dlq-Error"
@@ -33,3 +33,51 @@ DeadLetterReason = Literal[
     "processing_failed",
 ]
 DEAD_LETTER_REASONS: Final[tuple[str, ...]] = get_args(DeadLetterReason)
+
+HEADER_MSG_ID: Final = "Nats-Msg-Id"
+DIGITS: Final = "^[0-9]+$"
+
+
+def dead_letter_headers_schema() -> dict[str, Any]:
+    """The JSON Schema of a dead letter's headers (name → value), for the exported files
+    and the AsyncAPI document alike. The publisher's own headers are kept as they were."""
+    text = {"type": "string"}
+    return {
+        "type": "object",
+        "required": [HEADER_REASON, HEADER_ERROR, HEADER_SUBJECT, HEADER_STREAM_SEQ],
+        "properties": {
+            HEADER_REASON: {"type": "string", "enum": list(DEAD_LETTER_REASONS)},
+            HEADER_ERROR: {**text, "description": "Why it was refused (at most 1 KiB, one line)."},
+            HEADER_SUBJECT: {**text, "description": "The subject it was published on."},
+            HEADER_STREAM_SEQ: {
+                "type": "string",
+                "pattern": DIGITS,
+                "description": "Its sequence in the ingest stream it came from.",
+            },
+            HEADER_PAYLOAD_CUT: {
+                "type": "string",
+                "pattern": DIGITS,
+                "description": "Present when the body was cut: the original body's size.",
+            },
+            HEADER_HEADERS_CUT: {
+                "type": "string",
+                "pattern": DIGITS,
+                "description": "Present when original headers were dropped or shortened: how many.",
+            },
+            HEADER_MSG_ID: {
+                "type": "string",
+                "pattern": "^dlq:[0-9]+$",
+                "description": "One dead letter per ingest message, however often redelivered.",
+            },
+        },
+        "patternProperties": {
+            f"^{ORIGINAL_HEADER_PREFIX}": {
+                **text,
+                "description": "A NATS header of the original (`Nats-*`), renamed.",
+            }
+        },
+        "additionalProperties": {
+            **text,
+            "description": "The publisher's own headers, kept as they were.",
+        },
+    }

@@ -4,9 +4,12 @@ The same code also travels in the NATS micro (ADR-32) error headers, as an HTTP-
 so generic NATS tooling can tell a failed request from a good one without parsing JSON.
 """
 
+from collections.abc import Sequence
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from contracts.schema_rules import Schema, add_rules, when_equal
 
 ErrorCode = Literal["invalid_request", "not_found", "timeout", "internal", "limit_exceeded"]
 
@@ -24,12 +27,49 @@ SERVICE_ERROR_HEADER: Final = "Nats-Service-Error"
 SERVICE_ERROR_CODE_HEADER: Final = "Nats-Service-Error-Code"
 
 
-class ErrorBody(BaseModel):
+class Problem(BaseModel):
+    """One reason a request is invalid, in pydantic's shape: where, what, which rule."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+def problem(loc: Sequence[str | int], msg: str, type: str) -> dict[str, Any]:
+    """A `details` entry of an `invalid_request` the service finds itself (not pydantic)."""
+    return {"loc": list(loc), "msg": msg, "type": type}
+
+
+def validation_problems(error: ValidationError) -> list[dict[str, Any]]:
+    """A request model's validation errors as `details` entries: `loc`, `msg`, `type`."""
+    return error.errors(include_url=False, include_context=False, include_input=False)  # type: ignore[return-value]
+
+
+class KnownNames(BaseModel):
+    """The `details` of an `invalid_request` for a name the service does not know."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    known: list[str]
+
+
+def _details_by_code(schema: Schema) -> None:
+    problems = {"type": "array", "items": Problem.model_json_schema()}
+    known = KnownNames.model_json_schema()
+    details = {"anyOf": [problems, known, {"type": "null"}]}
+    add_rules(schema, when_equal("code", "invalid_request", {"properties": {"details": details}}))
+
+
+class ErrorBody(BaseModel):
+    # `details` of an invalid_request: its problems, or the names known; else null.
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_details_by_code)
 
     code: ErrorCode
     message: str
-    # JSON: for invalid_request, the list of validation problems ({loc, msg, type}).
+    # JSON: for invalid_request, the list of problems ({loc, msg, type}); for an unknown
+    # query or watch name, `{known: [...]}`; for not_found, what was not found.
     details: Any = None
 
 

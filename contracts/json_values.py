@@ -10,7 +10,7 @@ parse.
 import math
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 MAX_DEPTH: Final = 32
 INT64_MIN: Final = -(2**63)
@@ -48,5 +48,17 @@ def _checked_object(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-JsonObject = Annotated[dict[str, Any], AfterValidator(_checked_object)]
+# JSON Schema states the rule for the top-level names; deeper levels, the depth and the
+# 64-bit integers are said in the description (a recursive rule would need a `$ref` that
+# every document embedding this schema resolves differently).
+_JSON_OBJECT_SCHEMA: Final = {
+    "type": "object",
+    "propertyNames": {"pattern": "^(?:[^$\\u0000][^\\u0000]*)?$"},
+    "description": "Free-form JSON: no field name starts with `$` or contains NUL (at any"
+    f" depth), at most {MAX_DEPTH} levels deep, integers within the signed 64-bit range.",
+}
+
+JsonObject = Annotated[
+    dict[str, Any], AfterValidator(_checked_object), WithJsonSchema(_JSON_OBJECT_SCHEMA)
+]
 """A JSON object safe to store as a MongoDB subdocument and to send back as strict JSON."""

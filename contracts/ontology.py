@@ -100,6 +100,10 @@ LifecycleEventType = Literal[
 ]
 # Recorded by the service for each entity command (the audit trail); never published.
 LIFECYCLE_EVENT_TYPES: Final[tuple[str, ...]] = get_args(LifecycleEventType)
+PUBLISHABLE_EVENT_TYPES: Final[tuple[str, ...]] = tuple(
+    event_type for event_type in EVENT_TYPES if event_type not in LIFECYCLE_EVENT_TYPES
+)
+"""The event types an `events` subject accepts: all but the lifecycle ones."""
 
 Collection = Literal["entities", "connections", "events", "tags"]
 COLLECTIONS: Final[tuple[str, ...]] = get_args(Collection)

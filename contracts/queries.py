@@ -23,6 +23,15 @@ from pydantic import (
 from contracts.commands import EpochMs, RecordId, TagKey, TagValue
 from contracts.ontology import Collection, ConnectionType, EntityStatus, EntityType, EventType
 from contracts.records import ConnectionRecord, EntityRecord, EventRecord, TagRecord
+from contracts.schema_rules import (
+    Schema,
+    add_rules,
+    at_least_one_of,
+    describe,
+    exactly_one_of,
+    needs,
+    when_equal,
+)
 from contracts.search_terms import MAX_QUERY_TERMS, search_terms
 
 MAX_LIMIT: Final = 500
@@ -47,6 +56,10 @@ Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+=*$"),
+    Field(
+        description="The `nextCursor` of the previous page. Checked by the service, beyond this"
+        " schema: it is one the same query issued, for this tenant and the same filters."
+    ),
 ]
 """Opaque: pass back the `nextCursor` of the previous page, with the same filters."""
 Protocol = Annotated[
@@ -69,6 +82,10 @@ TagKeyText = Annotated[TagKey, AfterValidator(_no_surrogates)]
 TagValueText = Annotated[TagValue, AfterValidator(_no_surrogates)]
 
 
+def _given(model: BaseModel, field: str) -> bool:
+    return getattr(model, field) is not None
+
+
 class Query(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -80,11 +97,20 @@ class ListQuery(Query):
     cursor: Cursor | None = None
 
 
+GET_FORMS: Final = ("id", "ids")
+
+
+def _one_get_form(schema: Schema) -> None:
+    add_rules(schema, exactly_one_of(*GET_FORMS))
+
+
 class EntitiesGet(Query):
     """`{id, type?}` → the entity (or not_found); `{ids}` → `{items}` of those that exist.
 
     With `type`, an entity of another type counts as not found (the seed's getCreator).
     """
+
+    model_config = ConfigDict(json_schema_extra=_one_get_form)
 
     id: RecordId | None = None
     ids: Annotated[list[RecordId], Field(min_length=1, max_length=MAX_IDS)] | None = None
@@ -93,12 +119,17 @@ class EntitiesGet(Query):
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:
-        if (self.id is None) == (self.ids is None):
+        if sum(_given(self, field) for field in GET_FORMS) != 1:
             raise ValueError("give exactly one of `id` or `ids`")
         return self
 
 
-ScalarFilters = Annotated[dict[MetadataKey, MetadataScalar], Field(max_length=MAX_METADATA_FILTERS)]
+ScalarFilters = Annotated[
+    dict[MetadataKey, MetadataScalar],
+    # The keys' pattern becomes `patternProperties`; without this, a key outside it
+    # (`$where`, `a.b`) would pass the schema while the model refuses it.
+    Field(max_length=MAX_METADATA_FILTERS, json_schema_extra={"additionalProperties": False}),
+]
 """A flat map of equality filters on one object's keys: `{"status": "processed"}`."""
 
 
@@ -120,6 +151,13 @@ class EntitiesList(ListQuery):
     includeDeleted: bool = False
 
 
+CONNECTION_ANCHORS: Final = ("fromEntityId", "toEntityId")
+
+
+def _anchored(schema: Schema) -> None:
+    add_rules(schema, at_least_one_of(*CONNECTION_ANCHORS))
+
+
 class ConnectionsList(ListQuery):
     """Connections from and/or to an entity, newest first (`createdAt` desc, then id).
 
@@ -127,6 +165,8 @@ class ConnectionsList(ListQuery):
     With `withEntities`, each item also carries `fromEntity` and `toEntity`: null where
     that entity has not arrived (or is deleted).
     """
+
+    model_config = ConfigDict(json_schema_extra=_anchored)
 
     fromEntityId: RecordId | None = None
     toEntityId: RecordId | None = None
@@ -138,7 +178,7 @@ class ConnectionsList(ListQuery):
 
     @model_validator(mode="after")
     def _anchored(self) -> Self:
-        if self.fromEntityId is None and self.toEntityId is None:
+        if not any(_given(self, field) for field in CONNECTION_ANCHORS):
             raise ValueError("give `fromEntityId`, `toEntityId` or both")
         return self
 
@@ -168,8 +208,18 @@ class EventsList(ListQuery):
         return self
 
 
+TAG_FORMS: Final = ("entityId", "key")
+TAG_VALUE_NEEDS: Final = ("value", "key")
+
+
+def _one_tag_form(schema: Schema) -> None:
+    add_rules(schema, exactly_one_of(*TAG_FORMS), needs(*TAG_VALUE_NEEDS))
+
+
 class TagsList(ListQuery):
     """`{entityId}` → that entity's tags by key; `{key, value?}` → tags by entity id."""
+
+    model_config = ConfigDict(json_schema_extra=_one_tag_form)
 
     entityId: RecordId | None = None
     key: TagKeyText | None = None
@@ -177,9 +227,10 @@ class TagsList(ListQuery):
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:
-        if (self.entityId is None) == (self.key is None):
+        if sum(_given(self, field) for field in TAG_FORMS) != 1:
             raise ValueError("give exactly one of `entityId` or `key`")
-        if self.value is not None and self.key is None:
+        value, key = TAG_VALUE_NEEDS
+        if _given(self, value) and not _given(self, key):
             raise ValueError("`value` needs `key`")
         return self
 
@@ -191,12 +242,22 @@ SearchText = Annotated[
 ]
 
 
+def _search_words(schema: Schema) -> None:
+    describe(
+        schema,
+        "Checked by the service, beyond this schema: `text` has at least one letter or"
+        f" digit, at most {MAX_QUERY_TERMS} words, and no lone UTF-16 surrogate.",
+    )
+
+
 class EntitiesSearch(Query):
     """Live entities whose name has every word of `text`, each as a whole word or a prefix.
 
     Case and accents do not matter (contracts.search_terms). Ranked: the entities where
     more words of `text` match whole words come first, then the newest (`createdAt`).
     """
+
+    model_config = ConfigDict(json_schema_extra=_search_words)
 
     text: SearchText
     type: EntityType | None = None
@@ -243,11 +304,30 @@ GROUP_BY_FIELDS: Final[dict[str, tuple[str, ...]]] = {
 """The fields `stats.counts` may group each collection by."""
 
 
+def _groupings(schema: Schema) -> None:
+    add_rules(
+        schema,
+        *(
+            when_equal(
+                "collection", collection, {"properties": {"groupBy": {"enum": list(allowed)}}}
+            )
+            for collection, allowed in GROUP_BY_FIELDS.items()
+        ),
+    )
+
+
 class StatsCounts(Query):
     """How many live records a tenant has, per value of `groupBy`."""
 
+    model_config = ConfigDict(json_schema_extra=_groupings)
+
     collection: Collection
-    groupBy: str
+    groupBy: Annotated[
+        str,
+        Field(
+            json_schema_extra={"enum": sorted({f for fs in GROUP_BY_FIELDS.values() for f in fs})}
+        ),
+    ]
     includeDeleted: bool = False
 
     @model_validator(mode="after")

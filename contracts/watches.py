@@ -8,9 +8,11 @@ lease, renewed on `watch.renew` and ended on `watch.stop`.
 
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic.json_schema import SkipJsonSchema
 
 from contracts.queries import (
+    REPLY_DATA,
     ConnectionsList,
     EntitiesGet,
     EntitiesList,
@@ -39,19 +41,38 @@ DeliverTo = Annotated[
         # NATS subject tokens: not empty, no whitespace, no wildcard (`*`, `>`).
         pattern=r"^[!-)+-\-/-=?-~]+(\.[!-)+-\-/-=?-~]+)*$",
     ),
+    Field(
+        description="A concrete NATS subject to push to. Checked by the service, beyond this"
+        " schema: it is an inbox, `_INBOX.…`, and under the secure layout the watching"
+        " tenant's own, `_INBOX_TENANT.<tenant>.…`."
+    ),
 ]
 """A concrete NATS subject (printable ASCII tokens without `*` or `>`) to push to."""
 
 WatchId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,64}$")]
 
 
+def _no_cursor(value: None) -> None:
+    # Reached only for an explicit `"cursor": null`; any other value is not None already.
+    raise ValueError("a watch follows the first page: no cursor")
+
+
+# Refused in any form, and absent from the schema, whose `additionalProperties: false`
+# then refuses it too.
+NoCursor = SkipJsonSchema[Annotated[None, AfterValidator(_no_cursor)]]
+
+
 def _with_deliver_to(name: str, model: type[Query]) -> type[Query]:
-    # The query's own model, so its validators (exactly one of id/ids, ...) apply as is.
+    # The query's own model, so its validators and their schema rules (exactly one of
+    # id/ids, ...) apply as is.
+    fields: dict[str, Any] = {"deliverTo": (DeliverTo, ...)}
+    if "cursor" in model.model_fields:
+        fields["cursor"] = (NoCursor, None)
     watch_model: type[Query] = create_model(
         f"Watch{model.__name__}",
         __base__=model,
-        __doc__=f"A watch of `{name}`: its request plus `deliverTo`.",
-        deliverTo=(DeliverTo, ...),
+        __doc__=f"A watch of `{name}`: its request (without `cursor`) plus `deliverTo`.",
+        **fields,
     )
     return watch_model
 
@@ -61,7 +82,7 @@ WATCH_MODELS: Final[dict[str, type[Query]]] = {
 }
 """The request model of `watch.<name>`: the query's fields plus `deliverTo`.
 
-A watch follows the first page: `cursor` is refused (the service checks it)."""
+A watch follows the first page: it has no `cursor`."""
 
 
 class WatchControl(BaseModel):
@@ -116,3 +137,25 @@ class WatchEnded(_Message):
     watchId: str
     ended: Literal[True] = True
     reason: EndReason
+
+
+def _typed(model: type[_Message], name: str) -> type[_Message]:
+    # `result` as the query `name` answers it; null where it would answer `not_found`.
+    typed: type[_Message] = create_model(
+        f"{model.__name__}{''.join(part.title() for part in name.split('.'))}",
+        __base__=model,
+        __doc__=model.__doc__,
+        result=(REPLY_DATA[name] | None, ...),
+    )
+    return typed
+
+
+WATCH_STARTED_MODELS: Final[dict[str, type[_Message]]] = {
+    name: _typed(WatchStarted, name) for name in WATCHABLE_MODELS
+}
+"""The reply `data` of `watch.<name>`, its `result` typed as the query's (for schemas)."""
+
+WATCH_PUSH_MODELS: Final[dict[str, type[_Message]]] = {
+    name: _typed(WatchPush, name) for name in WATCHABLE_MODELS
+}
+"""A push of a watch of `<name>`, its `result` typed as the query's (for schemas)."""

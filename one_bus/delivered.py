@@ -15,16 +15,17 @@ from contracts.dead_letters import (
     ORIGINAL_HEADER_PREFIX,
 )
 from contracts.protocols.envelope import HEADER_RECORD_ID
-from contracts.records import Change, ConnectionRecord, EntityRecord, EventRecord, TagRecord
+from contracts.records import (
+    CHANGE_ADAPTER,
+    Change,
+    ConnectionRecord,
+    ConnectionTombstone,
+    EntityRecord,
+    EventRecord,
+    TagRecord,
+)
 
-AnyRecord = EntityRecord | ConnectionRecord | EventRecord | TagRecord
-
-_RECORD_MODELS: dict[str, type[AnyRecord]] = {
-    "entities": EntityRecord,
-    "connections": ConnectionRecord,
-    "events": EventRecord,
-    "tags": TagRecord,
-}
+AnyRecord = EntityRecord | ConnectionRecord | ConnectionTombstone | EventRecord | TagRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +52,9 @@ class ChangeMessage:
 
     @property
     def record(self) -> AnyRecord:
-        """The stored record, typed by its collection."""
-        return _RECORD_MODELS[self.change.collection].model_validate(self.change.record)
+        """The stored record, typed by its collection and op (a connection deleted before
+        its create arrived is a `ConnectionTombstone`)."""
+        return CHANGE_ADAPTER.validate_python(self.change.model_dump()).record
 
     @classmethod
     def from_msg(cls, msg: Msg) -> "ChangeMessage":

@@ -6,6 +6,7 @@ from typing import Any, Protocol, TypeVar
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts.errors import problem
 from contracts.queries import MAX_LIMIT, ListQuery, Query
 from services.query.cursor import InvalidCursorError, cursor_scope, decode_cursor, encode_cursor
 from services.query.entity_lookups import EntityLookups
@@ -58,8 +59,8 @@ class QueryContext:
         try:
             return decode_cursor(cursor, scope=scope, tenant=self.tenant, sort_type=sort_type)
         except InvalidCursorError as error:
-            problem = {"loc": ["cursor"], "msg": str(error)}
-            raise InvalidRequestError(str(error), [problem]) from None
+            invalid = problem(["cursor"], str(error), "invalid_cursor")
+            raise InvalidRequestError(str(error), [invalid]) from None
 
     async def page(self, request: L, read: PageReader[L]) -> dict[str, Any]:
         """One page of a keyset list: `{items, nextCursor}`."""

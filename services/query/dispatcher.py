@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from contracts.errors import validation_problems
 from contracts.subjects import SubjectError, parse_request_subject
 from services.query.context import QueryContext
 from services.query.entity_lookups import EntityLookups
@@ -59,7 +60,7 @@ class QueryDispatcher:
         except QueryError as error:
             return error_reply(error.code, error.message, error.details)
         except ValidationError as error:
-            problems = error.errors(include_url=False, include_context=False, include_input=False)
+            problems = validation_problems(error)
             return error_reply("invalid_request", f"invalid {error.title} request", problems)
         except TimeoutError:
             return error_reply("timeout", "the query did not finish in time")

@@ -136,31 +136,34 @@ def connection_create(document: Document, seq: int) -> GuardedWrite:
 
 
 def connection_delete(request: WriteRequest) -> tuple[GuardedWrite, Document]:
+    """The delete, and the record it leaves where no create is stored: a tombstone.
+
+    Its change carries the record as stored after the write (writer.py reads it back),
+    so subscribers learn which connection went: ends, type and metadata with `deletedAt`.
+    The tombstone below is that record only when the delete arrived before any create.
+    """
     command = request.command
     assert isinstance(command, ConnectionDelete)
     at = command.updatedAt if command.updatedAt is not None else request.received_ms
     key = record_key(request.tenant, command.id)
+    # The subject's type until a create brings the connection's own.
+    tombstone: Document = {
+        "_id": key,
+        "id": command.id,
+        "groupId": request.tenant,
+        "relationshipType": request.subject_type,
+        "createSeq": NO_CREATE_YET,
+    }
     # $min keeps the first delete time however often, and in whatever order, deletes land.
     operation = GuardedWrite(
         {"_id": key},
         update={
             "$min": {"deletedAt": at},
             "$max": {"updatedAt": at},
-            "$setOnInsert": {
-                "id": command.id,
-                "groupId": request.tenant,
-                "createSeq": NO_CREATE_YET,
-            },
+            "$setOnInsert": {k: v for k, v in tombstone.items() if k != "_id"},
         },
     )
-    change: Document = {
-        "_id": key,
-        "id": command.id,
-        "groupId": request.tenant,
-        "relationshipType": request.subject_type,
-        "deletedAt": at,
-    }
-    return operation, change
+    return operation, {**tombstone, "deletedAt": at, "updatedAt": at}
 
 
 def tag_write(request: WriteRequest) -> tuple[GuardedWrite, Document]:

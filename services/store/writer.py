@@ -106,7 +106,7 @@ class StoreWriter:
                 connections.add([index], operation, [change])
             elif isinstance(command, ConnectionDelete):
                 operation, document = documents.connection_delete(request)
-                type_token = request.subject_type or "unknown"
+                type_token = document["relationshipType"] or "unknown"
                 change = StoredChange.of("connections", type_token, "delete", document)
                 connections.add([index], operation, [change])
             elif isinstance(command, TagSet | TagDelete):
@@ -121,8 +121,34 @@ class StoreWriter:
         # than for the same writes one after the other (docs/benchmarks.md).
         await self._write_entities(batch, outcome, events)
         await _run(self._connections, connections, outcome)
+        await self._read_back_deletes(outcome)
         await _run(self._tags, tags, outcome)
         return outcome
+
+    async def _read_back_deletes(self, outcome: BatchOutcome) -> None:
+        """Give each connection delete's change the record as stored after it.
+
+        The delete's update cannot return what it updated from a bulk write, and the
+        request alone does not say which connection went (its ends, type, metadata): one
+        read of the batch's deleted connections does. A create landing in between is
+        read too, which is the stored state the change stands for.
+        """
+        deletes = [
+            position
+            for position, change in enumerate(outcome.changes)
+            if change.collection == "connections" and change.op == "delete"
+        ]
+        if not deletes:
+            return
+        keys = list({outcome.changes[position].document["_id"] for position in deletes})
+        found = self._connections.find({"_id": {"$in": keys}}, batch_size=len(keys) + 1)
+        stored = {document["_id"]: document async for document in found}
+        for position in deletes:
+            document = stored.get(outcome.changes[position].document["_id"])
+            if document is not None:
+                type_token = document.get("relationshipType") or "unknown"
+                change = StoredChange.of("connections", type_token, "delete", document)
+                outcome.changes[position] = change
 
     async def _write_entities(
         self, batch: Sequence[WriteRequest], outcome: BatchOutcome, published: _Bulk

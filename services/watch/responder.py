@@ -19,6 +19,7 @@ from nats.errors import Error as NatsError
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 
+from contracts.errors import problem, validation_problems
 from contracts.subjects import (
     WATCH_RENEW,
     WATCH_STOP,
@@ -98,7 +99,7 @@ class WatchResponder:
         except InvalidRequestError as error:
             reply = error_reply("invalid_request", error.message, error.details)
         except ValidationError as error:
-            problems = error.errors(include_url=False, include_context=False, include_input=False)
+            problems = validation_problems(error)
             reply = error_reply("invalid_request", f"invalid {error.title} request", problems)
         except WatchGoneError as error:
             reply = error_reply("not_found", f"no watch {error}", {"watchId": str(error)})
@@ -138,12 +139,9 @@ class WatchResponder:
             raise InvalidRequestError(f"{name!r} cannot be watched", {"known": _KNOWN})
         watch = model.model_validate_json(msg.data or b"{}")
         deliver_to: str = getattr(watch, "deliverTo")  # noqa: B009 (a field of the subclass)
-        if getattr(watch, "cursor", None) is not None:
-            problem = {"loc": ["cursor"], "msg": "a watch follows the first page: no cursor"}
-            raise InvalidRequestError("a watch follows the first page: no cursor", [problem])
         if not deliver_to_allowed(tenant, deliver_to):
-            problem = {"loc": ["deliverTo"], "msg": "must be an inbox subject (_INBOX...)"}
-            raise InvalidRequestError("deliverTo must be an inbox subject", [problem])
+            invalid = problem(["deliverTo"], "must be an inbox subject (_INBOX...)", "not_inbox")
+            raise InvalidRequestError("deliverTo must be an inbox subject", [invalid])
         fields = {field: getattr(watch, field) for field in watch.model_fields_set}
         fields.pop("deliverTo", None)
         request = WATCHABLE_MODELS[name].model_validate(fields)

@@ -55,7 +55,10 @@ def test_every_subject_kind_has_a_channel(document: dict[str, Any]) -> None:
         "one.v1.{tenant}.tags.{op}",
         "one.v1.{tenant}.events.{eventType}",
         "one.v1.{tenant}.protocols.{protocol}.{messageType}",
-        "one.v1.{tenant}.changes.{collection}.{type}",
+        "one.v1.{tenant}.changes.entities.{entityType}",
+        "one.v1.{tenant}.changes.connections.{relationshipType}",
+        "one.v1.{tenant}.changes.events.{eventType}",
+        "one.v1.{tenant}.changes.tags.{op}",
         "one.v1.{tenant}.dlq.{kind}",
     } <= addresses
     assert {f"one.v1.{{tenant}}.query.{name}" for name in QUERY_MODELS} <= addresses
