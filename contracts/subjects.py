@@ -139,6 +139,13 @@ WATCH_WILDCARD: Final = f"{PREFIX}.*.watch.>"
 RequestKind = Literal["query", "watch"]
 
 
+def request_tenant(subject: str) -> str:
+    """The tenant token of a request subject as it arrived on `one.v1.*.<kind>.>`, valid or
+    not (whom an answer is for, decided before the request is looked at)."""
+    tokens = subject.split(".", 3)
+    return tokens[2] if len(tokens) > 2 and tokens[2] else subject
+
+
 def parse_request_subject(subject: str, kind: RequestKind) -> tuple[str, str]:
     """`one.v1.<tenant>.<kind>.<name>` → (tenant, name); raise SubjectError if the subject
     is not one. The name is every token after the kind (`entities.get`)."""

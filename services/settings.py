@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     nats_password_file: Path | None = None
     nats_inbox_prefix: str | None = None
     nats_tls_ca: str | None = None
+    # The identity that answers requests (queries, live queries, discovery), on a second
+    # connection: a ConnectionSpec file (`specs/responder.json` of the secure layout). Unset:
+    # answers ride the main connection (open `dev`), which then needs the rights to.
+    nats_responder_credentials_file: Path | None = None
+    # Whether answers may go to plain `_INBOX.…` subjects (services/security/reply_guard.py).
+    # Unset: only when the service connects anonymously (open `dev`, where clients use
+    # `_INBOX.<nuid>`); with an identity, every client has an inbox prefix of its own.
+    plain_inbox_replies: bool | None = None
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_db: str = "one"
     # Credentials kept out of the URI, so the URI never carries a secret; TLS goes in the
@@ -145,6 +153,13 @@ class Settings(BaseSettings):
             max_watches=self.watch_max_per_tenant,
             max_consumers=self.tenant_max_consumers,
         )
+
+    @property
+    def replies_to_plain_inbox(self) -> bool:
+        """The layout's rule for plain `_INBOX.…` reply subjects (the one place it is decided)."""
+        if self.plain_inbox_replies is not None:
+            return self.plain_inbox_replies
+        return self.nats_credentials_file is None and self.nats_user is None
 
     @property
     def nats_servers(self) -> list[str]:

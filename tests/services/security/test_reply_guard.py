@@ -1,0 +1,108 @@
+"""The reply rule every responder applies (services/security/reply_guard.py)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from services.security.reply_guard import Refusal, ReplyGuard, asker_of, may_reply, refusal
+
+# (asking tenant, reply subject, refusal in the secure layout, refusal in open dev)
+TABLE = [
+    ("acme", "_INBOX_TENANT.acme.pub.abc.1", None, None),
+    ("acme", "_INBOX_TENANT.acme.sub.abc", None, None),
+    ("acme", "_INBOX_TENANT.beta.pub.abc.1", Refusal.OTHER_TENANT, Refusal.OTHER_TENANT),
+    ("acme", "_INBOX_TENANT.acme.zzz.abc", Refusal.OTHER_TENANT, Refusal.OTHER_TENANT),
+    ("acme", "_INBOX_TENANT.acme.pub", Refusal.OTHER_TENANT, Refusal.OTHER_TENANT),
+    ("acme", "_INBOX_TENANTX.acme.pub.w1", Refusal.NOT_AN_INBOX, Refusal.NOT_AN_INBOX),
+    ("acme", "_INBOX_SERVICE.operator.x", Refusal.SERVICE_INBOX, Refusal.SERVICE_INBOX),
+    ("acme", "_INBOX.x", Refusal.PLAIN_INBOX, None),
+    ("acme", "_INBOX.nuid.7", Refusal.PLAIN_INBOX, None),
+    ("acme", "_INBOXES.x", Refusal.NOT_AN_INBOX, Refusal.NOT_AN_INBOX),
+    ("acme", "one.v1.beta.changes.entities.creator", Refusal.NOT_AN_INBOX, Refusal.NOT_AN_INBOX),
+    ("acme", "one.v1.acme.entities.creator.upsert", Refusal.NOT_AN_INBOX, Refusal.NOT_AN_INBOX),
+    ("acme", "$KV.ONE_WATCHES.w.abc", Refusal.NOT_AN_INBOX, Refusal.NOT_AN_INBOX),
+    ("acme", "$JS.API.STREAM.DELETE.ONE_INGEST", Refusal.NOT_AN_INBOX, Refusal.NOT_AN_INBOX),
+    ("acme", "$SRV.PING", Refusal.NOT_AN_INBOX, Refusal.NOT_AN_INBOX),
+    ("acme", "_INBOX_TENANT.acme.pub.>", Refusal.MALFORMED, Refusal.MALFORMED),
+    ("acme", "_INBOX_TENANT.*.pub.x", Refusal.MALFORMED, Refusal.MALFORMED),
+    ("acme", "_INBOX.>", Refusal.MALFORMED, Refusal.MALFORMED),
+    ("acme", "_INBOX_TENANT.acme.pub..x", Refusal.MALFORMED, Refusal.MALFORMED),
+    ("acme", "_INBOX_TENANT.acme.pub.x ", Refusal.MALFORMED, Refusal.MALFORMED),
+    ("acme", "_INBOX.", Refusal.MALFORMED, Refusal.MALFORMED),
+    ("acme", "_INBOX", Refusal.PLAIN_INBOX, Refusal.MALFORMED),
+    ("acme", "", Refusal.MALFORMED, Refusal.MALFORMED),
+    # Discovery: a service asker (no tenant).
+    ("", "_INBOX_SERVICE.operator.abc.1", None, None),
+    ("", "_INBOX_SERVICE.operator", Refusal.MALFORMED, Refusal.MALFORMED),
+    ("", "_INBOX_TENANT.acme.pub.abc", Refusal.TENANT_INBOX, Refusal.TENANT_INBOX),
+    ("", "_INBOX.abc.1", Refusal.PLAIN_INBOX, None),
+    ("", "$KV.ONE_WATCHES.w.abc", Refusal.NOT_AN_INBOX, Refusal.NOT_AN_INBOX),
+]
+
+
+@pytest.mark.parametrize(("tenant", "subject", "secure", "dev"), TABLE)
+def test_the_rule(tenant: str, subject: str, secure: Refusal | None, dev: Refusal | None) -> None:
+    assert refusal(tenant, subject) is secure
+    assert refusal(tenant, subject, plain_inbox=True) is dev
+    assert may_reply(tenant, subject) is (secure is None)
+    assert may_reply(tenant, subject, plain_inbox=True) is (dev is None)
+
+
+def _accepted(tenant: str, subject: str) -> bool:
+    return may_reply(tenant, subject) or may_reply(tenant, subject, plain_inbox=True)
+
+
+_TOKENS = st.sampled_from(
+    ["_INBOX", "_INBOX_TENANT", "_INBOX_SERVICE", "_INBOX_TENANTX", "acme", "beta", "pub",
+     "sub", "operator", "*", ">", "", "$KV", "$JS", "one", "v1", "x y", "w\t"]
+)  # fmt: skip
+
+
+@given(st.lists(_TOKENS, max_size=6).map(".".join))
+def test_anything_accepted_is_an_inbox_of_the_asker(subject: str) -> None:
+    for tenant in ("acme", ""):
+        if not _accepted(tenant, subject):
+            continue
+        tokens = subject.split(".")
+        assert all(tokens) and not set(subject) & set("*> \t")
+        if tenant:
+            assert tokens[0] == "_INBOX" or tokens[:2] == ["_INBOX_TENANT", "acme"]
+            assert tokens[0] == "_INBOX" or tokens[2] in ("pub", "sub")
+        else:
+            assert tokens[0] in ("_INBOX", "_INBOX_SERVICE")
+
+
+@given(st.text(max_size=60), st.sampled_from(["acme", "beta", ""]))
+def test_any_subject_gets_an_answer_or_a_reason(subject: str, tenant: str) -> None:
+    reason = refusal(tenant, subject)
+    assert reason is None or reason in Refusal
+    if subject.startswith("_INBOX_TENANT.beta.") and tenant == "acme":
+        assert reason is not None
+
+
+def test_refusals_are_counted_per_responder_and_reason() -> None:
+    registry = CollectorRegistry()
+    query = ReplyGuard(registry, "query", plain_inbox=False)
+    watch = ReplyGuard(registry, "watch", plain_inbox=False)  # the same metric, shared
+    assert query.allows("acme", "_INBOX_TENANT.acme.pub.x.1")
+    assert not query.allows("acme", "$KV.ONE_WATCHES.w.x")
+    assert not query.allows("acme", "one.v1.beta.changes.x")
+    assert not watch.allows("acme", "_INBOX.x")
+
+    def refused(responder: str, reason: Refusal) -> float | None:
+        labels = {"responder": responder, "reason": reason.value}
+        return registry.get_sample_value("one_bus_replies_refused_total", labels)
+
+    assert refused("query", Refusal.NOT_AN_INBOX) == 2
+    assert refused("watch", Refusal.PLAIN_INBOX) == 1
+    assert refused("watch", Refusal.NOT_AN_INBOX) == 0
+
+
+def test_one_asker_is_one_identity_in_the_secure_layout() -> None:
+    # Whatever a tenant's client puts after its prefix, the prefix is its identity's.
+    assert asker_of("_INBOX_TENANT.acme.pub.conn1.42", "acme") == "_INBOX_TENANT.acme.pub"
+    assert asker_of("_INBOX_TENANT.acme.pub.other.9.9", "acme") == "_INBOX_TENANT.acme.pub"
+    # Open dev: the connection's nuid, the client's word for it.
+    assert asker_of("_INBOX.conn1.42", "acme") == "_INBOX.conn1"
+    assert asker_of("_INBOX.req1", "acme") == "_INBOX.req1"
