@@ -130,8 +130,9 @@ class Settings(BaseSettings):
     watch_queue_group: str = "one-bus-watch"
     watch_lease_s: float = Field(default=60.0, ge=1)
     watch_max_per_tenant: int = Field(default=10_000, ge=1)
-    # A "connection" is the requester's reply inbox without its last token: what one
-    # NATS connection's requests share (nats-py, Go and the nats CLI alike).
+    # Per asking identity in the secure layout (its forced inbox prefix: the server gives
+    # no connection id to a responder); in open `dev`, per reply inbox without its last
+    # token, the nuid each client connection picks (services/security/reply_guard.py).
     watch_max_per_connection: int = Field(default=1_000, ge=1)
     # Changes within this window after the first one are folded into one re-evaluation.
     watch_coalesce_s: float = Field(default=0.02, ge=0)
@@ -139,6 +140,10 @@ class Settings(BaseSettings):
     watch_max_concurrency: int = Field(default=16, ge=1, le=1024)
     # Watch definitions and replica heartbeats, where any replica can find them.
     watch_kv_bucket: str = "ONE_WATCHES"
+    # The bucket's limits (services/watch/store.py): its size, and how long a key lives
+    # unwritten (at least twice the lease: every live key is rewritten once a lease).
+    watch_kv_max_bytes: int = Field(default=256 * 1024**2, ge=1024**2)
+    watch_kv_max_age_s: float = Field(default=3600.0, gt=0)
     watch_heartbeat_s: float = Field(default=1.0, gt=0)
     # A replica silent this long is gone: the others take its watches over.
     watch_replica_timeout_s: float = Field(default=5.0, gt=0)
