@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     tenant_max_backlog_msgs: int = Field(default=1_000_000, ge=1)
     tenant_max_concurrent_queries: int = Field(default=64, ge=1)
     tenant_max_consumers: int = Field(default=32, ge=1)
+    # Consumers on ONE_CHANGES and ONE_DLQ, where tenants' subscribers may create them:
+    # at most this many on each stream (every tenant's, the watch replicas', `tail`s),
+    # and one unused this long (a durable left behind) is deleted by nats-server.
+    stream_max_consumers: int = Field(default=4096, ge=1)
+    consumer_inactive_threshold_s: float = Field(default=3600.0, gt=0)
 
     # Transient failures (MongoDB unreachable) are nak'ed with exponential backoff.
     retry_base_delay_s: float = Field(default=0.5, gt=0)

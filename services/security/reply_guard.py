@@ -12,7 +12,8 @@ The rule, for an asker of tenant `t` (or `""`: a service identity, for discovery
 - `_INBOX_TENANT.<t>.<kind>.…` (the prefix every tenant identity must use in the secure
   layout, services/security/roles.py): only `t`'s own, and only a kind the layout gives
   a tenant (`pub`, `sub`), so the prefix names one identity;
-- `_INBOX_SERVICE.<role>.…`: only to a service asker (discovery), never to a tenant;
+- `_INBOX_SERVICE.<role>.…`: only to a service asker (discovery), never to a tenant, and
+  only the inbox of a role that may ask (`ASKING_SERVICE_ROLES`: the operator);
 - plain `_INBOX.…`: only where the layout lets clients use it (`plain_inbox`): the open
   `dev` layout, where every client uses `_INBOX.<nuid>.<n>`. In the secure layout every
   identity has a prefix of its own, so a plain inbox is somebody else's or nobody's;
@@ -30,7 +31,12 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter
 
-from services.security.roles import SERVICE_INBOX, TENANT_INBOX, TENANT_INBOX_KINDS
+from services.security.roles import (
+    ASKING_SERVICE_ROLES,
+    SERVICE_INBOX,
+    TENANT_INBOX,
+    TENANT_INBOX_KINDS,
+)
 
 PLAIN_INBOX: Final = "_INBOX"
 # A reply subject is one concrete subject: no wildcard, no whitespace (the protocol's
@@ -44,7 +50,7 @@ class Refusal(StrEnum):
     MALFORMED = "malformed"  # empty, a wildcard, whitespace, an empty token
     NOT_AN_INBOX = "not_an_inbox"  # one.v1.…, $KV.…, $JS.…, $SRV.…, look-alikes
     OTHER_TENANT = "other_tenant"  # another tenant's inbox, or one no identity has
-    SERVICE_INBOX = "service_inbox"  # a service's inbox, named by a tenant
+    SERVICE_INBOX = "service_inbox"  # a service's inbox, named by a tenant or not an asker's
     TENANT_INBOX = "tenant_inbox"  # a tenant's inbox, named for a service asker
     PLAIN_INBOX = "plain_inbox"  # `_INBOX.…` where identities have prefixes of their own
 
@@ -66,9 +72,11 @@ def refusal(tenant: str, subject: str, *, plain_inbox: bool = False) -> Refusal 
             return Refusal.OTHER_TENANT
         return None
     if head == SERVICE_INBOX:
-        if tenant:
+        if len(tokens) < 3:
+            return Refusal.MALFORMED
+        if tenant or tokens[1] not in ASKING_SERVICE_ROLES:
             return Refusal.SERVICE_INBOX
-        return None if len(tokens) >= 3 else Refusal.MALFORMED
+        return None
     if head == PLAIN_INBOX:
         if not plain_inbox:
             return Refusal.PLAIN_INBOX

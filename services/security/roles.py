@@ -59,6 +59,8 @@ SERVICE_ROLES: Final = (Role.INGEST, Role.QUERY, Role.SERVICE, Role.RESPONDER, R
 # identities, `_INBOX_SERVICE.<role>` for the service's.
 TENANT_INBOX: Final = "_INBOX_TENANT"
 SERVICE_INBOX: Final = "_INBOX_SERVICE"
+# The service identities that may send requests the service answers (`$SRV` discovery).
+ASKING_SERVICE_ROLES: Final = frozenset({Role.OPERATOR.value})
 _TENANT_INBOX_KIND: Final = {Role.PUBLISHER: "pub", Role.SUBSCRIBER: "sub"}
 TENANT_INBOX_KINDS: Final = frozenset(_TENANT_INBOX_KIND.values())
 
@@ -146,7 +148,7 @@ _REQUESTS: Final = (f"{PREFIX}.*.query.>", f"{PREFIX}.*.watch.>", "$SRV.>")
 # its own), and answers: to the tenants' and to the operator's, the identity that may ask
 # `$SRV` discovery. Never the other services' inboxes.
 _TENANT_INBOXES: Final = f"{TENANT_INBOX}.*.*.>"
-_ANSWERS: Final = (_TENANT_INBOXES, f"{SERVICE_INBOX}.{Role.OPERATOR.value}.>")
+_ANSWERS: Final = (_TENANT_INBOXES, *(f"{SERVICE_INBOX}.{role}.>" for role in ASKING_SERVICE_ROLES))
 # Live queries (docs/watch.md): their KV bucket, ordered consumers on it and on the
 # changes, and pushes to the tenants' inboxes.
 _WATCH_PUBLISH: Final = (

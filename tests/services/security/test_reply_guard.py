@@ -35,6 +35,7 @@ TABLE = [
     # Discovery: a service asker (no tenant).
     ("", "_INBOX_SERVICE.operator.abc.1", None, None),
     ("", "_INBOX_SERVICE.operator", Refusal.MALFORMED, Refusal.MALFORMED),
+    ("", "_INBOX_SERVICE.ingest.abc", Refusal.SERVICE_INBOX, Refusal.SERVICE_INBOX),
     ("", "_INBOX_TENANT.acme.pub.abc", Refusal.TENANT_INBOX, Refusal.TENANT_INBOX),
     ("", "_INBOX.abc.1", Refusal.PLAIN_INBOX, None),
     ("", "$KV.ONE_WATCHES.w.abc", Refusal.NOT_AN_INBOX, Refusal.NOT_AN_INBOX),
@@ -65,12 +66,13 @@ def test_anything_accepted_is_an_inbox_of_the_asker(subject: str) -> None:
         if not _accepted(tenant, subject):
             continue
         tokens = subject.split(".")
-        assert all(tokens) and not set(subject) & set("*> \t")
+        assert all(tokens)
+        assert not set(subject) & set("*> \t")
         if tenant:
             assert tokens[0] == "_INBOX" or tokens[:2] == ["_INBOX_TENANT", "acme"]
             assert tokens[0] == "_INBOX" or tokens[2] in ("pub", "sub")
         else:
-            assert tokens[0] in ("_INBOX", "_INBOX_SERVICE")
+            assert tokens[0] == "_INBOX" or tokens[:2] == ["_INBOX_SERVICE", "operator"]
 
 
 @given(st.text(max_size=60), st.sampled_from(["acme", "beta", ""]))

@@ -92,11 +92,11 @@ async def test_a_spoilt_watch_record_is_dropped_once_and_the_others_go_on(
     await kv.put(f"w.{spoilt.watch_id}", b'{"watchId": "FORGED"}')
 
     async with OneClient(tenant, private_client.connected_url.geturl()) as one:  # type: ignore[union-attr]
-        for n in range(3):
+        for events in range(1, 4):
             await one.publish_event(
                 type="payment_event", actor_id="u", metadata={"status": "processed"}
             )
-            await kept.until(lambda m, n=n: len(m["result"]["items"]) == n + 1)
+            await kept.until(lambda m: len(m["result"]["items"]) == events)  # noqa: B023
     # The spoilt watch is gone (not retried), renewing it says so, and it was logged once.
     assert spoilt.watch_id not in watches(bus).registry
     renewed = await spoilt.ask("renew", {"watchId": spoilt.watch_id})
