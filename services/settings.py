@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # and one unused this long (a durable left behind) is deleted by nats-server.
     stream_max_consumers: int = Field(default=4096, ge=1)
     consumer_inactive_threshold_s: float = Field(default=3600.0, gt=0)
+    # How often a query replica deletes tenants' consumers beyond `tenant_max_consumers`
+    # (services/security/consumer_warden.py); 0: never.
+    consumer_sweep_s: float = Field(default=10.0, ge=0)
 
     # Transient failures (MongoDB unreachable) are nak'ed with exponential backoff.
     retry_base_delay_s: float = Field(default=0.5, gt=0)

@@ -33,6 +33,7 @@ from services.query.responder import QueryResponder
 from services.runtime.health import Check, HealthServer, HealthState, beat
 from services.runtime.redact import redact_uri
 from services.runtime.streams import declare_streams
+from services.security.consumer_warden import ConsumerWarden
 from services.security.credentials import mongo_credentials, new_broker, responder_spec
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
@@ -79,6 +80,7 @@ class OneBusService:
         self.watches: WatchService | None = None
         self._watch_responder: WatchResponder | None = None
         self._watch_retry: asyncio.Task[None] | None = None
+        self.consumer_warden: ConsumerWarden | None = None
         # Per instance, not prometheus_client's global registry: several services may
         # share a process (tests), and each must count only its own work.
         self.metrics_registry = CollectorRegistry()
@@ -160,6 +162,16 @@ class OneBusService:
             await self._responder.start()
             if settings.watch_enabled:
                 await self._start_watches(client, database)
+            if settings.consumer_sweep_s:
+                # Tenants' consumers on the changes and dead letters, bounded per tenant.
+                quota = settings.tenant_max_consumers
+                self.consumer_warden = ConsumerWarden(
+                    js,
+                    (settings.changes_stream, settings.dlq_stream),
+                    lambda _tenant: quota,
+                    settings.consumer_sweep_s,
+                )
+                self.consumer_warden.start()
         await self._broker.start()
         if self._ingest_consumer is not None:
             await self._ingest_consumer.start()
@@ -304,6 +316,9 @@ class OneBusService:
         if self._responder is not None:
             await self._responder.stop(self.settings.drain_timeout_s)
             self._responder = None
+        if self.consumer_warden is not None:
+            await self.consumer_warden.stop()
+            self.consumer_warden = None
         if self._watch_retry is not None:
             self._watch_retry.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -170,6 +170,10 @@ _WATCH_PUBLISH: Final = (
     f"$JS.API.CONSUMER.CREATE.{CHANGES_STREAM}.>",
     f"$JS.API.CONSUMER.DELETE.{CHANGES_STREAM}.>",
     f"$JS.FC.{CHANGES_STREAM}.>",
+    # Tenants' consumers beyond their quota (services/security/consumer_warden.py).
+    f"$JS.API.CONSUMER.LIST.{CHANGES_STREAM}",
+    f"$JS.API.CONSUMER.LIST.{DLQ_STREAM}",
+    f"$JS.API.CONSUMER.DELETE.{DLQ_STREAM}.>",
     _TENANT_INBOXES,
 )
 
