@@ -21,6 +21,7 @@ from services.runtime.service import OneBusService
 from services.security.roles import Role, inbox_prefix
 from services.security.secure_dev import SecureStack
 from tests.fixtures.secure import Connection, TenantSpecs, connect, service_spec
+from tests.fixtures.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("secure_bus")]
 
@@ -223,3 +224,58 @@ async def test_a_watch_pushes_only_to_its_tenants_own_inbox(
         assert answer["error"]["code"] == "invalid_request", (target, answer)
     assert refused(secure_bus, "watch_deliver_to") - before == len(targets)
     assert observers.seen == []
+
+
+async def test_the_answering_identity_itself_may_publish_only_to_inboxes(
+    secure_stack: SecureStack,
+    acme: TenantSpecs,
+    beta: TenantSpecs,
+    observers: Observers,
+    connections: list[Connection],
+) -> None:
+    """Defence in depth: were the guard gone, nats-server itself would refuse an answer
+    aimed elsewhere. The responder identity has no `allow_responses` (with it, the server
+    lets a user publish on the reply subject of any request it received, whatever its
+    allow and deny lists say), and the identity that writes the watch bucket and ingest's
+    subjects receives no requests."""
+    responder = await connect(service_spec(secure_stack, Role.RESPONDER))
+    asker = await connect(acme.publisher)
+    connections.extend([responder, asker])
+    probe = f"transport-{uuid.uuid4().hex}"
+    received: list[Msg] = []
+
+    async def keep(message: Msg) -> None:
+        received.append(message)
+
+    await responder.client.subscribe(f"one.v1.acme.query.{probe}", cb=keep)
+    await responder.client.flush()
+    stored_before = await observers.stored()
+    targets = [
+        t
+        for t in hostile_targets(beta, "none", probe)
+        if not t.startswith(("_INBOX_TENANT.", "_INBOX_SERVICE.operator."))
+    ]
+    for target in targets:
+        await asker.client.publish(f"one.v1.acme.query.{probe}", b"{}", reply=target)
+    await asker.client.flush()
+
+    async def arrived() -> int:
+        return len(received)
+
+    assert await eventually(arrived, lambda n: n == len(targets)) == len(targets)
+    for message in received:
+        await responder.client.publish(message.reply, b"FORGED")
+    await responder.client.flush()
+    for target in targets:
+        assert await responder.violation(f'"{target}"'), target
+    assert observers.seen == []
+    assert await observers.stored() == stored_before
+    assert await observers.keys(f"$KV.{BUCKET}.w.{probe}") == {}
+
+    # And the service's own identity, which writes, may not take requests at all.
+    service = await connect(service_spec(secure_stack, Role.SERVICE))
+    connections.append(service)
+    for subject in ("one.v1.*.query.>", "one.v1.*.watch.>", "$SRV.>"):
+        await service.client.subscribe(subject)
+        await service.client.flush()
+        assert await service.violation(f'"{subject}"'), subject

@@ -1,10 +1,15 @@
-"""The reply rule every responder applies (services/security/reply_guard.py)."""
+"""The reply rule every responder applies (services/security/reply_guard.py), and the
+per-tenant consumer bound's choice (consumer_warden.py): pure rules, no servers."""
+
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from nats.js.api import ConsumerConfig, ConsumerInfo
 from prometheus_client import CollectorRegistry
 
+from services.security.consumer_warden import over_quota
 from services.security.reply_guard import Refusal, ReplyGuard, asker_of, may_reply, refusal
 
 # (asking tenant, reply subject, refusal in the secure layout, refusal in open dev)
@@ -108,3 +113,24 @@ def test_one_asker_is_one_identity_in_the_secure_layout() -> None:
     # Open dev: the connection's nuid, the client's word for it.
     assert asker_of("_INBOX.conn1.42", "acme") == "_INBOX.conn1"
     assert asker_of("_INBOX.req1", "acme") == "_INBOX.req1"
+
+
+def test_a_tenants_newest_consumers_beyond_its_quota_are_the_ones_to_go() -> None:
+    def consumer(name: str, filter_subject: str, second: int) -> ConsumerInfo:
+        return ConsumerInfo(
+            name=name,
+            stream_name="ONE_CHANGES",
+            config=ConsumerConfig(filter_subject=filter_subject),
+            created=datetime(2026, 1, 1, 0, 0, second, tzinfo=UTC),
+        )
+
+    consumers = [
+        consumer("a3", "one.v1.acme.changes.>", 3),
+        consumer("a1", "one.v1.acme.changes.>", 1),
+        consumer("a2", "one.v1.acme.changes.entities.>", 2),
+        consumer("b1", "one.v1.beta.changes.>", 4),
+        consumer("service", "one.v1.*.changes.>", 0),  # the service's own: never counted
+        consumer("odd", "elsewhere.>", 0),
+    ]
+    assert over_quota(consumers, lambda tenant: 2) == ["a3"]
+    assert sorted(over_quota(consumers, lambda tenant: 0)) == ["a1", "a2", "a3", "b1"]
