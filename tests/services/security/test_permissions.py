@@ -297,7 +297,7 @@ async def test_a_reply_subject_cannot_aim_the_service_at_another_tenant(
     acme: TenantSpecs, beta: TenantSpecs, connections: list[Connection]
 ) -> None:
     """The server lets a responder answer on any reply subject the asker names: the
-    service answers only to the asker's own inboxes (services/query/reply_guard.py)."""
+    service answers only to the asker's own inboxes (services/security/reply_guard.py)."""
     watcher = await opened(connections, beta.subscriber)
     seen: list[str] = []
 
