@@ -111,6 +111,7 @@ class WatchService:
             settings.stream_replicas,
             settings.declare_streams,
             limits,
+            plain_inbox=settings.replies_to_plain_inbox,
         )
         # The mirror of the bucket: every watch (any owner) and every replica's heartbeat.
         self._records: dict[str, tuple[WatchRecord, int]] = {}

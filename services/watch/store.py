@@ -41,6 +41,8 @@ from nats.js.errors import (
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from services.security.reply_guard import may_reply
+
 log = logging.getLogger(__name__)
 
 WATCH_PREFIX: Final = "w."
@@ -121,12 +123,16 @@ class WatchStore:
         replicas: int,
         declare: bool,
         limits: BucketLimits,
+        *,
+        plain_inbox: bool,
     ) -> None:
         self._js = js
         self._bucket = bucket
         self._replicas = replicas
         self._declare = declare
         self._limits = limits
+        # A record read back must push where the reply rule lets it, as when it was made.
+        self._plain_inbox = plain_inbox
         self.bad = BadEntries(bucket)
         self._kv: KeyValue | None = None
         self._subscription: JetStreamContext.PushSubscription | None = None
@@ -243,6 +249,9 @@ class WatchStore:
             return None
         if WATCH_PREFIX + record.watchId != key:
             self.bad.note(key, ValueError(f"holds the record of watch {record.watchId[:40]!r}"))
+            return None
+        if not may_reply(record.tenant, record.deliverTo, plain_inbox=self._plain_inbox):
+            self.bad.note(key, ValueError("pushes outside its tenant's inboxes"))
             return None
         return record
 

@@ -4,6 +4,7 @@ live queries keep working, each bad entry costs one look, and the bucket has lim
 Written here with a plain client on an open nats-server of the test's own, as anything
 that got past the reply guard and the responder's permissions would write."""
 
+import json
 import logging
 
 import pytest
@@ -88,8 +89,15 @@ async def test_a_spoilt_watch_record_is_dropped_once_and_the_others_go_on(
     spoilt, kept = Watcher(private_client, tenant), Watcher(private_client, tenant)
     await spoilt.start("events.list", {"actorId": "u"})
     await kept.start("events.list", {"actorId": "u"})
+    aimed = Watcher(private_client, tenant)
+    await aimed.start("events.list", {"actorId": "u"})
     kv = await private_client.jetstream().key_value(BUCKET)
     await kv.put(f"w.{spoilt.watch_id}", b'{"watchId": "FORGED"}')
+    # A valid record, but pushing where no answer of the service may go.
+    record = json.loads((await kv.get(f"w.{aimed.watch_id}")).value or b"")
+    trap = f"one.v1.{tenant}.changes.entities.forged"
+    await kv.put(f"w.{aimed.watch_id}", json.dumps({**record, "deliverTo": trap}).encode())
+    trapped = await private_client.subscribe(trap)
 
     async with OneClient(tenant, private_client.connected_url.geturl()) as one:  # type: ignore[union-attr]
         for events in range(1, 4):
@@ -97,10 +105,13 @@ async def test_a_spoilt_watch_record_is_dropped_once_and_the_others_go_on(
                 type="payment_event", actor_id="u", metadata={"status": "processed"}
             )
             await kept.until(lambda m: len(m["result"]["items"]) == events)  # noqa: B023
-    # The spoilt watch is gone (not retried), renewing it says so, and it was logged once.
-    assert spoilt.watch_id not in watches(bus).registry
-    renewed = await spoilt.ask("renew", {"watchId": spoilt.watch_id})
-    assert renewed["error"]["code"] == "not_found"
-    assert spoilt.messages == []
+    # The spoilt watches are gone (not retried), renewing them says so, each counted once.
+    for gone in (spoilt, aimed):
+        assert gone.watch_id not in watches(bus).registry
+        renewed = await gone.ask("renew", {"watchId": gone.watch_id})
+        assert renewed["error"]["code"] == "not_found"
+        assert gone.messages == []
+    assert watches(bus).store.bad.count == 2 + 2  # each seen on the bucket, each renewal read
+    assert trapped.pending_msgs == 0
     assert len(bad_entry_lines(caplog)) == 1
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
