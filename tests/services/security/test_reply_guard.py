@@ -2,6 +2,7 @@
 per-tenant consumer bound's choice (consumer_warden.py): pure rules, no servers."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from services.security.consumer_warden import over_quota
 from services.security.reply_guard import Refusal, ReplyGuard, asker_of, may_reply, refusal
+from services.settings import Settings
 
 # (asking tenant, reply subject, refusal in the secure layout, refusal in open dev)
 TABLE = [
@@ -134,3 +136,11 @@ def test_a_tenants_newest_consumers_beyond_its_quota_are_the_ones_to_go() -> Non
     ]
     assert over_quota(consumers, lambda tenant: 2) == ["a3"]
     assert sorted(over_quota(consumers, lambda tenant: 0)) == ["a1", "a2", "a3", "b1"]
+
+
+def test_plain_inboxes_are_answered_only_where_clients_have_no_prefix_of_their_own() -> None:
+    assert Settings().replies_to_plain_inbox  # open dev: anonymous
+    assert not Settings(nats_user="svc", nats_password="x").replies_to_plain_inbox
+    assert not Settings(nats_credentials_file=Path("spec.json")).replies_to_plain_inbox
+    assert Settings(nats_user="svc", plain_inbox_replies=True).replies_to_plain_inbox
+    assert not Settings(plain_inbox_replies=False).replies_to_plain_inbox
