@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     # unwritten (at least twice the lease: every live key is rewritten once a lease).
     watch_kv_max_bytes: int = Field(default=256 * 1024**2, ge=1024**2)
     watch_kv_max_age_s: float = Field(default=3600.0, gt=0)
+    # How long a starting replica waits to have read the whole bucket before it serves
+    # anyway (a large bucket must not keep live queries off).
+    watch_load_wait_s: float = Field(default=5.0, gt=0)
     watch_heartbeat_s: float = Field(default=1.0, gt=0)
     # A replica silent this long is gone: the others take its watches over.
     watch_replica_timeout_s: float = Field(default=5.0, gt=0)

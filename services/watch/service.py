@@ -146,14 +146,14 @@ class WatchService:
         await self.store.heartbeat(self.replica_id)
         await self.store.follow(self._on_record, self._on_replica)
         try:
-            await asyncio.wait_for(self.store.loaded.wait(), self._settings.connect_timeout_s)
+            await asyncio.wait_for(self.store.loaded.wait(), self._settings.watch_load_wait_s)
         except TimeoutError:
             # A large bucket (or a slow server) must not keep live queries off: serve now,
             # while the mirror fills; until then the limits count fewer watches than exist.
             log.warning(
                 "KV bucket %s not fully read in %.0f s: live queries start while it loads",
                 self._settings.watch_kv_bucket,
-                self._settings.connect_timeout_s,
+                self._settings.watch_load_wait_s,
             )
         self._changes = await self._js.subscribe(
             CHANGES_WILDCARD,
