@@ -14,6 +14,7 @@ from nats.js.api import KeyValueConfig
 from one_bus import OneClient
 from services.runtime.service import OneBusService
 from services.watch.service import WatchService
+from services.watch.store import WatchStore
 from tests.fixtures.waiting import eventually
 from tests.services.watch.conftest import ServiceFactory, Watcher
 
@@ -66,9 +67,7 @@ async def test_a_flooded_bucket_without_limits_gets_them_and_live_queries_surviv
         assert pushed["watchId"] == watch.watch_id
         await watch.close()
         # Every junk entry is seen once, as absent (loading may go on after serving began).
-        store = watches(bus).store
-
-        async def bad() -> int:
+        async def bad(store: WatchStore = watches(bus).store) -> int:
             return store.bad.count
 
         assert await eventually(bad, lambda n: n >= JUNK_KEYS) == JUNK_KEYS
