@@ -4,6 +4,7 @@ live queries keep working, each bad entry costs one look, and the bucket has lim
 Written here with a plain client on an open nats-server of the test's own, as anything
 that got past the reply guard and the responder's permissions would write."""
 
+import functools
 import json
 import logging
 
@@ -25,6 +26,10 @@ JUNK_KEYS = 20_000
 def watches(bus: OneBusService) -> WatchService:
     assert bus.watches is not None
     return bus.watches
+
+
+async def bad_count(store: WatchStore) -> int:
+    return store.bad.count
 
 
 def bad_entry_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -67,10 +72,8 @@ async def test_a_flooded_bucket_without_limits_gets_them_and_live_queries_surviv
         assert pushed["watchId"] == watch.watch_id
         await watch.close()
         # Every junk entry is seen once, as absent (loading may go on after serving began).
-        async def bad(store: WatchStore = watches(bus).store) -> int:
-            return store.bad.count
-
-        assert await eventually(bad, lambda n: n >= JUNK_KEYS) == JUNK_KEYS
+        seen = functools.partial(bad_count, watches(bus).store)
+        assert await eventually(seen, lambda n: n >= JUNK_KEYS) == JUNK_KEYS
         assert not any(key.startswith("junk") for key in watches(bus).registry.watches)
         await bus.stop()
 
