@@ -239,6 +239,9 @@ async def test_no_one_but_the_query_service_can_answer_queries(
         await opened(connections, acme.subscriber),
         await opened(connections, service_spec(secure_stack, Role.INGEST)),
         await opened(connections, service_spec(secure_stack, Role.OPERATOR)),
+        # The identities that write (the watch bucket, changes) take no requests either.
+        await opened(connections, service_spec(secure_stack, Role.QUERY)),
+        await opened(connections, service_spec(secure_stack, Role.SERVICE)),
     ]
     for rogue in rogues:
         error = await refused_subscribe(rogue, "one.v1.beta.query.entities.get", "one-bus-query")
