@@ -139,6 +139,22 @@ WATCH_WILDCARD: Final = f"{PREFIX}.*.watch.>"
 RequestKind = Literal["query", "watch"]
 
 
+def filter_tenant(subject: str) -> str | None:
+    """The tenant a filter (`one.v1.<tenant>.changes.>`) is limited to; None if it spans
+    tenants (`one.v1.*.…`) or is not one of ours."""
+    tokens = subject.split(".", 3)
+    if len(tokens) < 3 or ".".join(tokens[:2]) != PREFIX or not is_tenant(tokens[2]):
+        return None
+    return tokens[2]
+
+
+def request_tenant(subject: str) -> str:
+    """The tenant token of a request subject as it arrived on `one.v1.*.<kind>.>`, valid or
+    not (whom an answer is for, decided before the request is looked at)."""
+    tokens = subject.split(".", 3)
+    return tokens[2] if len(tokens) > 2 and tokens[2] else subject
+
+
 def parse_request_subject(subject: str, kind: RequestKind) -> tuple[str, str]:
     """`one.v1.<tenant>.<kind>.<name>` → (tenant, name); raise SubjectError if the subject
     is not one. The name is every token after the kind (`entities.get`)."""

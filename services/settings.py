@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     nats_password_file: Path | None = None
     nats_inbox_prefix: str | None = None
     nats_tls_ca: str | None = None
+    # The identity that answers requests (queries, live queries, discovery), on a second
+    # connection: a ConnectionSpec file (`specs/responder.json` of the secure layout). Unset:
+    # answers ride the main connection (open `dev`), which then needs the rights to.
+    nats_responder_credentials_file: Path | None = None
+    # Whether answers may go to plain `_INBOX.…` subjects (services/security/reply_guard.py).
+    # Unset: only when the service connects anonymously (open `dev`, where clients use
+    # `_INBOX.<nuid>`); with an identity, every client has an inbox prefix of its own.
+    plain_inbox_replies: bool | None = None
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_db: str = "one"
     # Credentials kept out of the URI, so the URI never carries a secret; TLS goes in the
@@ -88,6 +96,14 @@ class Settings(BaseSettings):
     tenant_max_backlog_msgs: int = Field(default=1_000_000, ge=1)
     tenant_max_concurrent_queries: int = Field(default=64, ge=1)
     tenant_max_consumers: int = Field(default=32, ge=1)
+    # Consumers on ONE_CHANGES and ONE_DLQ, where tenants' subscribers may create them:
+    # at most this many on each stream (every tenant's, the watch replicas', `tail`s),
+    # and one unused this long (a durable left behind) is deleted by nats-server.
+    stream_max_consumers: int = Field(default=4096, ge=1)
+    consumer_inactive_threshold_s: float = Field(default=3600.0, gt=0)
+    # How often a query replica deletes tenants' consumers beyond `tenant_max_consumers`
+    # (services/security/consumer_warden.py); 0: never.
+    consumer_sweep_s: float = Field(default=10.0, ge=0)
 
     # Transient failures (MongoDB unreachable) are nak'ed with exponential backoff.
     retry_base_delay_s: float = Field(default=0.5, gt=0)
@@ -122,8 +138,9 @@ class Settings(BaseSettings):
     watch_queue_group: str = "one-bus-watch"
     watch_lease_s: float = Field(default=60.0, ge=1)
     watch_max_per_tenant: int = Field(default=10_000, ge=1)
-    # A "connection" is the requester's reply inbox without its last token: what one
-    # NATS connection's requests share (nats-py, Go and the nats CLI alike).
+    # Per asking identity in the secure layout (its forced inbox prefix: the server gives
+    # no connection id to a responder); in open `dev`, per reply inbox without its last
+    # token, the nuid each client connection picks (services/security/reply_guard.py).
     watch_max_per_connection: int = Field(default=1_000, ge=1)
     # Changes within this window after the first one are folded into one re-evaluation.
     watch_coalesce_s: float = Field(default=0.02, ge=0)
@@ -131,6 +148,13 @@ class Settings(BaseSettings):
     watch_max_concurrency: int = Field(default=16, ge=1, le=1024)
     # Watch definitions and replica heartbeats, where any replica can find them.
     watch_kv_bucket: str = "ONE_WATCHES"
+    # The bucket's limits (services/watch/store.py): its size, and how long a key lives
+    # unwritten (at least twice the lease: every live key is rewritten once a lease).
+    watch_kv_max_bytes: int = Field(default=256 * 1024**2, ge=1024**2)
+    watch_kv_max_age_s: float = Field(default=3600.0, gt=0)
+    # How long a starting replica waits to have read the whole bucket before it serves
+    # anyway (a large bucket must not keep live queries off).
+    watch_load_wait_s: float = Field(default=5.0, gt=0)
     watch_heartbeat_s: float = Field(default=1.0, gt=0)
     # A replica silent this long is gone: the others take its watches over.
     watch_replica_timeout_s: float = Field(default=5.0, gt=0)
@@ -145,6 +169,13 @@ class Settings(BaseSettings):
             max_watches=self.watch_max_per_tenant,
             max_consumers=self.tenant_max_consumers,
         )
+
+    @property
+    def replies_to_plain_inbox(self) -> bool:
+        """The layout's rule for plain `_INBOX.…` reply subjects (the one place it is decided)."""
+        if self.plain_inbox_replies is not None:
+            return self.plain_inbox_replies
+        return self.nats_credentials_file is None and self.nats_user is None
 
     @property
     def nats_servers(self) -> list[str]:

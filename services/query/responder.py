@@ -17,6 +17,11 @@ working for requesters that gave up long ago.
 
 Discovery (micro.py) completes the service: `$SRV.PING|INFO|STATS[.<name>[.<id>]]`,
 without a queue group, so every replica answers for itself.
+
+Every answer passes the reply guard first (services/security/reply_guard.py): a query's
+only to its tenant's own inbox, discovery's only to a service identity's (or, in open
+`dev`, a plain) inbox: `$SRV` requests carry no tenant, and in the secure layout only
+the operator may send them.
 """
 
 import asyncio
@@ -34,13 +39,18 @@ from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.errors import TIMEOUT_HEADER
-from contracts.subjects import QUERY_WILDCARD, SubjectError, parse_request_subject
+from contracts.subjects import (
+    QUERY_WILDCARD,
+    SubjectError,
+    parse_request_subject,
+    request_tenant,
+)
 from services.query.dispatcher import QueryDispatcher
 from services.query.metrics import QueryMetrics
 from services.query.micro import Endpoint, MicroService
 from services.query.replies import Reply, error_reply
-from services.query.reply_guard import reply_allowed
 from services.query.routes import ROUTES
+from services.security.reply_guard import ReplyGuard
 from services.settings import Settings
 from services.tracing import context_of, tracer
 
@@ -74,7 +84,12 @@ class QueryResponder:
         registry: CollectorRegistry | None = None,
     ) -> None:
         self._client = client
-        self._metrics = QueryMetrics(registry or CollectorRegistry())
+        registry = registry or CollectorRegistry()
+        self._metrics = QueryMetrics(registry)
+        plain_inbox = settings.replies_to_plain_inbox
+        self._guard = ReplyGuard(registry, "query", plain_inbox=plain_inbox)
+        # Discovery has no tenant: only service identities' inboxes (plain ones in `dev`).
+        self._discovery_guard = ReplyGuard(registry, "discovery", plain_inbox=plain_inbox)
         self._settings = settings
         self._dispatcher = QueryDispatcher(database, settings)
         self.micro = MicroService(ROUTES, settings.query_queue_group)
@@ -87,6 +102,8 @@ class QueryResponder:
         for verb, subject in self.micro.control_subjects():
 
             async def discover(msg: Msg, verb: Any = verb) -> None:
+                if not msg.reply or not self._discovery_guard.allows("", msg.reply):
+                    return
                 body = self.micro.answer(verb)
                 await self._publish(msg, Reply(body, {"content-type": "application/json"}))
 
@@ -109,7 +126,7 @@ class QueryResponder:
     async def _arrived(self, msg: Msg) -> None:
         if not msg.reply:
             return  # a publish, not a request: nobody to answer
-        if not reply_allowed(msg.subject, msg.reply):
+        if not self._guard.allows(request_tenant(msg.subject), msg.reply):
             return  # an answer there would be the service's, aimed by the asker
         try:
             endpoint = self._endpoints.get(parse_request_subject(msg.subject, "query")[1])

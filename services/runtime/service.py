@@ -1,4 +1,10 @@
-"""Wiring the ONE Bus service: MongoDB, NATS, the ingest consumer and the query responder."""
+"""Wiring the ONE Bus service: MongoDB, NATS, the ingest consumer and the query responder.
+
+Requests are answered on a connection of their own when a responder identity is set
+(`ONE_NATS_RESPONDER_CREDENTIALS_FILE`, the secure layout): the connection that receives
+requests may publish only to inboxes, and the one that writes (ingest, the live-query
+bucket) receives no request, so no reply subject a requester names can steer a write.
+"""
 
 import asyncio
 import contextlib
@@ -6,6 +12,7 @@ import logging
 from types import TracebackType
 from typing import Any, Self
 
+import nats
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
@@ -15,6 +22,7 @@ from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from one_bus.connection import nats_options
 from services.ingest.batch_handler import BatchHandler, RetryPolicy
 from services.ingest.change_feed import ChangeFeed
 from services.ingest.dead_letters import DeadLetters
@@ -25,7 +33,8 @@ from services.query.responder import QueryResponder
 from services.runtime.health import Check, HealthServer, HealthState, beat
 from services.runtime.redact import redact_uri
 from services.runtime.streams import declare_streams
-from services.security.credentials import mongo_credentials, new_broker
+from services.security.consumer_warden import ConsumerWarden
+from services.security.credentials import mongo_credentials, new_broker, responder_spec
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
 from services.store.writer import StoreWriter
@@ -62,12 +71,16 @@ class OneBusService:
         self._mongo: AsyncMongoClient[dict[str, Any]] | None = None
         self._broker: NatsBroker | None = None
         self._client: NatsClient | None = None
+        # The connection answering requests: `_client` itself unless a responder identity
+        # is configured.
+        self._answering: NatsClient | None = None
         self._ingest_consumer: PullConsumer | None = None
         self._responder: QueryResponder | None = None
         # Live queries ride with the query side (docs/watch.md).
         self.watches: WatchService | None = None
         self._watch_responder: WatchResponder | None = None
         self._watch_retry: asyncio.Task[None] | None = None
+        self.consumer_warden: ConsumerWarden | None = None
         # Per instance, not prometheus_client's global registry: several services may
         # share a process (tests), and each must count only its own work.
         self.metrics_registry = CollectorRegistry()
@@ -144,20 +157,36 @@ class OneBusService:
             )
             self._ingest_consumer = PullConsumer(js, settings, handler.handle)
         if self._query:
-            self._responder = QueryResponder(client, database, settings, self.metrics_registry)
+            answering = await self._connect_answering(client)
+            self._responder = QueryResponder(answering, database, settings, self.metrics_registry)
             await self._responder.start()
             if settings.watch_enabled:
                 await self._start_watches(client, database)
+            if settings.consumer_sweep_s:
+                # Tenants' consumers on the changes and dead letters, bounded per tenant.
+                quota = settings.tenant_max_consumers
+                self.consumer_warden = ConsumerWarden(
+                    js,
+                    (settings.changes_stream, settings.dlq_stream),
+                    lambda _tenant: quota,
+                    settings.consumer_sweep_s,
+                )
+                self.consumer_warden.start()
         await self._broker.start()
         if self._ingest_consumer is not None:
             await self._ingest_consumer.start()
         # Started means the server knows our subscriptions: a request sent right after
         # start() must find a responder.
         await client.flush()
+        responder = self._answering
+        if responder is not None and responder is not client:
+            await responder.flush()
         mongo, consumer = self._mongo, self._ingest_consumer
         checks: dict[str, Check] = {
             "nats": lambda: None if client.is_connected else "not connected"
         }
+        if responder is not None and responder is not client:
+            checks["nats_responder"] = lambda: None if responder.is_connected else "not connected"
         if consumer is not None:
             checks["consumer"] = lambda: None if consumer.fetching else "not fetching"
         self._beat = asyncio.create_task(
@@ -175,6 +204,31 @@ class OneBusService:
             redact_uri(settings.nats_url),
             settings.mongodb_db,
         )
+
+    async def _connect_answering(self, client: NatsClient) -> NatsClient:
+        """The connection requests are answered on (services/security/roles.py, responder)."""
+        spec = responder_spec(self.settings)
+        if spec is None:
+            self._answering = client
+            return client
+        try:
+            self._answering = await nats.connect(
+                **nats_options(spec),
+                name="one-bus-responder",
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                connect_timeout=max(1, round(self.settings.connect_timeout_s)),
+                error_cb=self._nats_error,
+                disconnected_cb=self._nats_disconnected,
+                reconnected_cb=self._nats_reconnected,
+                closed_cb=self._nats_closed,
+            )
+        except (TimeoutError, OSError, NatsError) as error:
+            raise UnreachableError(
+                f"NATS at {redact_uri(self.settings.nats_url)} as the responder: "
+                f"{_first_line(error)}"
+            ) from error
+        return self._answering
 
     async def _start_watches(
         self, client: NatsClient, database: AsyncDatabase[dict[str, Any]]
@@ -225,7 +279,9 @@ class OneBusService:
             await watches.stop()
             return
         self.watches = watches
-        self._watch_responder = WatchResponder(client, watches, self.settings)
+        self._watch_responder = WatchResponder(
+            self._answering or client, watches, self.settings, self.metrics_registry
+        )
         await self._watch_responder.start()
 
     @property
@@ -260,6 +316,9 @@ class OneBusService:
         if self._responder is not None:
             await self._responder.stop(self.settings.drain_timeout_s)
             self._responder = None
+        if self.consumer_warden is not None:
+            await self.consumer_warden.stop()
+            self.consumer_warden = None
         if self._watch_retry is not None:
             self._watch_retry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -271,6 +330,11 @@ class OneBusService:
         if self.watches is not None:
             await self.watches.stop()
             self.watches = None
+        if self._answering is not None:
+            answering, self._answering = self._answering, None
+            if answering is not self._client:
+                with contextlib.suppress(NatsError):
+                    await answering.drain()
         self.health.checks["started"] = "stopping"
         if self._beat is not None:
             self._beat.cancel()

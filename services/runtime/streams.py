@@ -9,7 +9,13 @@ import logging
 from collections.abc import Sequence
 
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+    StreamConsumerLimits,
+)
 from nats.js.errors import BadRequestError, NotFoundError
 
 from contracts.subjects import CHANGES_WILDCARD, DLQ_WILDCARD, INGEST_WILDCARDS
@@ -26,9 +32,16 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
     each tenant's own (`tenant_stream_config`, declared by `one-bus tenant add`)."""
 
     def stream(
-        name: str, subjects: Sequence[str], description: str, max_age_s: float
+        name: str,
+        subjects: Sequence[str],
+        description: str,
+        max_age_s: float,
+        tenants_consume: bool = False,
     ) -> StreamConfig:
-        return StreamConfig(
+        # Tenants' subscribers create consumers on the changes and their dead letters
+        # (services/security/roles.py): bounded in number, and a consumer (durable or
+        # not) nobody uses for `consumer_inactive_threshold_s` is deleted by the server.
+        config = StreamConfig(
             name=name,
             description=description,
             subjects=list(subjects),
@@ -39,6 +52,12 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             duplicate_window=settings.duplicate_window_s,
             max_age=max_age_s,
         )
+        if tenants_consume:
+            config.max_consumers = settings.stream_max_consumers
+            config.consumer_limits = StreamConsumerLimits(
+                inactive_threshold=settings.consumer_inactive_threshold_s
+            )
+        return config
 
     shared_ingest = [
         stream(
@@ -55,12 +74,14 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             [CHANGES_WILDCARD],
             "ONE Bus: what was persisted",
             settings.changes_max_age_s,
+            tenants_consume=True,
         ),
         stream(
             settings.dlq_stream,
             [DLQ_WILDCARD],
             "ONE Bus: rejected input, with reasons",
             settings.dlq_max_age_s,
+            tenants_consume=True,
         ),
     ]
 

@@ -49,6 +49,18 @@ def nats_spec(settings: Settings) -> ConnectionSpec:
     )
 
 
+def responder_spec(settings: Settings) -> ConnectionSpec | None:
+    """The identity answering requests on a connection of its own, if one is configured
+    (servers and CA overridden as for the main identity)."""
+    if settings.nats_responder_credentials_file is None:
+        return None
+    return nats_spec(
+        settings.model_copy(
+            update={"nats_credentials_file": settings.nats_responder_credentials_file}
+        )
+    )
+
+
 def broker_options(spec: ConnectionSpec) -> dict[str, Any]:
     """`NatsBroker` keyword arguments (servers, security, inbox prefix) for `spec`."""
     options = nats_options(spec)

@@ -13,10 +13,19 @@ Roles:
   in the API subject, which the server checks against the consumer's configuration);
 - **ingest**: its stream consumer, changes and dead letters for every tenant, declaring
   the streams (create and info, never delete or purge);
-- **query**: the only identity that may subscribe to query and watch subjects (no rogue
-  responder can join the queue group), `$SRV` discovery; it may publish replies, and for
-  live queries use their KV bucket, follow the changes and push to tenants' inboxes;
-- **service**: ingest and query in one process (what `one-bus serve` runs);
+- **responder**: the connection that answers requests, and the only identity that may
+  subscribe to query and watch subjects and `$SRV` discovery (no rogue responder can join
+  the queue group). It may publish to tenants' inboxes and the operator's, nothing else,
+  and has no `allow_responses`: nats-server lets a user with it publish on the reply
+  subject of any request it received, whatever its allow (or deny) list says, so a reply
+  subject aimed at `$KV.ONE_WATCHES.…` or `one.v1.<other>.changes.…` would pass. Without
+  it, a reply goes out only if the subject is an inbox; which inbox is the asker's is
+  the service's rule (services/security/reply_guard.py);
+- **query**: what a query replica does besides answering: for live queries, their KV
+  bucket, following the changes and pushing to tenants' inboxes. It receives no
+  requests, so no reply subject can steer what it writes;
+- **service**: ingest and query in one process (what `one-bus serve` runs), answering
+  through the responder identity as a query replica does;
 - **operator**: the JetStream API (streams, dead letters) and replays to ingest subjects.
 """
 
@@ -39,19 +48,27 @@ class Role(StrEnum):
     INGEST = "ingest"
     QUERY = "query"
     SERVICE = "service"
+    RESPONDER = "responder"
     OPERATOR = "operator"
 
 
 TENANT_ROLES: Final = (Role.PUBLISHER, Role.SUBSCRIBER)
-SERVICE_ROLES: Final = (Role.INGEST, Role.QUERY, Role.SERVICE, Role.OPERATOR)
+SERVICE_ROLES: Final = (Role.INGEST, Role.QUERY, Role.SERVICE, Role.RESPONDER, Role.OPERATOR)
+
+# The inbox prefixes of the secure layout: `_INBOX_TENANT.<tenant>.<kind>` for a tenant's
+# identities, `_INBOX_SERVICE.<role>` for the service's.
+TENANT_INBOX: Final = "_INBOX_TENANT"
+SERVICE_INBOX: Final = "_INBOX_SERVICE"
+# The service identities that may send requests the service answers (`$SRV` discovery).
+ASKING_SERVICE_ROLES: Final = frozenset({Role.OPERATOR.value})
+_TENANT_INBOX_KIND: Final = {Role.PUBLISHER: "pub", Role.SUBSCRIBER: "sub"}
+TENANT_INBOX_KINDS: Final = frozenset(_TENANT_INBOX_KIND.values())
 
 
 @dataclass(frozen=True, slots=True)
 class Permissions:
     publish: tuple[str, ...]
     subscribe: tuple[str, ...]
-    # Publish to the reply subject of a request received (once, the server's default).
-    allow_responses: bool = False
     inbox_prefix: str = field(default="")
 
     def to_config(self) -> dict[str, object]:
@@ -59,16 +76,10 @@ class Permissions:
         config: dict[str, object] = {"subscribe": {"allow": list(self.subscribe)}}
         if self.publish:
             config["publish"] = {"allow": list(self.publish)}
-        elif not self.allow_responses:
+        else:
             # No publish permissions at all would allow everything: deny instead.
             config["publish"] = {"deny": [">"]}
-        if self.allow_responses:
-            # Implicitly denies every other publish (explicit allows excepted). The query
-            # service sees each request twice (its endpoint and its unknown-name
-            # subscription, services/query/responder.py) and the server counts both
-            # deliveries: with one response allowed, the answer was refused. The expiry
-            # lets the server forget requests it will see no answer to.
-            config["allow_responses"] = {"max": 2, "expires": "1m"}
+        # Never `allow_responses` (see the responder role above).
         return config
 
 
@@ -76,9 +87,8 @@ def inbox_prefix(role: Role, tenant: str | None = None) -> str:
     """The inbox prefix an identity must use: its replies arrive under it, and only it
     may subscribe there (nobody may subscribe to `_INBOX.>`)."""
     if tenant is not None:
-        short = "pub" if role is Role.PUBLISHER else "sub"
-        return f"_INBOX_TENANT.{tenant}.{short}"
-    return f"_INBOX_SERVICE.{role.value}"
+        return f"{TENANT_INBOX}.{tenant}.{_TENANT_INBOX_KIND[role]}"
+    return f"{SERVICE_INBOX}.{role.value}"
 
 
 def user_name(role: Role, tenant: str | None = None) -> str:
@@ -133,15 +143,21 @@ def _ingest_publish(ingest_consumer: str) -> tuple[str, ...]:
     )
 
 
-_QUERY_SUBSCRIBE: Final = (f"{PREFIX}.*.query.>", f"{PREFIX}.*.watch.>", "$SRV.>")
+_REQUESTS: Final = (f"{PREFIX}.*.query.>", f"{PREFIX}.*.watch.>", "$SRV.>")
+# Pushes of live queries to the tenants' inboxes (the reply guard keeps each tenant's in
+# its own), and answers: to the tenants' and to the operator's, the identity that may ask
+# `$SRV` discovery. Never the other services' inboxes.
+_TENANT_INBOXES: Final = f"{TENANT_INBOX}.*.*.>"
+_ANSWERS: Final = (_TENANT_INBOXES, *(f"{SERVICE_INBOX}.{role}.>" for role in ASKING_SERVICE_ROLES))
 # Live queries (docs/watch.md): their KV bucket, ordered consumers on it and on the
-# changes, and pushes to the tenants' inboxes (services/watch/deliver_to.py keeps each
-# tenant's pushes in its own inbox).
+# changes, and pushes to the tenants' inboxes.
 _WATCH_PUBLISH: Final = (
     f"$JS.API.STREAM.INFO.{CHANGES_STREAM}",
     "$JS.API.STREAM.NAMES",  # nats-py looks a subject's stream up for a KV watch
     f"$JS.API.STREAM.INFO.KV_{WATCH_BUCKET}",
     f"$JS.API.STREAM.CREATE.KV_{WATCH_BUCKET}",
+    # Limits on a bucket declared before they existed (services/watch/store.py).
+    f"$JS.API.STREAM.UPDATE.KV_{WATCH_BUCKET}",
     f"$JS.API.STREAM.MSG.GET.KV_{WATCH_BUCKET}",
     f"$JS.API.DIRECT.GET.KV_{WATCH_BUCKET}.>",
     f"$KV.{WATCH_BUCKET}.>",
@@ -154,7 +170,11 @@ _WATCH_PUBLISH: Final = (
     f"$JS.API.CONSUMER.CREATE.{CHANGES_STREAM}.>",
     f"$JS.API.CONSUMER.DELETE.{CHANGES_STREAM}.>",
     f"$JS.FC.{CHANGES_STREAM}.>",
-    "_INBOX_TENANT.*.>",
+    # Tenants' consumers beyond their quota (services/security/consumer_warden.py).
+    f"$JS.API.CONSUMER.LIST.{CHANGES_STREAM}",
+    f"$JS.API.CONSUMER.LIST.{DLQ_STREAM}",
+    f"$JS.API.CONSUMER.DELETE.{DLQ_STREAM}.>",
+    _TENANT_INBOXES,
 )
 
 
@@ -164,18 +184,16 @@ def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> 
         return Permissions(
             publish=_ingest_publish(ingest_consumer), subscribe=(f"{inbox}.>",), inbox_prefix=inbox
         )
-    if role is Role.QUERY:
+    if role is Role.RESPONDER:
         return Permissions(
-            publish=_WATCH_PUBLISH,
-            subscribe=(*_QUERY_SUBSCRIBE, f"{inbox}.>"),
-            allow_responses=True,
-            inbox_prefix=inbox,
+            publish=_ANSWERS, subscribe=(*_REQUESTS, f"{inbox}.>"), inbox_prefix=inbox
         )
+    if role is Role.QUERY:
+        return Permissions(publish=_WATCH_PUBLISH, subscribe=(f"{inbox}.>",), inbox_prefix=inbox)
     if role is Role.SERVICE:
         return Permissions(
             publish=(*_ingest_publish(ingest_consumer), *_WATCH_PUBLISH),
-            subscribe=(*_QUERY_SUBSCRIBE, f"{inbox}.>"),
-            allow_responses=True,
+            subscribe=(f"{inbox}.>",),
             inbox_prefix=inbox,
         )
     if role is Role.OPERATOR:

@@ -75,6 +75,7 @@ async def secure_servers(
         settings = Settings(
             nats_url=f"tls://{HOST}:{nats_port}",
             nats_credentials_file=layout.spec_path(Role.SERVICE),
+            nats_responder_credentials_file=layout.spec_path(Role.RESPONDER),
             mongodb_uri=f"{servers.mongodb_uri}&authSource={mongodb_db}",
             mongodb_db=mongodb_db,
             mongodb_user=mongo.service_user,

@@ -5,6 +5,11 @@ only starts the work, bounded by `query_max_pending` requests in hand).
 Everything a caller sends is validated before anything is read or stored; every outcome is
 a reply in the queries' shape (`invalid_request`, `not_found`, `timeout`, `internal`, and
 `limit_exceeded` for too many watches).
+
+Answers and pushes follow the one reply rule (services/security/reply_guard.py): a
+request whose reply subject is not its tenant's own inbox gets no answer at all, and a
+`deliverTo` that is not is refused as `invalid_request`. The per-connection limit counts
+by the asking identity the reply subject names (`asker_of`).
 """
 
 import asyncio
@@ -16,6 +21,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 
@@ -26,13 +32,14 @@ from contracts.subjects import (
     WATCH_WILDCARD,
     SubjectError,
     parse_request_subject,
+    request_tenant,
 )
 from contracts.watches import WATCH_MODELS, WATCHABLE_MODELS, WatchControl
 from services.query.dispatcher import MAX_REQUEST_BYTES
 from services.query.errors import InvalidRequestError
 from services.query.replies import Reply, error_reply, ok_reply
+from services.security.reply_guard import ReplyGuard, asker_of
 from services.settings import Settings
-from services.watch.deliver_to import deliver_to_allowed
 from services.watch.service import LimitExceededError, WatchGoneError, WatchService
 
 log = logging.getLogger(__name__)
@@ -48,23 +55,19 @@ def parse_watch_subject(subject: str) -> tuple[str, str]:
         raise InvalidRequestError(str(error)) from error
 
 
-def connection_of(reply: str, deliver_to: str) -> str:
-    """Who counts as one connection: the reply inbox without its last token
-    (`_INBOX.<per-connection id>.<request>` in nats-py, Go and the nats CLI).
-
-    A reply inbox of one request alone (`_INBOX.<id>`, old-style requests) says nothing
-    about its connection: then the push subject's prefix counts, else the inbox itself,
-    never a prefix every such client shares."""
-    for subject in (reply, deliver_to):
-        tokens = subject.split(".")
-        if len(tokens) >= 3:
-            return ".".join(tokens[:-1])
-    return reply or deliver_to
-
-
 class WatchResponder:
-    def __init__(self, client: NatsClient, watches: WatchService, settings: Settings) -> None:
+    def __init__(
+        self,
+        client: NatsClient,
+        watches: WatchService,
+        settings: Settings,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self._client = client
+        registry = registry or CollectorRegistry()
+        plain_inbox = settings.replies_to_plain_inbox
+        self._guard = ReplyGuard(registry, "watch", plain_inbox=plain_inbox)
+        self._deliver_to_guard = ReplyGuard(registry, "watch_deliver_to", plain_inbox=plain_inbox)
         self._watches = watches
         self._settings = settings
         self._subscription: Subscription | None = None
@@ -84,8 +87,8 @@ class WatchResponder:
             await asyncio.wait(self._in_flight, timeout=timeout_s)
 
     async def _arrived(self, msg: Msg) -> None:
-        if not msg.reply:
-            return
+        if not msg.reply or not self._guard.allows(request_tenant(msg.subject), msg.reply):
+            return  # nobody to answer, or an answer there would be aimed by the asker
         if len(self._in_flight) >= self._settings.query_max_pending:
             await self._publish(msg, error_reply("timeout", "overloaded: try again shortly"))
             return
@@ -139,14 +142,14 @@ class WatchResponder:
             raise InvalidRequestError(f"{name!r} cannot be watched", {"known": _KNOWN})
         watch = model.model_validate_json(msg.data or b"{}")
         deliver_to: str = getattr(watch, "deliverTo")  # noqa: B009 (a field of the subclass)
-        if not deliver_to_allowed(tenant, deliver_to):
-            invalid = problem(["deliverTo"], "must be an inbox subject (_INBOX...)", "not_inbox")
-            raise InvalidRequestError("deliverTo must be an inbox subject", [invalid])
+        if not self._deliver_to_guard.allows(tenant, deliver_to):
+            invalid = problem(["deliverTo"], "must be an inbox of the asking identity", "not_inbox")
+            raise InvalidRequestError("deliverTo must be an inbox of your own", [invalid])
         fields = {field: getattr(watch, field) for field in watch.model_fields_set}
         fields.pop("deliverTo", None)
         request = WATCHABLE_MODELS[name].model_validate(fields)
         started = await self._watches.start_watch(
-            tenant, name, request, deliver_to, connection_of(msg.reply, deliver_to)
+            tenant, name, request, deliver_to, asker_of(msg.reply, tenant)
         )
         return {
             "watchId": started.watch_id,

@@ -39,12 +39,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts.queries import Query
 from contracts.subjects import CHANGES_WILDCARD
 from contracts.watches import WATCHABLE_MODELS, EndReason
+from services.query.dispatcher import MAX_REQUEST_BYTES
 from services.settings import Settings
 from services.watch.evaluator import Evaluation, Evaluator, query_key
 from services.watch.matcher import page_edge, result_keys
 from services.watch.metrics import WatchMetrics
 from services.watch.registry import Registry, Watched
-from services.watch.store import Conflict, WatchRecord, WatchStore, now_ms
+from services.watch.store import BucketLimits, Conflict, WatchRecord, WatchStore, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,19 @@ class WatchService:
         self.evaluator = Evaluator(database, settings, on_read=lambda: self._metrics.reads.inc())
         self.registry = Registry()
         self._js = client.jetstream(timeout=settings.publish_ack_timeout_s)
+        limits = BucketLimits(
+            max_bytes=settings.watch_kv_max_bytes,
+            max_age_s=max(settings.watch_kv_max_age_s, 2 * settings.watch_lease_s),
+            # A record holds one request and a few fields around it.
+            max_value_bytes=2 * MAX_REQUEST_BYTES,
+        )
         self.store = WatchStore(
-            self._js, settings.watch_kv_bucket, settings.stream_replicas, settings.declare_streams
+            self._js,
+            settings.watch_kv_bucket,
+            settings.stream_replicas,
+            settings.declare_streams,
+            limits,
+            plain_inbox=settings.replies_to_plain_inbox,
         )
         # The mirror of the bucket: every watch (any owner) and every replica's heartbeat.
         self._records: dict[str, tuple[WatchRecord, int]] = {}
@@ -133,7 +145,16 @@ class WatchService:
         # Our own heartbeat first: the mirror then always has a last key to load up to.
         await self.store.heartbeat(self.replica_id)
         await self.store.follow(self._on_record, self._on_replica)
-        await asyncio.wait_for(self.store.loaded.wait(), self._settings.connect_timeout_s)
+        try:
+            await asyncio.wait_for(self.store.loaded.wait(), self._settings.watch_load_wait_s)
+        except TimeoutError:
+            # A large bucket (or a slow server) must not keep live queries off: serve now,
+            # while the mirror fills; until then the limits count fewer watches than exist.
+            log.warning(
+                "KV bucket %s not fully read in %.0f s: live queries start while it loads",
+                self._settings.watch_kv_bucket,
+                self._settings.watch_load_wait_s,
+            )
         self._changes = await self._js.subscribe(
             CHANGES_WILDCARD,
             stream=self._settings.changes_stream,

@@ -9,6 +9,16 @@ replicas can never both push a version: the one whose write lost reads again.
 Each replica follows the whole bucket with an ordered consumer (last value per key, then
 every update) and keeps a mirror: enough to count watches per tenant and connection and
 to notice a replica that went silent.
+
+Nothing but the service should ever write here (the reply guard and the responder's
+permissions keep answers out), but a bucket must not be able to take live queries down
+if something does: an entry that is not a valid record is treated as absent (its watch,
+if any, ends) and never retried; such entries are logged at the 1st, 10th, 100th, ...
+one, not one line each; and the bucket has limits (`BucketLimits`) so that nothing
+accumulates without bound: one value per key, a maximum age far above any lease (every
+live key is rewritten at least once a lease: renewals, heartbeats), a total size and a
+value size. A bucket declared before the limits existed gets them when the service
+opens it.
 """
 
 import asyncio
@@ -16,11 +26,12 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy, KeyValueConfig, StorageType
+from nats.js.api import DeliverPolicy, DiscardPolicy, KeyValueConfig, StorageType
 from nats.js.errors import (
     APIError,
     BucketNotFoundError,
@@ -29,6 +40,8 @@ from nats.js.errors import (
 )
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from services.security.reply_guard import may_reply
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +86,54 @@ WatchUpdate = Callable[[str, WatchRecord | None, int], None]
 ReplicaUpdate = Callable[[str, int | None], None]
 
 
+@dataclass(frozen=True, slots=True)
+class BucketLimits:
+    max_bytes: int
+    max_age_s: float
+    max_value_bytes: int
+
+
+class BadEntries:
+    """Entries of the bucket that are not what the service writes: counted, and logged
+    at the 1st, 10th, 100th, ... so a flood of junk costs a few log lines."""
+
+    def __init__(self, bucket: str) -> None:
+        self._bucket = bucket
+        self.count = 0
+        self._next_log = 1
+
+    def note(self, key: str, error: Exception) -> None:
+        self.count += 1
+        if self.count >= self._next_log:
+            self._next_log *= 10
+            log.warning(
+                "%d invalid entries in KV bucket %s so far (treated as absent), latest %r: %s",
+                self.count,
+                self._bucket,
+                key[:80],
+                str(error).splitlines()[0][:200],
+            )
+
+
 class WatchStore:
-    def __init__(self, js: JetStreamContext, bucket: str, replicas: int, declare: bool) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        bucket: str,
+        replicas: int,
+        declare: bool,
+        limits: BucketLimits,
+        *,
+        plain_inbox: bool,
+    ) -> None:
         self._js = js
         self._bucket = bucket
         self._replicas = replicas
         self._declare = declare
+        self._limits = limits
+        # A record read back must push where the reply rule lets it, as when it was made.
+        self._plain_inbox = plain_inbox
+        self.bad = BadEntries(bucket)
         self._kv: KeyValue | None = None
         self._subscription: JetStreamContext.PushSubscription | None = None
         # Set once the mirror holds every key the bucket had when `follow` began.
@@ -106,8 +161,34 @@ class WatchStore:
                     history=1,
                     storage=StorageType.FILE,
                     replicas=self._replicas,
+                    ttl=self._limits.max_age_s,
+                    max_bytes=self._limits.max_bytes,
+                    max_value_size=self._limits.max_value_bytes,
                 )
             )
+            return
+        if self._declare:
+            await self._apply_limits()
+
+    async def _apply_limits(self) -> None:
+        """Give a bucket declared before the limits (or with others) the current ones."""
+        stream = f"KV_{self._bucket}"
+        config = (await self._js.stream_info(stream)).config
+        wanted = {
+            "max_msgs_per_subject": 1,
+            "max_age": self._limits.max_age_s,
+            "max_bytes": self._limits.max_bytes,
+            "max_msg_size": self._limits.max_value_bytes,
+        }
+        # Ages come back from the server in nanoseconds, as floats of seconds here.
+        if all(abs((getattr(config, f) or 0) - value) < 1e-3 for f, value in wanted.items()):
+            return
+        for field, value in wanted.items():
+            setattr(config, field, value)
+        # A full bucket refuses new watches rather than dropping live ones.
+        config.discard = DiscardPolicy.NEW
+        await self._js.update_stream(config)
+        log.info("KV bucket %s now has its limits: %s", self._bucket, wanted)
 
     async def follow(self, on_watch: WatchUpdate, on_replica: ReplicaUpdate) -> None:
         """Call back with the last value of every key, then with every change."""
@@ -119,15 +200,20 @@ class WatchStore:
             key = msg.subject[len(prefix) :]
             deleted = (msg.headers or {}).get(_OPERATION_HEADER) in ("DEL", "PURGE")
             revision = msg.metadata.sequence.stream
-            try:
-                if key.startswith(WATCH_PREFIX):
-                    record = None if deleted else WatchRecord.model_validate_json(msg.data)
-                    on_watch(key[len(WATCH_PREFIX) :], record, revision)
-                elif key.startswith(REPLICA_PREFIX):
-                    beat = None if deleted else Heartbeat.model_validate_json(msg.data).atMs
-                    on_replica(key[len(REPLICA_PREFIX) :], beat)
-            except (ValidationError, ValueError) as error:
-                log.warning("ignoring KV entry %s of %s: %s", key, self._bucket, error)
+            if key.startswith(WATCH_PREFIX):
+                record = None if deleted else self._record(key, msg.data)
+                # Invalid: as if deleted, so a watch whose record was spoilt ends once.
+                on_watch(key[len(WATCH_PREFIX) :], record, revision)
+            elif key.startswith(REPLICA_PREFIX):
+                beat = None
+                if not deleted:
+                    try:
+                        beat = Heartbeat.model_validate_json(msg.data).atMs
+                    except ValidationError as error:
+                        self.bad.note(key, error)
+                on_replica(key[len(REPLICA_PREFIX) :], beat)
+            else:
+                self.bad.note(key, ValueError("not a key the service writes"))
 
         self._subscription = await self._js.subscribe(
             f"{prefix}>",
@@ -151,7 +237,23 @@ class WatchStore:
             return None
         if entry.value is None or entry.revision is None:
             return None
-        return WatchRecord.model_validate_json(entry.value), entry.revision
+        record = self._record(entry.key, entry.value)
+        return None if record is None else (record, entry.revision)
+
+    def _record(self, key: str, data: bytes) -> WatchRecord | None:
+        """The record in an entry; None (noted) if it is not one the service wrote."""
+        try:
+            record = WatchRecord.model_validate_json(data)
+        except ValidationError as error:
+            self.bad.note(key, error)
+            return None
+        if WATCH_PREFIX + record.watchId != key:
+            self.bad.note(key, ValueError(f"holds the record of watch {record.watchId[:40]!r}"))
+            return None
+        if not may_reply(record.tenant, record.deliverTo, plain_inbox=self._plain_inbox):
+            self.bad.note(key, ValueError("pushes outside its tenant's inboxes"))
+            return None
+        return record
 
     async def update(self, record: WatchRecord, revision: int) -> int:
         """Write `record` if the key is still at `revision`; raises `Conflict` if not."""

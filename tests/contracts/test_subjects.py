@@ -11,9 +11,11 @@ from contracts.subjects import (
     connection_subject,
     entity_subject,
     event_subject,
+    filter_tenant,
     parse_ingest_subject,
     parse_request_subject,
     protocol_subject,
+    request_tenant,
     tag_subject,
 )
 
@@ -96,3 +98,12 @@ def test_request_subjects_name_the_tenant_and_what_is_asked(
 def test_other_subjects_are_not_requests_of_that_kind(subject: str, kind: RequestKind) -> None:
     with pytest.raises(SubjectError):
         parse_request_subject(subject, kind)
+
+
+def test_the_tenant_a_request_is_for_and_a_filter_is_limited_to() -> None:
+    assert request_tenant("one.v1.acme.query.entities.get") == "acme"
+    assert request_tenant("one.v1.a$b.watch.renew") == "a$b"  # as it came, valid or not
+    assert filter_tenant("one.v1.acme.changes.>") == "acme"
+    assert filter_tenant("one.v1.*.changes.>") is None
+    assert filter_tenant("other.v1.acme.changes.>") is None
+    assert filter_tenant("one.v1") is None

@@ -230,6 +230,12 @@ def test_each_part_runs_alone_with_its_own_identity(name: str) -> None:
         assert files[spec] == f"{part}.json"  # its identity, and no other
         assert not {"service.json", "operator.json"} & set(files.values())
         assert not ({"ingest.json", "query.json"} - {f"{part}.json"}) & set(files.values())
+        # Query answers as the responder identity, on a second connection; ingest never.
+        responder = config["data"]["ONE_NATS_RESPONDER_CREDENTIALS_FILE"]
+        if part == "query":
+            assert files[responder] == "responder.json"
+        else:
+            assert "responder.json" not in files.values()
 
 
 @pytest.mark.parametrize("name", sorted(KUSTOMIZATIONS))

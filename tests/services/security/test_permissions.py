@@ -239,6 +239,9 @@ async def test_no_one_but_the_query_service_can_answer_queries(
         await opened(connections, acme.subscriber),
         await opened(connections, service_spec(secure_stack, Role.INGEST)),
         await opened(connections, service_spec(secure_stack, Role.OPERATOR)),
+        # The identities that write (the watch bucket, changes) take no requests either.
+        await opened(connections, service_spec(secure_stack, Role.QUERY)),
+        await opened(connections, service_spec(secure_stack, Role.SERVICE)),
     ]
     for rogue in rogues:
         error = await refused_subscribe(rogue, "one.v1.beta.query.entities.get", "one-bus-query")
@@ -297,7 +300,7 @@ async def test_a_reply_subject_cannot_aim_the_service_at_another_tenant(
     acme: TenantSpecs, beta: TenantSpecs, connections: list[Connection]
 ) -> None:
     """The server lets a responder answer on any reply subject the asker names: the
-    service answers only to the asker's own inboxes (services/query/reply_guard.py)."""
+    service answers only to the asker's own inboxes (services/security/reply_guard.py)."""
     watcher = await opened(connections, beta.subscriber)
     seen: list[str] = []
 

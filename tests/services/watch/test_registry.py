@@ -15,7 +15,6 @@ from contracts.queries import (
 from services.watch.evaluator import query_key
 from services.watch.matcher import may_enter, page_edge, result_keys
 from services.watch.registry import Registry, Watched
-from services.watch.responder import connection_of
 from services.watch.service import owner_of
 
 
@@ -145,11 +144,3 @@ def test_a_change_during_a_read_is_checked_against_the_new_result() -> None:
     # Older than a full page's end, or of another type: it cannot.
     assert not Registry.affects(watch, "entities", entity(id="e", createdAt=70))
     assert not Registry.affects(watch, "entities", entity(id="f", type="blog_post", createdAt=99))
-
-
-def test_a_connection_is_the_reply_inbox_without_its_last_token() -> None:
-    assert connection_of("_INBOX.conn1.42", "_INBOX.x.y") == "_INBOX.conn1"
-    assert connection_of("_INBOX_acme_r.conn1.42", "_INBOX_acme_r.w") == "_INBOX_acme_r.conn1"
-    # An inbox per request: the push subject's prefix, else the inbox itself, never `_INBOX`.
-    assert connection_of("_INBOX.req1", "_INBOX.app.w1") == "_INBOX.app"
-    assert connection_of("_INBOX.req1", "_INBOX.w1") == "_INBOX.req1"
