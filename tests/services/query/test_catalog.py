@@ -93,7 +93,11 @@ async def test_a_cursor_only_continues_the_query_it_came_from(
         refused = await ask(name, request)
         assert refused.error["code"] == "invalid_request"
         assert refused.error["details"] == [
-            {"loc": ["cursor"], "msg": "cursor belongs to another query or other filters"}
+            {
+                "loc": ["cursor"],
+                "msg": "cursor belongs to another query or other filters",
+                "type": "invalid_cursor",
+            }
         ]
     other_tenant = await ask("entities.list", {"limit": 1, "cursor": cursor}, tenant=f"{tenant}x")
     assert other_tenant.error["code"] == "invalid_request"
