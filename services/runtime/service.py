@@ -20,6 +20,7 @@ from services.ingest.change_feed import ChangeFeed
 from services.ingest.dead_letters import DeadLetters
 from services.ingest.input_limits import InputLimits
 from services.ingest.metrics import IngestMetrics
+from services.ingest.outcomes import OutcomeReplies
 from services.ingest.pull_consumer import PullConsumer
 from services.query.responder import QueryResponder
 from services.runtime.health import Check, HealthServer, HealthState, beat
@@ -141,6 +142,7 @@ class OneBusService:
                     settings.retry_max_delay_s,
                     settings.max_deliveries,
                 ),
+                outcomes=OutcomeReplies(client, self.metrics_registry),
             )
             self._ingest_consumer = PullConsumer(js, settings, handler.handle)
         if self._query:
