@@ -146,26 +146,22 @@ async def test_an_outcome_aimed_at_another_tenants_inbox_is_refused_and_counted(
     other = f"_INBOX_TENANT.other-{uuid.uuid4().hex[:6]}.x"
     stolen = await asker.client.subscribe(other)
 
-    def refused() -> float:
+    async def refused() -> float:
         value = bus.metrics_registry.get_sample_value(
             "one_bus_ingest_outcomes_total", {"result": "refused"}
         )
         return value or 0.0
 
-    before = refused()
+    before = await refused()
     for target in (other, "not an inbox", "_INBOX.*", "one.v1.other.entities.creator.upsert"):
         headers = {"Nats-Msg-Id": uuid.uuid4().hex, OUTCOME_TO_HEADER: target}
         payload = json.dumps(upsert("victim", 1)).encode()
         await asker.js.publish(
             f"one.v1.{asker.tenant}.entities.creator.upsert", payload, headers=headers
         )
-    seen = await eventually(lambda _=None: _async(refused()), lambda n: n >= before + 4)
+    seen = await eventually(refused, lambda n: n >= before + 4)
     assert seen == before + 4
     # Refused before any publish: the other tenant's inbox got nothing.
     await asker.client.flush()
     assert stolen.pending_msgs == 0
     await stolen.unsubscribe()
-
-
-async def _async(value: float) -> float:
-    return value
