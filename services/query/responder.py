@@ -38,6 +38,7 @@ from contracts.subjects import QUERY_WILDCARD, SubjectError, parse_request_subje
 from services.query.dispatcher import QueryDispatcher
 from services.query.metrics import QueryMetrics
 from services.query.micro import Endpoint, MicroService
+from services.query.progress import IngestProgress
 from services.query.replies import Reply, error_reply
 from services.query.reply_guard import reply_allowed
 from services.query.routes import ROUTES
@@ -72,11 +73,12 @@ class QueryResponder:
         database: AsyncDatabase[dict[str, Any]],
         settings: Settings,
         registry: CollectorRegistry | None = None,
+        progress: IngestProgress | None = None,
     ) -> None:
         self._client = client
         self._metrics = QueryMetrics(registry or CollectorRegistry())
         self._settings = settings
-        self._dispatcher = QueryDispatcher(database, settings)
+        self._dispatcher = QueryDispatcher(database, settings, progress)
         self.micro = MicroService(ROUTES, settings.query_queue_group)
         self._endpoints = {endpoint.query: endpoint for endpoint in self.micro.endpoints}
         self._subscriptions: list[Subscription] = []

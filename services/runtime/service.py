@@ -22,6 +22,7 @@ from services.ingest.input_limits import InputLimits
 from services.ingest.metrics import IngestMetrics
 from services.ingest.outcomes import OutcomeReplies
 from services.ingest.pull_consumer import PullConsumer
+from services.query.progress import IngestProgress
 from services.query.responder import QueryResponder
 from services.runtime.health import Check, HealthServer, HealthState, beat
 from services.runtime.redact import redact_uri
@@ -65,6 +66,7 @@ class OneBusService:
         self._client: NatsClient | None = None
         self._ingest_consumer: PullConsumer | None = None
         self._responder: QueryResponder | None = None
+        self._progress: IngestProgress | None = None
         # Live queries ride with the query side (docs/watch.md).
         self.watches: WatchService | None = None
         self._watch_responder: WatchResponder | None = None
@@ -146,7 +148,13 @@ class OneBusService:
             )
             self._ingest_consumer = PullConsumer(js, settings, handler.handle)
         if self._query:
-            self._responder = QueryResponder(client, database, settings, self.metrics_registry)
+            # One for queries and watches: their waits on `after` share each read.
+            self._progress = IngestProgress(
+                client.jetstream(timeout=settings.publish_ack_timeout_s), settings
+            )
+            self._responder = QueryResponder(
+                client, database, settings, self.metrics_registry, self._progress
+            )
             await self._responder.start()
             if settings.watch_enabled:
                 await self._start_watches(client, database)
@@ -227,7 +235,7 @@ class OneBusService:
             await watches.stop()
             return
         self.watches = watches
-        self._watch_responder = WatchResponder(client, watches, self.settings)
+        self._watch_responder = WatchResponder(client, watches, self.settings, self._progress)
         await self._watch_responder.start()
 
     @property
@@ -273,6 +281,9 @@ class OneBusService:
         if self.watches is not None:
             await self.watches.stop()
             self.watches = None
+        if self._progress is not None:
+            await self._progress.stop()
+            self._progress = None
         self.health.checks["started"] = "stopping"
         if self._beat is not None:
             self._beat.cancel()

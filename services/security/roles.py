@@ -130,7 +130,16 @@ def _ingest_publish(ingest_consumer: str) -> tuple[str, ...]:
         f"$JS.API.CONSUMER.INFO.{INGEST_STREAM}.{ingest_consumer}",
         f"$JS.API.CONSUMER.MSG.NEXT.{INGEST_STREAM}.{ingest_consumer}",
         f"$JS.ACK.{INGEST_STREAM}.{ingest_consumer}.>",
+        # Write outcomes (docs/outcomes.md) to the asking publisher's inbox (the reply
+        # rule keeps each tenant's in its own) and to operators replaying dead letters.
+        "_INBOX_TENANT.*.>",
+        f"{inbox_prefix(Role.OPERATOR)}.>",
     )
+
+
+def _progress_read(ingest_consumer: str) -> tuple[str, ...]:
+    """Read-your-writes (`after`): the ingest consumer's ack floor, nothing else of it."""
+    return (f"$JS.API.CONSUMER.INFO.{INGEST_STREAM}.{ingest_consumer}",)
 
 
 _QUERY_SUBSCRIBE: Final = (f"{PREFIX}.*.query.>", f"{PREFIX}.*.watch.>", "$SRV.>")
@@ -166,7 +175,7 @@ def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> 
         )
     if role is Role.QUERY:
         return Permissions(
-            publish=_WATCH_PUBLISH,
+            publish=(*_WATCH_PUBLISH, *_progress_read(ingest_consumer)),
             subscribe=(*_QUERY_SUBSCRIBE, f"{inbox}.>"),
             allow_responses=True,
             inbox_prefix=inbox,

@@ -27,9 +27,11 @@ from contracts.subjects import (
     parse_request_subject,
 )
 from contracts.watches import WATCH_MODELS, WATCHABLE_MODELS, WatchControl
-from services.query.dispatcher import MAX_REQUEST_BYTES
-from services.query.errors import InvalidRequestError
+from services.query.dispatcher import MAX_REQUEST_BYTES, wait_after
+from services.query.errors import InvalidRequestError, QueryError
+from services.query.progress import IngestProgress
 from services.query.replies import Reply, error_reply, ok_reply
+from services.query.responder import requester_budget_s
 from services.settings import Settings
 from services.watch.deliver_to import deliver_to_allowed
 from services.watch.service import LimitExceededError, WatchGoneError, WatchService
@@ -62,8 +64,16 @@ def connection_of(reply: str, deliver_to: str) -> str:
 
 
 class WatchResponder:
-    def __init__(self, client: NatsClient, watches: WatchService, settings: Settings) -> None:
+    def __init__(
+        self,
+        client: NatsClient,
+        watches: WatchService,
+        settings: Settings,
+        progress: IngestProgress | None = None,
+    ) -> None:
         self._client = client
+        # `after` on a watch: its first result waits for ingest (progress.py).
+        self._progress = progress
         self._watches = watches
         self._settings = settings
         self._subscription: Subscription | None = None
@@ -95,8 +105,8 @@ class WatchResponder:
     async def _answer(self, msg: Msg) -> None:
         try:
             reply = ok_reply(await self._handle(msg))
-        except InvalidRequestError as error:
-            reply = error_reply("invalid_request", error.message, error.details)
+        except QueryError as error:
+            reply = error_reply(error.code, error.message, error.details)
         except ValidationError as error:
             problems = error.errors(include_url=False, include_context=False, include_input=False)
             reply = error_reply("invalid_request", f"invalid {error.title} request", problems)
@@ -146,6 +156,14 @@ class WatchResponder:
             raise InvalidRequestError("deliverTo must be an inbox subject", [problem])
         fields = {field: getattr(watch, field) for field in watch.model_fields_set}
         fields.pop("deliverTo", None)
+        # Read-your-writes for the first result only: later results follow the changes.
+        after = fields.pop("after", None)
+        budget = self._settings.query_timeout_s
+        requested = requester_budget_s(msg)
+        if requested is not None:
+            budget = min(budget, requested)
+        deadline = asyncio.get_running_loop().time() + budget
+        await wait_after(self._progress, tenant, after, deadline)
         request = WATCHABLE_MODELS[name].model_validate(fields)
         started = await self._watches.start_watch(
             tenant, name, request, deliver_to, connection_of(msg.reply, deliver_to)
