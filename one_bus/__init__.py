@@ -1,13 +1,16 @@
 """The ONE Bus client SDK: `from one_bus import OneClient`."""
 
+from contracts.outcomes import OutcomeRecord, Rejected, Stored
 from one_bus.client import OneClient, Published
 from one_bus.delivered import ChangeMessage, DeadLetterMessage, StreamPosition
 from one_bus.errors import (
     NotFoundError,
     OneBusError,
+    OutcomeTimeoutError,
     PublishError,
     QueryError,
     QueryUnavailableError,
+    RejectedError,
 )
 from one_bus.ids import new_id, uuid7
 from one_bus.pages import items
@@ -20,10 +23,15 @@ __all__ = [
     "NotFoundError",
     "OneBusError",
     "OneClient",
+    "OutcomeRecord",
+    "OutcomeTimeoutError",
     "PublishError",
     "Published",
     "QueryError",
     "QueryUnavailableError",
+    "Rejected",
+    "RejectedError",
+    "Stored",
     "StreamPosition",
     "Subscription",
     "Watch",
