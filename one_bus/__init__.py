@@ -13,6 +13,7 @@ from one_bus.errors import (
     RejectedError,
 )
 from one_bus.ids import new_id, uuid7
+from one_bus.outcomes import PendingOutcome
 from one_bus.pages import items
 from one_bus.subscription import Subscription
 from one_bus.watch import Watch
@@ -25,6 +26,7 @@ __all__ = [
     "OneClient",
     "OutcomeRecord",
     "OutcomeTimeoutError",
+    "PendingOutcome",
     "PublishError",
     "Published",
     "QueryError",

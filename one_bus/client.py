@@ -89,14 +89,13 @@ from one_bus.connection import nats_options
 from one_bus.delivered import ChangeMessage, DeadLetterMessage
 from one_bus.errors import (
     NotFoundError,
-    OutcomeTimeoutError,
     PublishError,
     QueryError,
     QueryUnavailableError,
     RejectedError,
 )
 from one_bus.ids import new_id
-from one_bus.outcomes import OutcomeInbox
+from one_bus.outcomes import OutcomeInbox, PendingOutcome
 from one_bus.pages import iterate_pages
 from one_bus.subscription import Subscription
 from one_bus.watch import Watch
@@ -130,6 +129,15 @@ class Published:
     duplicate: bool
     # With `wait=True`: what ingest stored (rejections raise `RejectedError`).
     outcome: Stored | None = None
+
+
+def _with_msg_id(headers: Mapping[str, str] | None, msg_id: str | None) -> dict[str, str]:
+    """The headers with one `Nats-Msg-Id`: `msg_id`, else the headers', else a new one."""
+    sent = dict(headers or {})
+    found = next((v for k, v in sent.items() if k.lower() == HEADER_RECORD_ID.lower()), None)
+    sent = {k: v for k, v in sent.items() if k.lower() != HEADER_RECORD_ID.lower()}
+    sent[HEADER_RECORD_ID] = msg_id or found or new_id()
+    return sent
 
 
 class OneClient:
@@ -260,11 +268,41 @@ class OneClient:
         wait: bool = False,
     ) -> Published:
         """Publish bytes as they are. The id is `msg_id`, else the headers', else a new one."""
-        sent = dict(headers or {})
-        found = next((v for k, v in sent.items() if k.lower() == HEADER_RECORD_ID.lower()), None)
-        sent = {k: v for k, v in sent.items() if k.lower() != HEADER_RECORD_ID.lower()}
-        sent[HEADER_RECORD_ID] = msg_id or found or new_id()
+        sent = _with_msg_id(headers, msg_id)
         return await self._publish(self.subject(subject), data, sent, wait)
+
+    async def submit_raw(
+        self,
+        subject: str,
+        data: bytes,
+        headers: Mapping[str, str] | None = None,
+        *,
+        msg_id: str | None = None,
+    ) -> PendingOutcome:
+        """Publish bytes asking for their outcome; returns once the stream has them, with
+        the outcome still to await (`await pending.wait(timeout_s)`): many writes can be
+        in the stream while their outcomes come in (what `one-bus import` does)."""
+        return await self._submit(self.subject(subject), data, _with_msg_id(headers, msg_id))
+
+    async def _submit(self, subject: str, data: bytes, headers: dict[str, str]) -> PendingOutcome:
+        if self._outcomes is None:
+            self._outcomes = OutcomeInbox(self.nats)
+        outcomes = self._outcomes
+        target, answer = await outcomes.expect()
+        try:
+            sent = {**headers, OUTCOME_TO_HEADER: target}
+            published, attempts = await self._publish_acked(subject, data, sent)
+        except BaseException:
+            outcomes.forget(target)
+            raise
+        if published.duplicate and attempts == 1:
+            # An earlier message had this id: this one never reaches ingest. (A duplicate
+            # after a retry is our own first attempt: its answer comes to the target.)
+            outcomes.forget(target)
+            known: asyncio.Future[Stored | Rejected] = asyncio.get_running_loop().create_future()
+            known.set_result(Stored(stream=published.stream, seq=published.seq, duplicate=True))
+            return PendingOutcome(published, known)
+        return PendingOutcome(published, answer, outcomes, target)
 
     async def _publish(
         self, subject: str, data: bytes, headers: dict[str, str], wait: bool = False
@@ -273,29 +311,11 @@ class OneClient:
         if not wait:
             published, _ = await self._publish_acked(subject, data, headers)
             return published
-        if self._outcomes is None:
-            self._outcomes = OutcomeInbox(self.nats)
-        outcomes = self._outcomes
-        target, answer = await outcomes.expect()
-        try:
-            sent = {**headers, OUTCOME_TO_HEADER: target}
-            published, attempts = await self._publish_acked(subject, data, sent)
-            if published.duplicate and attempts == 1:
-                # An earlier message had this id: this one never reaches ingest.
-                outcome = Stored(stream=published.stream, seq=published.seq, duplicate=True)
-                return replace(published, outcome=outcome)
-            # A duplicate after a retry is our own first attempt: its answer comes here.
-            try:
-                result = await asyncio.wait_for(answer, self.outcome_timeout_s)
-            except TimeoutError:
-                raise OutcomeTimeoutError(
-                    subject, published.stream, published.seq, self.outcome_timeout_s
-                ) from None
-        finally:
-            outcomes.forget(target)
+        pending = await self._submit(subject, data, headers)
+        result = await pending.wait(self.outcome_timeout_s)
         if isinstance(result, Rejected):
             raise RejectedError(subject, result.code, result.message, result.stream, result.seq)
-        return replace(published, outcome=result)
+        return replace(pending.published, outcome=result)
 
     async def _publish_acked(
         self, subject: str, data: bytes, headers: dict[str, str]

@@ -8,6 +8,7 @@ whose ack was lost, finds nobody waiting).
 
 import asyncio
 import itertools
+from typing import TYPE_CHECKING
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -15,6 +16,10 @@ from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 
 from contracts.outcomes import OUTCOME, Rejected, Stored
+from one_bus.errors import OutcomeTimeoutError
+
+if TYPE_CHECKING:
+    from one_bus.client import Published
 
 
 class OutcomeInbox:
@@ -51,3 +56,36 @@ class OutcomeInbox:
             future.set_result(OUTCOME.validate_json(msg.data))
         except ValidationError as error:
             future.set_exception(error)
+
+
+class PendingOutcome:
+    """A write in the stream whose outcome is still to come: `await pending.wait(s)`."""
+
+    def __init__(
+        self,
+        published: "Published",
+        answer: "asyncio.Future[Stored | Rejected]",
+        inbox: OutcomeInbox | None = None,
+        target: str = "",
+    ) -> None:
+        self.published = published
+        self._answer = answer
+        self._inbox = inbox
+        self._target = target
+
+    async def wait(self, timeout_s: float) -> Stored | Rejected:
+        """The outcome; OutcomeTimeoutError (with the sequence) if none came in time."""
+        try:
+            return await asyncio.wait_for(self._answer, timeout_s)
+        except TimeoutError:
+            published = self.published
+            raise OutcomeTimeoutError(
+                published.subject, published.stream, published.seq, timeout_s
+            ) from None
+        finally:
+            self.forget()
+
+    def forget(self) -> None:
+        """Stop waiting: an answer arriving later is dropped."""
+        if self._inbox is not None:
+            self._inbox.forget(self._target)
