@@ -66,6 +66,14 @@ def requester_budget_s(msg: Msg) -> float | None:
     return int(value) / 1000
 
 
+def request_budget_s(settings: Settings, msg: Msg) -> float:
+    """How long a request may take from its arrival: `query_timeout_s`, or the requester's
+    own `One-Timeout-Ms` when shorter (queries and watches alike)."""
+    requested = requester_budget_s(msg)
+    budget = settings.query_timeout_s
+    return budget if requested is None else min(budget, requested)
+
+
 class QueryResponder:
     def __init__(
         self,
@@ -134,10 +142,7 @@ class QueryResponder:
         task.add_done_callback(self._in_flight.discard)
 
     async def _answer(self, endpoint: Endpoint, msg: Msg, arrived_at: float) -> None:
-        budget = self._settings.query_timeout_s
-        requested = requester_budget_s(msg)
-        if requested is not None:
-            budget = min(budget, requested)
+        budget = request_budget_s(self._settings, msg)
         with tracer.start_as_current_span(
             f"query {endpoint.query}", context=context_of(msg.headers), kind=SpanKind.SERVER
         ) as span:

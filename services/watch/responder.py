@@ -31,7 +31,7 @@ from services.query.dispatcher import MAX_REQUEST_BYTES, wait_after
 from services.query.errors import InvalidRequestError, QueryError
 from services.query.progress import IngestProgress
 from services.query.replies import Reply, error_reply, ok_reply
-from services.query.responder import requester_budget_s
+from services.query.responder import request_budget_s
 from services.settings import Settings
 from services.watch.deliver_to import deliver_to_allowed
 from services.watch.service import LimitExceededError, WatchGoneError, WatchService
@@ -158,11 +158,7 @@ class WatchResponder:
         fields.pop("deliverTo", None)
         # Read-your-writes for the first result only: later results follow the changes.
         after = fields.pop("after", None)
-        budget = self._settings.query_timeout_s
-        requested = requester_budget_s(msg)
-        if requested is not None:
-            budget = min(budget, requested)
-        deadline = asyncio.get_running_loop().time() + budget
+        deadline = asyncio.get_running_loop().time() + request_budget_s(self._settings, msg)
         await wait_after(self._progress, tenant, after, deadline)
         request = WATCHABLE_MODELS[name].model_validate(fields)
         started = await self._watches.start_watch(
