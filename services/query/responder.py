@@ -86,6 +86,10 @@ class QueryResponder:
         self._client = client
         self._metrics = QueryMetrics(registry or CollectorRegistry())
         self._settings = settings
+        # Shared with the watch responder when the service passes one (its reads coalesce).
+        progress = progress or IngestProgress(
+            client.jetstream(timeout=settings.publish_ack_timeout_s), settings
+        )
         self._dispatcher = QueryDispatcher(database, settings, progress)
         self.micro = MicroService(ROUTES, settings.query_queue_group)
         self._endpoints = {endpoint.query: endpoint for endpoint in self.micro.endpoints}

@@ -73,7 +73,9 @@ class WatchResponder:
     ) -> None:
         self._client = client
         # `after` on a watch: its first result waits for ingest (progress.py).
-        self._progress = progress
+        self._progress = progress or IngestProgress(
+            client.jetstream(timeout=settings.publish_ack_timeout_s), settings
+        )
         self._watches = watches
         self._settings = settings
         self._subscription: Subscription | None = None
