@@ -6,8 +6,9 @@ nats-py buffers publishes until its flusher runs, so a batch's answers leave in 
 to the socket, with no round trip per message (benchmarks/outcomes.py measures the cost).
 
 Delivery is at most once: a crash between the ack and the answer loses it (the SDK then
-raises a timeout carrying the sequence, to check with `after`). A redelivery answers
-again only if its ack was lost; the answer then describes the same stored state.
+raises a timeout carrying the sequence, to check with `after`). A message is answered
+again only if it is redelivered after its ack was lost; that answer describes the store
+as it is then, and the SDK keeps the first answer of a write only.
 
 The target goes through the service's reply rule (the asker's own inbox, as for query
 replies); a refused one is dropped and counted, never published and never logged per
