@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import cast
 
+from hypothesis import given
+from hypothesis import strategies as st
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from prometheus_client import CollectorRegistry
@@ -139,3 +141,40 @@ def test_answers_are_json_a_client_in_any_language_reads() -> None:
         "records": [{"collection": "events", "id": "e", "effect": "created"}],
         "duplicate": False,
     }
+
+
+TARGETS = st.one_of(
+    st.text(max_size=300),
+    st.builds(lambda rest: "_INBOX." + rest, st.text(max_size=300)),
+    st.builds(
+        lambda tenant, rest: f"_INBOX_TENANT.{tenant}.{rest}",
+        st.sampled_from(["acme", "beta", "", "*", ">"]),
+        st.text(max_size=40),
+    ),
+)
+
+
+@given(target=TARGETS)
+async def test_any_target_is_answered_only_if_it_is_an_inbox_of_the_asking_tenant(
+    target: str,
+) -> None:
+    """Hostile `One-Outcome-To` values: whatever the text, an answer goes only to a
+    concrete subject inside an inbox, never to another tenant's inbox; the rest is
+    counted as refused."""
+    answers = Answers([])
+    registry = CollectorRegistry()
+    replies = OutcomeReplies(cast(NatsClient, answers), registry)
+    msg = login(1, "e1")  # tenant acme
+    msg.headers = {OUTCOME_TO_HEADER: target}
+    await replies.stored(cast(Msg, msg), [])
+    refused = registry.get_sample_value("one_bus_ingest_outcomes_total", {"result": "refused"})
+    if answers.sent:
+        [(subject, _)] = answers.sent
+        assert subject == target
+        assert target.startswith("_INBOX")
+        assert not target.startswith("_INBOX_TENANT.") or target.startswith("_INBOX_TENANT.acme.")
+        assert len(target) <= 256
+        assert not any(c.isspace() or c in "*>" for c in target)
+        assert refused in (None, 0.0)
+    else:
+        assert refused == 1.0
