@@ -1,7 +1,8 @@
 """`python -m benchmarks` (`make bench`): ONE Bus against the raw limits of its servers.
 
 Ingest (events, entity upserts, the mix; one and two ingest processes), store round trips
-per message, lookups (one and 64 requesters) and the ingest process's RSS, each against
+per message, lookups (one and 64 requesters), the ingest process's RSS, and write outcomes
+with read-your-writes (benchmarks/outcomes.py), each against
 the plain clients on the same servers in the same run, rounds alternating, medians
 reported. Servers: `ONE_NATS_URL` and `ONE_MONGODB_URI` if set, else embedded ones.
 Writes `<out>/bench.json` and `<out>/bench.png`.
@@ -13,10 +14,11 @@ import datetime
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
-from benchmarks import ingest, lookups, report, rss
+from benchmarks import ingest, lookups, outcomes, report, rss
 from benchmarks.servers import servers
 from benchmarks.workload import WORKLOADS
 
@@ -27,6 +29,7 @@ async def main(arguments: argparse.Namespace) -> None:
     rounds: list[ingest.IngestRound] = []
     lookup_results: list[lookups.LookupResult] = []
     rss_run: rss.RssRun | None = None
+    outcome_run: dict[str, Any] | None = None
     workloads = arguments.workloads or list(WORKLOADS)
     async with servers() as running:
         console.print(f"servers: {running.kind} (NATS {running.nats_url})")
@@ -52,10 +55,14 @@ async def main(arguments: argparse.Namespace) -> None:
             lookup_results = await lookups.run(running, lookup_db, arguments.requests)
         if arguments.rss_messages:
             rss_run = await rss.run(running, arguments.rss_messages)
+        if arguments.outcome_messages:
+            outcome_run = await outcomes.run(running, arguments.outcome_messages, arguments.rounds)
         kind = running.kind
     ingest_rows = report.ingest_summary(rounds)
     lookup_rows = report.lookup_summary(lookup_results)
     report.print_tables(ingest_rows, lookup_rows, rss_run)
+    if outcome_run is not None:
+        outcomes.print_table(outcome_run)
     out = Path(arguments.out)
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, after the measurements)
     meta = {
@@ -65,7 +72,9 @@ async def main(arguments: argparse.Namespace) -> None:
         "python": platform.python_version(),
         "arguments": vars(arguments),
     }
-    report.write_json(out / "bench.json", meta, rounds, ingest_rows, lookup_rows, rss_run)
+    report.write_json(
+        out / "bench.json", meta, rounds, ingest_rows, lookup_rows, rss_run, outcome_run
+    )
     report.plot(out / "bench.png", ingest_rows, lookup_rows, rss_run)
     console.print(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
 
@@ -79,6 +88,9 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=300, help="per lookup; 0 skips")
     parser.add_argument(
         "--rss-messages", type=int, default=10_000, help="sustained run; 0 skips (100000: full)"
+    )
+    parser.add_argument(
+        "--outcome-messages", type=int, default=2000, help="outcomes section (0 skips)"
     )
     parser.add_argument("--out", default="bench-out")
     asyncio.run(main(parser.parse_args()))

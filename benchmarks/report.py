@@ -148,6 +148,7 @@ def write_json(
     ingest: list[dict[str, Any]],
     lookups: list[dict[str, Any]],
     rss: RssRun | None,
+    outcomes: dict[str, Any] | None = None,
 ) -> None:
     document = {
         "meta": meta,
@@ -163,6 +164,8 @@ def write_json(
             "spread": rss.spread,
             "samples": rss.samples,
         },
+        # benchmarks/outcomes.py: asking for write outcomes, and read-your-writes.
+        "outcomes": outcomes,
     }
     path.write_text(json.dumps(document, indent=2))
 

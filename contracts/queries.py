@@ -86,8 +86,17 @@ def _given(model: BaseModel, field: str) -> bool:
     return getattr(model, field) is not None
 
 
+AfterSeq = Annotated[int, Field(ge=1, le=MAX_INT64)]
+"""An ingest stream sequence (a PubAck's or an outcome's `seq`): read-your-writes."""
+
+
 class Query(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    # Every query and watch: answer only once every write of the tenant up to this
+    # sequence is stored or dead-lettered, waiting within the request's deadline
+    # (`timeout` past it). Without it, the answer is what is stored now.
+    after: AfterSeq | None = None
 
 
 class ListQuery(Query):

@@ -47,6 +47,14 @@ def is_tenant(token: str) -> bool:
     return TENANT_RE.fullmatch(token) is not None
 
 
+def tenant_of(subject: str) -> str | None:
+    """The tenant of a `one.v1.<tenant>.…` subject; None if the subject names none."""
+    tokens = subject.split(".", 3)
+    if len(tokens) < 4 or ".".join(tokens[:2]) != PREFIX or not is_tenant(tokens[2]):
+        return None
+    return tokens[2]
+
+
 def _expect(condition: bool, subject: str, why: str) -> None:
     if not condition:
         raise SubjectError(f"{subject!r}: {why}")

@@ -1,15 +1,19 @@
 """The ONE Bus client SDK: `from one_bus import OneClient`."""
 
+from contracts.outcomes import OutcomeRecord, Rejected, Stored
 from one_bus.client import OneClient, Published
 from one_bus.delivered import ChangeMessage, DeadLetterMessage, StreamPosition
 from one_bus.errors import (
     NotFoundError,
     OneBusError,
+    OutcomeTimeoutError,
     PublishError,
     QueryError,
     QueryUnavailableError,
+    RejectedError,
 )
 from one_bus.ids import new_id, uuid7
+from one_bus.outcomes import PendingOutcome
 from one_bus.pages import items
 from one_bus.subscription import Subscription
 from one_bus.watch import Watch
@@ -20,10 +24,16 @@ __all__ = [
     "NotFoundError",
     "OneBusError",
     "OneClient",
+    "OutcomeRecord",
+    "OutcomeTimeoutError",
+    "PendingOutcome",
     "PublishError",
     "Published",
     "QueryError",
     "QueryUnavailableError",
+    "Rejected",
+    "RejectedError",
+    "Stored",
     "StreamPosition",
     "Subscription",
     "Watch",

@@ -14,13 +14,19 @@ Message ids (`Nats-Msg-Id`, what JetStream deduplicates on within its window):
 
 A publish the stream did not acknowledge in time is retried under the same id, so a
 retry that crosses a lost acknowledgement is still stored once.
+
+Outcomes and read-your-writes (docs/outcomes.md): every publish method takes `wait=True`
+to wait until ingest has stored the write (`Published.outcome`) or dead-lettered it
+(`RejectedError`). The client is a session: each read (query, watch) carries the sequence
+of its latest write as `after`, so a read after a write sees it, waited for or not
+(`read_your_writes=False` turns that off).
 """
 
 import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from types import TracebackType
@@ -48,6 +54,7 @@ from contracts.commands import (
 from contracts.connection_spec import ConnectionSpec
 from contracts.errors import TIMEOUT_HEADER, ErrorReply
 from contracts.ontology import Collection, ConnectionType, EntityStatus, EntityType, EventType
+from contracts.outcomes import OUTCOME_TO_HEADER, Rejected, Stored
 from contracts.protocols.envelope import HEADER_RECORD_ID, ProtocolEnvelope
 from contracts.queries import (
     QUERY_MODELS,
@@ -80,8 +87,15 @@ from contracts.subjects import (
 )
 from one_bus.connection import nats_options
 from one_bus.delivered import ChangeMessage, DeadLetterMessage
-from one_bus.errors import NotFoundError, PublishError, QueryError, QueryUnavailableError
+from one_bus.errors import (
+    NotFoundError,
+    PublishError,
+    QueryError,
+    QueryUnavailableError,
+    RejectedError,
+)
 from one_bus.ids import new_id
+from one_bus.outcomes import OutcomeInbox, PendingOutcome
 from one_bus.pages import iterate_pages
 from one_bus.subscription import Subscription
 from one_bus.watch import Watch
@@ -113,6 +127,17 @@ class Published:
     seq: int
     # The stream already had this `Nats-Msg-Id` (a retry): nothing new was stored.
     duplicate: bool
+    # With `wait=True`: what ingest stored (rejections raise `RejectedError`).
+    outcome: Stored | None = None
+
+
+def _with_msg_id(headers: Mapping[str, str] | None, msg_id: str | None) -> dict[str, str]:
+    """The headers with one `Nats-Msg-Id`: `msg_id`, else the headers', else a new one."""
+    sent = dict(headers or {})
+    found = next((v for k, v in sent.items() if k.lower() == HEADER_RECORD_ID.lower()), None)
+    sent = {k: v for k, v in sent.items() if k.lower() != HEADER_RECORD_ID.lower()}
+    sent[HEADER_RECORD_ID] = msg_id or found or new_id()
+    return sent
 
 
 class OneClient:
@@ -121,6 +146,10 @@ class OneClient:
     `connection` is a `ConnectionSpec` (what `one-bus tenant add` prints for a role) or a
     plain URL for an open development server. `nats_kwargs` go to `nats.connect` as they
     are (reconnect policy, callbacks).
+
+    `outcome_timeout_s` bounds a `wait=True` publish's wait for its outcome (default: the
+    request timeout). With `read_your_writes` (the default) every read carries the latest
+    write's sequence as `after`.
     """
 
     def __init__(
@@ -134,6 +163,8 @@ class OneClient:
         connect_timeout_s: float = 10.0,
         changes_stream: str = CHANGES_STREAM,
         dlq_stream: str = DLQ_STREAM,
+        outcome_timeout_s: float | None = None,
+        read_your_writes: bool = True,
         **nats_kwargs: Any,
     ) -> None:
         if not is_tenant(tenant):
@@ -150,9 +181,14 @@ class OneClient:
         self.connect_timeout_s = connect_timeout_s
         self.changes_stream = changes_stream
         self.dlq_stream = dlq_stream
+        self.outcome_timeout_s = outcome_timeout_s or request_timeout_s
+        self._read_your_writes = read_your_writes
+        # The session's consistency token: the highest ingest sequence written or observed.
+        self.last_seq: int | None = None
         self._nats_kwargs = nats_kwargs
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
+        self._outcomes: OutcomeInbox | None = None
 
     # Connection
 
@@ -177,7 +213,7 @@ class OneClient:
     async def close(self) -> None:
         """Flush what was published and disconnect."""
         if self._nc is not None:
-            nc, self._nc, self._js = self._nc, None, None
+            nc, self._nc, self._js, self._outcomes = self._nc, None, None, None
             if not nc.is_closed:
                 await nc.drain()
 
@@ -205,6 +241,17 @@ class OneClient:
             raise RuntimeError("the client is not connected: use `async with` or `start()`")
         return self._js
 
+    def observe(self, seq: int) -> None:
+        """Make later reads see every write up to ingest sequence `seq` (one another
+        process made, say), as if this client had written it."""
+        self.last_seq = seq if self.last_seq is None else max(self.last_seq, seq)
+
+    def read_your_writes(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A read request with the session's `after`, unless it names its own."""
+        if not self._read_your_writes or self.last_seq is None or "after" in body:
+            return body
+        return {**body, "after": self.last_seq}
+
     def subject(self, subject: str) -> str:
         """A full subject: `entities.creator.upsert` becomes `one.v1.<tenant>.entities...`."""
         return subject if subject.startswith(PREFIX + ".") else f"{PREFIX}.{self.tenant}.{subject}"
@@ -218,15 +265,62 @@ class OneClient:
         headers: Mapping[str, str] | None = None,
         *,
         msg_id: str | None = None,
+        wait: bool = False,
     ) -> Published:
         """Publish bytes as they are. The id is `msg_id`, else the headers', else a new one."""
-        sent = dict(headers or {})
-        found = next((v for k, v in sent.items() if k.lower() == HEADER_RECORD_ID.lower()), None)
-        sent = {k: v for k, v in sent.items() if k.lower() != HEADER_RECORD_ID.lower()}
-        sent[HEADER_RECORD_ID] = msg_id or found or new_id()
-        return await self._publish(self.subject(subject), data, sent)
+        sent = _with_msg_id(headers, msg_id)
+        return await self._publish(self.subject(subject), data, sent, wait)
 
-    async def _publish(self, subject: str, data: bytes, headers: dict[str, str]) -> Published:
+    async def submit_raw(
+        self,
+        subject: str,
+        data: bytes,
+        headers: Mapping[str, str] | None = None,
+        *,
+        msg_id: str | None = None,
+    ) -> PendingOutcome:
+        """Publish bytes asking for their outcome; returns once the stream has them, with
+        the outcome still to await (`await pending.wait(timeout_s)`): many writes can be
+        in the stream while their outcomes come in (what `one-bus import` does)."""
+        return await self._submit(self.subject(subject), data, _with_msg_id(headers, msg_id))
+
+    async def _submit(self, subject: str, data: bytes, headers: dict[str, str]) -> PendingOutcome:
+        if self._outcomes is None:
+            self._outcomes = OutcomeInbox(self.nats)
+        outcomes = self._outcomes
+        target, answer = await outcomes.expect()
+        try:
+            sent = {**headers, OUTCOME_TO_HEADER: target}
+            published, attempts = await self._publish_acked(subject, data, sent)
+        except BaseException:
+            outcomes.forget(target)
+            raise
+        if published.duplicate and attempts == 1:
+            # An earlier message had this id: this one never reaches ingest. (A duplicate
+            # after a retry is our own first attempt: its answer comes to the target.)
+            outcomes.forget(target)
+            known: asyncio.Future[Stored | Rejected] = asyncio.get_running_loop().create_future()
+            known.set_result(Stored(stream=published.stream, seq=published.seq, duplicate=True))
+            return PendingOutcome(published, known)
+        return PendingOutcome(published, answer, outcomes, target)
+
+    async def _publish(
+        self, subject: str, data: bytes, headers: dict[str, str], wait: bool = False
+    ) -> Published:
+        """Publish; with `wait`, return once ingest has stored it (raise if rejected)."""
+        if not wait:
+            published, _ = await self._publish_acked(subject, data, headers)
+            return published
+        pending = await self._submit(subject, data, headers)
+        result = await pending.wait(self.outcome_timeout_s)
+        if isinstance(result, Rejected):
+            raise RejectedError(subject, result.code, result.message, result.stream, result.seq)
+        return replace(pending.published, outcome=result)
+
+    async def _publish_acked(
+        self, subject: str, data: bytes, headers: dict[str, str]
+    ) -> tuple[Published, int]:
+        """The PubAck, retried under the same id; and how many attempts it took."""
         last: Exception | None = None
         for attempt in range(self.publish_attempts):
             try:
@@ -239,9 +333,11 @@ class OneClient:
                 last = error
                 await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
                 continue
-            return Published(
+            self.observe(ack.seq)
+            published = Published(
                 subject, headers[HEADER_RECORD_ID], ack.stream, ack.seq, bool(ack.duplicate)
             )
+            return published, attempt + 1
         raise PublishError(
             f"{subject}: not acknowledged after {self.publish_attempts} attempts: {last!r}"
         )
@@ -252,8 +348,9 @@ class OneClient:
         *,
         entity_type: EntityType | None = None,
         msg_id: str | None = None,
+        wait: bool = False,
     ) -> Published:
-        """Publish a contracts command model on its subject.
+        """Publish a contracts command model on its subject (`wait`: until stored).
 
         Entity deletes and archives name no type in their payload, but their subject does:
         give it as `entity_type`.
@@ -281,7 +378,7 @@ class OneClient:
             case EventPublish():
                 subject = event_subject(self.tenant, command.type)
                 msg_id = msg_id or command.id
-        return await self._publish(subject, data, {HEADER_RECORD_ID: msg_id or new_id()})
+        return await self._publish(subject, data, {HEADER_RECORD_ID: msg_id or new_id()}, wait)
 
     async def upsert_entity(
         self,
@@ -295,6 +392,7 @@ class OneClient:
         updated_at: int | None = None,
         created_at: int | None = None,
         msg_id: str | None = None,
+        wait: bool = False,
     ) -> tuple[str, Published]:
         """Create or update an entity; returns its id (a new UUIDv7 unless given) and the ack.
 
@@ -310,7 +408,7 @@ class OneClient:
             updatedAt=now_ms() if updated_at is None else updated_at,
             actorId=actor_id,
         )
-        return command.id, await self.publish(command, msg_id=msg_id)
+        return command.id, await self.publish(command, msg_id=msg_id, wait=wait)
 
     async def delete_entity(
         self,
@@ -320,12 +418,13 @@ class OneClient:
         actor_id: str,
         updated_at: int | None = None,
         msg_id: str | None = None,
+        wait: bool = False,
     ) -> Published:
         """Soft-delete an entity (queries hide it unless asked)."""
         command = EntityDelete(
             id=id, updatedAt=now_ms() if updated_at is None else updated_at, actorId=actor_id
         )
-        return await self.publish(command, entity_type=type, msg_id=msg_id)
+        return await self.publish(command, entity_type=type, msg_id=msg_id, wait=wait)
 
     async def archive_entity(
         self,
@@ -335,12 +434,13 @@ class OneClient:
         actor_id: str,
         updated_at: int | None = None,
         msg_id: str | None = None,
+        wait: bool = False,
     ) -> Published:
         """Set an entity's status to `archived`."""
         command = EntityArchive(
             id=id, updatedAt=now_ms() if updated_at is None else updated_at, actorId=actor_id
         )
-        return await self.publish(command, entity_type=type, msg_id=msg_id)
+        return await self.publish(command, entity_type=type, msg_id=msg_id, wait=wait)
 
     async def create_connection(
         self,
@@ -351,6 +451,7 @@ class OneClient:
         metadata: Mapping[str, Any] | None = None,
         id: str | None = None,
         created_at: int | None = None,
+        wait: bool = False,
     ) -> tuple[str, Published]:
         """Connect two entities; returns the connection's id and the ack."""
         command = ConnectionCreate(
@@ -361,7 +462,7 @@ class OneClient:
             metadata=dict(metadata) if metadata is not None else None,
             createdAt=created_at,
         )
-        return command.id, await self.publish(command)
+        return command.id, await self.publish(command, wait=wait)
 
     async def delete_connection(
         self,
@@ -370,23 +471,24 @@ class OneClient:
         relationship_type: ConnectionType,
         updated_at: int | None = None,
         msg_id: str | None = None,
+        wait: bool = False,
     ) -> Published:
         command = ConnectionDelete(id=id, updatedAt=updated_at)
         subject = connection_subject(self.tenant, relationship_type, "delete")
         data = command.model_dump_json(exclude_none=True).encode()
-        return await self._publish(subject, data, {HEADER_RECORD_ID: msg_id or new_id()})
+        return await self._publish(subject, data, {HEADER_RECORD_ID: msg_id or new_id()}, wait)
 
     async def set_tag(
-        self, entity_id: str, key: str, value: str, *, msg_id: str | None = None
+        self, entity_id: str, key: str, value: str, *, msg_id: str | None = None, wait: bool = False
     ) -> Published:
-        return await self.publish(TagSet(entityId=entity_id, key=key, value=value), msg_id=msg_id)
+        command = TagSet(entityId=entity_id, key=key, value=value)
+        return await self.publish(command, msg_id=msg_id, wait=wait)
 
     async def delete_tag(
-        self, entity_id: str, key: str, value: str, *, msg_id: str | None = None
+        self, entity_id: str, key: str, value: str, *, msg_id: str | None = None, wait: bool = False
     ) -> Published:
-        return await self.publish(
-            TagDelete(entityId=entity_id, key=key, value=value), msg_id=msg_id
-        )
+        command = TagDelete(entityId=entity_id, key=key, value=value)
+        return await self.publish(command, msg_id=msg_id, wait=wait)
 
     async def publish_event(
         self,
@@ -397,6 +499,7 @@ class OneClient:
         target_id: str | None = None,
         timestamp: int | None = None,
         id: str | None = None,
+        wait: bool = False,
     ) -> tuple[str, Published]:
         """Record that something happened; returns the event's id and the ack."""
         command = EventPublish(
@@ -407,7 +510,7 @@ class OneClient:
             timestamp=now_ms() if timestamp is None else timestamp,
             metadata=dict(metadata),
         )
-        return command.id, await self.publish(command)
+        return command.id, await self.publish(command, wait=wait)
 
     async def publish_protocol(
         self,
@@ -420,6 +523,7 @@ class OneClient:
         timestamp: int | None = None,
         correlation_id: str | None = None,
         id: str | None = None,
+        wait: bool = False,
     ) -> tuple[str, Published]:
         """Publish a raw A2A, ACP, AP2, x402 or AG-UI message unchanged, with ONE's envelope.
 
@@ -434,7 +538,7 @@ class OneClient:
         )
         data = message if isinstance(message, bytes) else json.dumps(message).encode()
         subject = protocol_subject(self.tenant, protocol, message_type)
-        return envelope.recordId, await self._publish(subject, data, envelope.to_headers())
+        return envelope.recordId, await self._publish(subject, data, envelope.to_headers(), wait)
 
     # Queries
 
@@ -442,12 +546,14 @@ class OneClient:
         """Run a query by name; returns the reply's `data` as JSON values.
 
         Raises `QueryError` (with `code`, `message`, `details`) for an error reply,
-        `QueryUnavailableError` when no responder is running.
+        `QueryUnavailableError` when no responder is running. The session's `after` is
+        added unless the request has its own.
         """
         if isinstance(request, Query):
-            body = request.model_dump_json(exclude_none=True).encode()
+            fields = request.model_dump(mode="json", exclude_none=True)
         else:
-            body = json.dumps(dict(request or {})).encode()
+            fields = dict(request or {})
+        body = json.dumps(self.read_your_writes(fields)).encode()
         try:
             msg = await self.nats.request(
                 query_subject(self.tenant, name),

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from contracts.dead_letters import DeadLetterReason
 from contracts.errors import ErrorBody, ErrorCode
 
 
@@ -34,3 +35,34 @@ class QueryUnavailableError(OneBusError):
 
 class PublishError(OneBusError):
     """JetStream did not acknowledge a publish after the client's retries."""
+
+
+class RejectedError(OneBusError):
+    """A write waited for (`wait=True`) was dead-lettered: `code` is the dead letter's
+    reason (`subject_mismatch`, `invalid_payload`, ...), `message` why, `seq` the message's
+    ingest stream sequence (`one-bus dlq` finds it by `One-Dlq-Stream-Seq`)."""
+
+    def __init__(
+        self, subject: str, code: DeadLetterReason, message: str, stream: str, seq: int
+    ) -> None:
+        super().__init__(f"{subject}: rejected: {code}: {message}")
+        self.subject = subject
+        self.code: DeadLetterReason = code
+        self.message = message
+        self.stream = stream
+        self.seq = seq
+
+
+class OutcomeTimeoutError(OneBusError, TimeoutError):
+    """The write is in the stream (`seq`), but its outcome did not come in time: ingest is
+    behind, or the answer was lost (at most once). A query with `after=seq` tells what
+    became of it: it waits until ingest is done with it."""
+
+    def __init__(self, subject: str, stream: str, seq: int, waited_s: float) -> None:
+        super().__init__(
+            f"{subject}: in {stream} as #{seq}, no outcome within {waited_s:g} s "
+            f"(check with a query with after={seq})"
+        )
+        self.subject = subject
+        self.stream = stream
+        self.seq = seq

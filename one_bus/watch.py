@@ -77,7 +77,9 @@ class Watch:
         # Subscribed before asking: no push can come before we listen.
         self._subscription = await nc.subscribe(self._inbox, cb=pushed)
         try:
-            data = await self._ask(self.name, {**self.request, "deliverTo": self._inbox})
+            # The first result reads the client's own writes (`after`, like its queries).
+            body = self._client.read_your_writes({**self.request, "deliverTo": self._inbox})
+            data = await self._ask(self.name, body)
         except BaseException:
             await self._unsubscribe()
             raise

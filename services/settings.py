@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     query_max_pending: int = Field(default=256, ge=1)
     query_max_limit: int = Field(default=500, ge=1)
     query_default_limit: int = Field(default=50, ge=1)
+    # Read-your-writes (`after`, docs/outcomes.md): while any request waits for ingest to
+    # reach its sequence, the ingest consumer's ack floor is read this often (one read per
+    # consumer for all the requests waiting on it).
+    after_poll_s: float = Field(default=0.005, gt=0, le=1)
 
     # Live queries (docs/watch.md). A watch not renewed within its lease ends.
     watch_enabled: bool = True

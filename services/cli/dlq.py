@@ -14,7 +14,9 @@ from nats.js.errors import NotFoundError
 from rich.console import Console
 from rich.table import Table
 
+from contracts.outcomes import Rejected, Stored
 from one_bus.connection import nats_options
+from one_bus.outcomes import OutcomeInbox
 from services.cli.connect import CliError, Credentials, NatsUrl, connection_spec
 from services.ingest.dead_letter_box import DeadLetter, DeadLetterBox
 from services.settings import Settings
@@ -150,22 +152,54 @@ def replay(
         Path | None, typer.Option(help="A fixed body to publish instead (one sequence only).")
     ] = None,
     keep: Annotated[bool, typer.Option(help="Keep the dead letter after replaying it.")] = False,
+    wait: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait for each replay's outcome.")
+    ] = 10.0,
     nats_url: NatsUrl = None,
     credentials: Credentials = None,
 ) -> None:
-    """Republish dead letters to the subjects they came from, optionally with a fixed body."""
+    """Republish dead letters to the subjects they came from, optionally with a fixed body,
+    and say what became of each: stored, or rejected again (exit 3; 4: no outcome in time)."""
     if payload is not None and len(seqs) != 1:
         raise typer.BadParameter("--payload replaces one message's body: give one sequence")
     data = payload.read_bytes() if payload is not None else None
 
-    async def work(box: DeadLetterBox, _: JetStreamContext) -> list[tuple[int, str, int]]:
-        done = []
+    async def work(
+        box: DeadLetterBox, js: JetStreamContext
+    ) -> list[tuple[int, str, int, Stored | Rejected | None]]:
+        # Each replay asks for its outcome: stored, or dead-lettered again (and why). The
+        # JetStream context's own connection (nats-py keeps no public handle on it).
+        inbox = OutcomeInbox(js._nc)
+        done: list[tuple[int, str, int, Stored | Rejected | None]] = []
         for seq in seqs:
             letter = await box.get(seq)
-            done.append(
-                (seq, letter.original_subject, await box.replay(letter, data=data, keep=keep))
-            )
+            target, answer = await inbox.expect()
+            new_seq = await box.replay(letter, data=data, keep=keep, outcome_to=target)
+            try:
+                outcome: Stored | Rejected | None = await asyncio.wait_for(answer, wait)
+            except TimeoutError:
+                outcome = None
+            finally:
+                inbox.forget(target)
+            done.append((seq, letter.original_subject, new_seq, outcome))
         return done
 
-    for seq, subject, new_seq in _run(nats_url, credentials, work):
-        out.print(f"replayed dead letter {seq} to {subject} (ingest seq {new_seq})")
+    rejected = unanswered = False
+    for seq, subject, new_seq, outcome in _run(nats_url, credentials, work):
+        replayed = f"replayed dead letter {seq} to {subject} (ingest seq {new_seq})"
+        if isinstance(outcome, Stored):
+            what = ", ".join(f"{r.collection} {r.id} {r.effect}" for r in outcome.records)
+            out.print(f"{replayed}: [green]stored[/]: {what or 'no record'}", highlight=False)
+        elif isinstance(outcome, Rejected):
+            rejected = True
+            out.print(
+                f"{replayed}: [red]rejected again: {outcome.code}[/]: {outcome.message}",
+                highlight=False,
+            )
+        else:
+            unanswered = True
+            out.print(f"{replayed}: no outcome within {wait:g} s", highlight=False)
+    if rejected:
+        raise typer.Exit(3)
+    if unanswered:
+        raise typer.Exit(4)

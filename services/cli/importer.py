@@ -12,11 +12,15 @@ Blank lines and lines starting with `#` are skipped. `Nats-Msg-Id` is the line's
 given, else the record id for events and connection creates, else a hash of the subject
 and payload: importing the same file twice stores nothing twice.
 
-Publishes run concurrently with at most `--max-in-flight` unacknowledged. Once every line
-is acknowledged, the import waits (at most `--wait` seconds) until ingest has processed
-them, then reads the dead-letter stream for the ones it rejected. Exit codes: 0 every line
-accepted; 2 some lines were dead-lettered, skipped or not acknowledged; 3 ingest had not
-processed them all within `--wait`; 1 cannot connect.
+Publishes run concurrently with at most `--max-in-flight` unacknowledged, each asking for
+its outcome (docs/outcomes.md). Once every line is acknowledged, the import waits (at most
+`--wait` seconds, "waiting for ingest") for the outcomes: each line is counted as stored
+(by what it did: created, updated, unchanged...) or dead-lettered with its reason, from
+what ingest answered. A line the stream already had (a re-run: same message id) is not
+answered by ingest; its earlier fate is looked up in the dead-letter stream, so a line
+dead-lettered the first time is dead-lettered on a re-run too, never "accepted". Exit
+codes: 0 every line accepted; 2 some lines were dead-lettered, skipped or not
+acknowledged; 3 ingest had not answered for them all within `--wait`; 1 cannot connect.
 """
 
 import asyncio
@@ -36,10 +40,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from contracts.dead_letters import HEADER_ERROR, HEADER_REASON, HEADER_STREAM_SEQ
+from contracts.outcomes import Rejected
 from contracts.protocols.envelope import HEADER_RECORD_ID
 from contracts.subjects import PREFIX, SubjectError, dlq_subject, parse_ingest_subject
 from one_bus.client import OneClient
-from one_bus.errors import PublishError
+from one_bus.errors import OutcomeTimeoutError, PublishError
+from one_bus.outcomes import PendingOutcome
 from services.cli.connect import Credentials, NatsUrl, Tenant, fail, run
 from services.cli.output import print_json
 from services.settings import Settings
@@ -64,13 +70,17 @@ class Outcome:
     # Ingest stream sequence → line numbers (a duplicate line shares its first's sequence).
     acked: dict[int, list[int]] = field(default_factory=dict)
     duplicates: int = 0
+    # What the stored lines did (created, updated, unchanged, ...), from their outcomes.
+    stored: Counter[str] = field(default_factory=Counter)
     dead: list[tuple[int, str, str]] = field(default_factory=list)  # line, reason, error
+    # Lines in the stream whose outcome did not come within --wait.
+    unanswered: list[int] = field(default_factory=list)
     processed: bool = False
 
     @property
     def accepted(self) -> int:
-        dead_lines = {line for line, _, _ in self.dead}
-        return sum(1 for lines in self.acked.values() for n in lines if n not in dead_lines)
+        unknown = {line for line, _, _ in self.dead} | set(self.unanswered)
+        return sum(1 for lines in self.acked.values() for n in lines if n not in unknown)
 
     def summary(self) -> dict[str, Any]:
         reasons = Counter(reason for _, reason, _ in self.dead)
@@ -79,6 +89,8 @@ class Outcome:
             "accepted": self.accepted,
             "deadLettered": len(self.dead),
             "duplicates": self.duplicates,
+            "stored": dict(self.stored),
+            "unanswered": len(self.unanswered),
             "skipped": len(self.skipped),
             "failed": len(self.failed),
             "processed": self.processed,
@@ -150,12 +162,9 @@ def read_lines(source: Path, tenant: str, outcome: Outcome) -> list[Line]:
     return lines
 
 
-async def publish_all(
-    client: OneClient, lines: list[Line], outcome: Outcome, max_in_flight: int, show: bool
-) -> None:
-    slots = asyncio.Semaphore(max_in_flight)
-    progress = Progress(
-        TextColumn("importing"),
+def _progress(title: str, show: bool) -> Progress:
+    return Progress(
+        TextColumn(title),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -163,14 +172,25 @@ async def publish_all(
         disable=not show,
     )
 
+
+async def publish_all(
+    client: OneClient, lines: list[Line], outcome: Outcome, max_in_flight: int, show: bool
+) -> list[tuple[Line, PendingOutcome]]:
+    """Publish every line asking for its outcome; the lines in the stream, to wait for."""
+    slots = asyncio.Semaphore(max_in_flight)
+    progress = _progress("importing", show)
+    in_stream: list[tuple[Line, PendingOutcome]] = []
+
     async def one(line: Line, task: Any) -> None:
         try:
-            ack = await client.publish_raw(line.subject, line.data, line.headers)
+            pending = await client.submit_raw(line.subject, line.data, line.headers)
         except (PublishError, NatsError) as error:
             outcome.failed.append((line.number, str(error)))
         else:
+            ack = pending.published
             outcome.acked.setdefault(ack.seq, []).append(line.number)
             outcome.duplicates += ack.duplicate
+            in_stream.append((line, pending))
         finally:
             slots.release()
             progress.advance(task)
@@ -186,6 +206,39 @@ async def publish_all(
             job.add_done_callback(pending.discard)
         if pending:
             await asyncio.gather(*pending)
+    return in_stream
+
+
+async def collect_outcomes(
+    in_stream: list[tuple[Line, PendingOutcome]], outcome: Outcome, wait_s: float, show: bool
+) -> dict[int, list[int]]:
+    """Count each line by its outcome, within `wait_s` in all; returns the lines the
+    stream had already (sequence → line numbers), which ingest does not answer."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    earlier: dict[int, list[int]] = {}
+    progress = _progress("waiting for ingest", show)
+
+    async def one(line: Line, pending: PendingOutcome, task: Any) -> None:
+        try:
+            result = await pending.wait(max(0.0, deadline - loop.time()))
+        except OutcomeTimeoutError:
+            outcome.unanswered.append(line.number)
+            return
+        finally:
+            progress.advance(task)
+        if isinstance(result, Rejected):
+            outcome.dead.append((line.number, result.code, result.message))
+        elif result.duplicate:
+            earlier.setdefault(result.seq, []).append(line.number)
+        else:
+            outcome.stored[result.effect] += 1
+
+    with progress:
+        task = progress.add_task("outcomes", total=len(in_stream))
+        await asyncio.gather(*(one(line, pending, task) for line, pending in in_stream))
+    outcome.unanswered.sort()
+    return earlier
 
 
 async def wait_processed(
@@ -209,26 +262,19 @@ async def wait_processed(
         await asyncio.sleep(0.2)
 
 
-async def dlq_last_seq(client: OneClient) -> int:
-    try:
-        info = await client.jetstream.stream_info(client.dlq_stream)
-    except (NatsError, NotFoundError):
-        return 0
-    return info.state.last_seq
-
-
 async def read_dead_letters(
-    client: OneClient, after: int, tenants: set[str], outcome: Outcome
+    client: OneClient, lines: dict[int, list[int]], tenants: set[str], outcome: Outcome
 ) -> None:
-    """The dead letters of the imported lines, among those stored after sequence `after`."""
+    """The dead letters of `lines` (ingest stream sequence → line numbers) in the
+    tenants' dead-letter streams, from their start."""
     for tenant in sorted(tenants):
-        await _read_tenant_dead_letters(client, after, dlq_subject(tenant, "*"), outcome)
+        await _read_tenant_dead_letters(client, lines, dlq_subject(tenant, "*"), outcome)
 
 
 async def _read_tenant_dead_letters(
-    client: OneClient, after: int, subject: str, outcome: Outcome
+    client: OneClient, lines: dict[int, list[int]], subject: str, outcome: Outcome
 ) -> None:
-    seq = after + 1
+    seq = 1
     while True:
         try:
             raw = await client.jetstream.get_msg(
@@ -238,7 +284,7 @@ async def _read_tenant_dead_letters(
             return
         headers = dict(raw.headers or {})
         original = headers.get(HEADER_STREAM_SEQ, "")
-        for number in outcome.acked.get(int(original), []) if original.isdigit() else []:
+        for number in lines.get(int(original), []) if original.isdigit() else []:
             outcome.dead.append(
                 (number, headers.get(HEADER_REASON, ""), headers.get(HEADER_ERROR, ""))
             )
@@ -250,13 +296,17 @@ def print_summary(outcome: Outcome) -> None:
     table.add_row("read", str(outcome.lines))
     table.add_row("[green]accepted[/]", str(outcome.accepted))
     table.add_row("  of which duplicates", str(outcome.duplicates))
+    for effect, count in sorted(outcome.stored.items()):
+        table.add_row(f"  {effect}", str(count))
     table.add_row("[red]dead-lettered[/]", str(len(outcome.dead)))
     table.add_row("[yellow]skipped[/] (bad lines)", str(len(outcome.skipped)))
     table.add_row("[red]not acknowledged[/]", str(len(outcome.failed)))
+    table.add_row("[yellow]no outcome in time[/]", str(len(outcome.unanswered)))
     err.print(table)
     if not outcome.processed:
         err.print(
-            "[yellow]ingest had not confirmed processing every line: dead letters may be missing[/]"
+            "[yellow]ingest had not answered for every line within --wait: "
+            "dead letters may be missing[/]"
         )
     for reason, count in Counter(reason for _, reason, _ in outcome.dead).most_common():
         err.print(f"[red]{reason}[/]: {count}")
@@ -274,7 +324,7 @@ def import_(
         int, typer.Option(min=1, max=10_000, help="Publishes awaiting their ack at once.")
     ] = 256,
     wait: Annotated[
-        float, typer.Option(min=0, help="Seconds to wait for ingest to process the lines.")
+        float, typer.Option(min=0, help="Seconds to wait for ingest's outcomes of the lines.")
     ] = 60.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     nats_url: NatsUrl = None,
@@ -289,13 +339,16 @@ def import_(
     settings = Settings()
 
     async def work(client: OneClient) -> None:
-        dlq_before = await dlq_last_seq(client)
-        await publish_all(client, lines, outcome, max_in_flight, show=not as_json)
-        if outcome.acked:
-            outcome.processed = await wait_processed(client, settings, max(outcome.acked), wait)
-            await read_dead_letters(client, dlq_before, tenants, outcome)
-        else:
-            outcome.processed = True
+        started = asyncio.get_running_loop().time()
+        in_stream = await publish_all(client, lines, outcome, max_in_flight, show=not as_json)
+        earlier = await collect_outcomes(in_stream, outcome, wait, show=not as_json)
+        outcome.processed = not outcome.unanswered
+        if earlier:
+            # In the stream before this run: done by ingest, stored or dead-lettered?
+            left = max(0.0, wait - (asyncio.get_running_loop().time() - started))
+            done = await wait_processed(client, settings, max(earlier), left)
+            await read_dead_letters(client, earlier, tenants, outcome)
+            outcome.processed = outcome.processed and done
         outcome.dead.sort()
 
     # The connection's tenant only matters for relative subjects, resolved above.

@@ -3,26 +3,44 @@
 The payload is JSON from the argument, or from stdin when it is `-` or left out. Payloads
 of the ontology's subjects are checked against the contracts before they are sent (turn
 that off with `--no-validate`, e.g. to see what the service dead-letters).
+
+With `--wait` (the default at a terminal) it waits for ingest's outcome and tells "stored"
+(and what it did to each record) from "rejected: <reason>"; with `--no-wait` (the default
+in a pipe or script) it says the message is in the stream, not yet that it is stored.
+
+| exit | meaning |
+|---|---|
+| 0 | stored (or, with `--no-wait`, in the stream; a duplicate of one in the stream) |
+| 1 | cannot connect, or the stream did not acknowledge it |
+| 2 | not sent: the payload, subject or headers are invalid |
+| 3 | rejected: ingest dead-lettered it (the reason on stderr) |
+| 4 | in the stream, but no outcome came in time (check with `query --after SEQ`) |
 """
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 
 from contracts.commands import COMMAND_MODELS
+from contracts.outcomes import Rejected, Stored
 from contracts.protocols.envelope import HEADER_RECORD_ID, EnvelopeError, ProtocolEnvelope
 from contracts.subjects import PREFIX, SubjectError, parse_ingest_subject
 from one_bus.client import OneClient, Published
+from one_bus.errors import OutcomeTimeoutError
 from one_bus.ids import new_id
 from services.cli.connect import Credentials, NatsUrl, Tenant, fail, run
 from services.cli.output import print_json
 
 out = Console()
+err = Console(stderr=True)
+
+EXIT_REJECTED: Final = 3
+EXIT_NO_OUTCOME: Final = 4
 
 
 def parse_headers(values: list[str]) -> dict[str, str]:
@@ -92,12 +110,23 @@ def publish(
     validate: Annotated[
         bool, typer.Option(help="Check the payload against the contracts before sending.")
     ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the ack as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the ack (and outcome) as JSON.")
+    ] = False,
+    wait: Annotated[
+        bool | None,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait for ingest's outcome: stored, or rejected with the reason "
+            "(default: at a terminal).",
+            show_default=False,
+        ),
+    ] = None,
     tenant: Tenant = "",
     nats_url: NatsUrl = None,
     credentials: Credentials = None,
 ) -> None:
-    """Publish one message on JetStream and print its ack (stream and sequence)."""
+    """Publish one message on JetStream; say whether it was stored (or is in the stream)."""
     if not tenant and not subject.startswith(PREFIX + "."):
         fail("give --tenant (or ONE_TENANT), or a full one.v1.<tenant>... subject", 2)
     full = subject if subject.startswith(PREFIX + ".") else f"{PREFIX}.{tenant}.{subject}"
@@ -111,11 +140,19 @@ def publish(
             fail(f"payload is not JSON: {error}", 2)
         document = None
     msg_id = check(full, document, headers) if validate else None
+    waiting = sys.stdout.isatty() if wait is None else wait
 
-    async def work(client: OneClient) -> Published:
-        return await client.publish_raw(full, text.encode(), headers, msg_id=msg_id)
+    async def work(client: OneClient) -> tuple[Published, Stored | Rejected | None]:
+        if not waiting:
+            return await client.publish_raw(full, text.encode(), headers, msg_id=msg_id), None
+        pending = await client.submit_raw(full, text.encode(), headers, msg_id=msg_id)
+        try:
+            return pending.published, await pending.wait(client.outcome_timeout_s)
+        except OutcomeTimeoutError:
+            return pending.published, None
 
-    ack = run(tenant, nats_url, credentials, work)
+    ack, outcome = run(tenant, nats_url, credentials, work)
+    status = "in_stream" if not waiting else "no_outcome" if outcome is None else outcome.status
     if as_json:
         print_json(
             {
@@ -124,9 +161,39 @@ def publish(
                 "stream": ack.stream,
                 "seq": ack.seq,
                 "duplicate": ack.duplicate,
+                "status": status,
+                "outcome": outcome.model_dump(mode="json") if outcome is not None else None,
             },
             compact=True,
         )
-        return
-    what = "duplicate of" if ack.duplicate else "stored as"
-    out.print(f"{ack.subject}: {what} {ack.stream} #{ack.seq} (Nats-Msg-Id {ack.msg_id})")
+    else:
+        report(ack, outcome, waiting)
+    if isinstance(outcome, Rejected):
+        raise typer.Exit(EXIT_REJECTED)
+    if waiting and outcome is None:
+        raise typer.Exit(EXIT_NO_OUTCOME)
+
+
+def report(ack: Published, outcome: Stored | Rejected | None, waited: bool) -> None:
+    where = f"{ack.stream} #{ack.seq}"
+    ident = f"(Nats-Msg-Id {ack.msg_id})"
+    if isinstance(outcome, Rejected):
+        err.print(
+            f"{ack.subject}: [red]rejected: {outcome.code}[/]: {outcome.message} "
+            f"({where}, dead-lettered: `one-bus dlq list`)",
+            highlight=False,
+        )
+    elif isinstance(outcome, Stored) and outcome.duplicate:
+        out.print(f"{ack.subject}: duplicate of {where}, already in the stream {ident}")
+    elif isinstance(outcome, Stored):
+        what = ", ".join(f"{r.collection} {r.id} {r.effect}" for r in outcome.records)
+        out.print(f"{ack.subject}: [green]stored[/] as {where}: {what or 'no record'} {ident}")
+    elif waited:
+        err.print(
+            f"{ack.subject}: in the stream as {where} {ident}, but no outcome came in time: "
+            f"see `one-bus query ... --after {ack.seq}` or `one-bus dlq list`",
+            highlight=False,
+        )
+    else:
+        what = "duplicate of" if ack.duplicate else "in the stream as"
+        out.print(f"{ack.subject}: {what} {where} {ident}; not waiting for it to be stored")

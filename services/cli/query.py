@@ -55,6 +55,21 @@ def query_errors(*, compact: bool) -> Iterator[None]:
         raise CliError(f"{error.code}: {error.message}", EXIT_CODES[error.code]) from error
 
 
+After = Annotated[
+    int | None,
+    typer.Option(
+        "--after",
+        min=1,
+        help="Read-your-writes: answer once ingest is done with every write up to this "
+        "ingest stream sequence (what `publish` printed as #SEQ).",
+    ),
+]
+
+
+def with_after(body: dict[str, Any], after: int | None) -> dict[str, Any]:
+    return body if after is None else {**body, "after": after}
+
+
 def parse_request(request: str | None) -> dict[str, Any]:
     """The request argument as a JSON object (`-`: stdin; none: `{}`), or exit 2."""
     text = sys.stdin.read() if request == "-" else (request or "{}")
@@ -78,11 +93,12 @@ def query(
         typer.Option("--all", help="Follow nextCursor and print every page's items as one list."),
     ] = False,
     compact: Annotated[bool, typer.Option(help="One line of JSON, not indented.")] = False,
+    after: After = None,
     nats_url: NatsUrl = None,
     credentials: Credentials = None,
 ) -> None:
     """Run a query (request/reply) and print the reply's data."""
-    body = parse_request(request)
+    body = with_after(parse_request(request), after)
 
     async def work(client: OneClient) -> Any:
         with query_errors(compact=compact):

@@ -12,7 +12,7 @@ import typer
 from one_bus.client import OneClient
 from services.cli.connect import Credentials, NatsUrl, Tenant, run
 from services.cli.output import err, print_json
-from services.cli.query import parse_request, query_errors
+from services.cli.query import After, parse_request, query_errors, with_after
 
 
 def watch(
@@ -25,11 +25,12 @@ def watch(
         int | None, typer.Option("--limit", min=1, help="Stop after this many results.")
     ] = None,
     compact: Annotated[bool, typer.Option(help="One line of JSON per result.")] = False,
+    after: After = None,
     nats_url: NatsUrl = None,
     credentials: Credentials = None,
 ) -> None:
     """Watch a query: print its result now and each time the stored data changes it."""
-    body = parse_request(request)
+    body = with_after(parse_request(request), after)
 
     async def work(client: OneClient) -> None:
         shown = 0

@@ -7,6 +7,8 @@ Acknowledgement policy, chosen explicitly for each message:
   than losing them;
 - transient failure (store or NATS unavailable): nak'ed with exponential backoff, never
   dead-lettered. Writes are idempotent, so a redelivered batch is harmless;
+- asked for its outcome (`One-Outcome-To`, contracts/outcomes.py): answered after the
+  ack or term, never before, so an answer always describes a durable result;
 - a failure nobody foresaw (an exception from decoding, encoding or the store that is
   not an outage): the batch is split in halves until the message that fails is alone, so
   the others are stored at once; that message is nak'ed with backoff and dead-lettered as
@@ -24,10 +26,12 @@ from nats.errors import Error as NatsError
 from opentelemetry import trace
 from opentelemetry.trace import Link
 
+from contracts.outcomes import OutcomeRecord
 from services.ingest.decode import decode
 from services.ingest.input_limits import InputLimits
 from services.ingest.jetstream_message import delivery_count, raw_message
 from services.ingest.metrics import IngestMetrics
+from services.ingest.outcomes import OutcomeReplies
 from services.ingest.rejection import Rejection
 from services.store.failures import TransientStoreError
 from services.store.stored_change import StoredChange
@@ -77,6 +81,7 @@ class BatchHandler:
         *,
         limits: InputLimits,
         retry: RetryPolicy,
+        outcomes: OutcomeReplies | None = None,
     ) -> None:
         self._writer = writer
         self._dead_letters = dead_letters
@@ -84,6 +89,7 @@ class BatchHandler:
         self._metrics = metrics
         self._limits = limits
         self._retry = retry
+        self._outcomes = outcomes
 
     async def handle(self, messages: Sequence[Msg]) -> None:
         started = time.perf_counter()
@@ -138,12 +144,19 @@ class BatchHandler:
             await self._store(batch[:middle])
             await self._store(batch[middle:])
             return
-        for msg in written:
+        for msg, _ in written:
             await msg.ack()
             self._metrics.count(msg.subject, "written")
+        if self._outcomes is not None:
+            # After every ack of the batch: answers are buffered and go out in one flush.
+            for msg, records in written:
+                await self._outcomes.stored(msg, records)
 
-    async def _write_and_publish(self, batch: Sequence[_Decoded]) -> list[Msg]:
-        """The messages written and whose changes JetStream stored; refused ones go to the DLQ."""
+    async def _write_and_publish(
+        self, batch: Sequence[_Decoded]
+    ) -> list[tuple[Msg, tuple[OutcomeRecord, ...]]]:
+        """The messages written and whose changes JetStream stored, each with the records
+        it became; refused ones go to the DLQ."""
         requests = [request for item in batch for request in item.requests]
         # The message each request came from: a protocol message becomes several records.
         owners = [index for index, item in enumerate(batch) for _ in item.requests]
@@ -152,7 +165,14 @@ class BatchHandler:
         await self._change_feed.publish(outcome.changes)
         for owner, reason in refused.items():
             await self._reject(batch[owner].msg, Rejection("store_rejected", reason))
-        return [item.msg for index, item in enumerate(batch) if index not in refused]
+        records: list[list[OutcomeRecord]] = [[] for _ in batch]
+        for index, record in sorted(outcome.records.items()):
+            records[owners[index]].append(record)
+        return [
+            (item.msg, tuple(records[index]))
+            for index, item in enumerate(batch)
+            if index not in refused
+        ]
 
     async def _failed_unexpectedly(self, msg: Msg, error: Exception) -> None:
         delivery = delivery_count(msg)
@@ -182,6 +202,8 @@ class BatchHandler:
         await msg.term()
         self._metrics.count(msg.subject, "dead_lettered")
         self._metrics.dead_letters.labels(reason=rejection.code).inc()
+        if self._outcomes is not None:
+            await self._outcomes.rejected(msg, rejection)
 
     async def _retry_later(self, messages: Sequence[Msg]) -> None:
         self._metrics.store_retries.inc()

@@ -22,6 +22,7 @@ from contracts.dead_letters import (
     HEADER_SUBJECT,
     ORIGINAL_HEADER_PREFIX,
 )
+from contracts.outcomes import OUTCOME_TO_HEADER
 from contracts.subjects import PREFIX
 
 
@@ -118,17 +119,24 @@ class DeadLetterBox:
         return replace(letter, headers=headers, data=original.data or b"")
 
     async def replay(
-        self, letter: DeadLetter, *, data: bytes | None = None, keep: bool = False
+        self,
+        letter: DeadLetter,
+        *,
+        data: bytes | None = None,
+        keep: bool = False,
+        outcome_to: str | None = None,
     ) -> int:
-        """Republish to the original subject (with `data` if given: a fixed body).
+        """Republish to the original subject (with `data` if given: a fixed body), its
+        outcome asked at `outcome_to` if given (docs/outcomes.md).
 
         Returns the new message's ingest stream sequence. The dead letter is deleted
         once JetStream has stored the replay, unless `keep`.
         """
+        headers = {**letter.original_headers(), "Nats-Msg-Id": f"replay:{letter.seq}"}
+        if outcome_to is not None:
+            headers[OUTCOME_TO_HEADER] = outcome_to
         ack = await self._js.publish(
-            letter.original_subject,
-            letter.data if data is None else data,
-            headers={**letter.original_headers(), "Nats-Msg-Id": f"replay:{letter.seq}"},
+            letter.original_subject, letter.data if data is None else data, headers=headers
         )
         if not keep:
             await self._js.delete_msg(self._stream, letter.seq)

@@ -22,6 +22,7 @@ from contracts.dead_letters import (
     HEADER_SUBJECT,
     ORIGINAL_HEADER_PREFIX,
 )
+from contracts.outcomes import OUTCOME_TO_HEADER
 from contracts.subjects import INGEST_KINDS, dlq_subject, is_tenant
 from services.ingest.input_limits import header_bytes
 from services.ingest.jetstream_message import raw_message
@@ -60,6 +61,9 @@ def _original_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], int]:
     budget = MAX_ORIGINAL_HEADERS
     cut = 0
     for name, value in headers.items():
+        if name.lower() == OUTCOME_TO_HEADER.lower():
+            # Where this delivery's outcome went (the rejection itself): a replay asks anew.
+            continue
         if name.lower().startswith("nats-"):
             name = ORIGINAL_HEADER_PREFIX + name[len("Nats-") :]
         size = header_bytes({name: value})

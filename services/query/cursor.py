@@ -38,8 +38,9 @@ class _CursorBody(BaseModel):
 
 
 def cursor_scope(name: str, tenant: str, request: Query) -> str:
-    """What a cursor is valid for: the same query, tenant and filters (any `limit`)."""
-    filters = request.model_dump(mode="json", exclude={"limit", "cursor"})
+    """What a cursor is valid for: the same query, tenant and filters (any `limit`, any
+    `after`: a read-your-writes token says when to read, not what)."""
+    filters = request.model_dump(mode="json", exclude={"limit", "cursor", "after"})
     material = json.dumps([name, tenant, filters], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 

@@ -25,7 +25,8 @@ from contracts.errors import validation_problems
 from contracts.subjects import SubjectError, parse_request_subject
 from services.query.context import QueryContext
 from services.query.entity_lookups import EntityLookups
-from services.query.errors import InvalidRequestError, QueryError
+from services.query.errors import InvalidRequestError, NotYetError, QueryError
+from services.query.progress import IngestProgress
 from services.query.replies import Reply, error_reply, ok_reply
 from services.query.routes import ROUTES
 from services.settings import Settings
@@ -46,9 +47,16 @@ def parse_query_subject(subject: str) -> tuple[str, str]:
 
 
 class QueryDispatcher:
-    def __init__(self, database: AsyncDatabase[dict[str, Any]], settings: Settings) -> None:
+    def __init__(
+        self,
+        database: AsyncDatabase[dict[str, Any]],
+        settings: Settings,
+        progress: IngestProgress | None = None,
+    ) -> None:
         self._database = database
         self._settings = settings
+        # Where `after` waits (progress.py); None: requests with `after` are refused.
+        self._progress = progress
         self._store_slots = asyncio.Semaphore(settings.query_max_concurrency)
         self._entity_lookups = EntityLookups(database, settings.query_timeout_s)
 
@@ -88,6 +96,7 @@ class QueryDispatcher:
             deadline = loop.time() + self._settings.query_timeout_s
         if deadline <= loop.time():
             raise TimeoutError  # the requester has given up: no slot, no read
+        await wait_after(self._progress, tenant, request.after, deadline)
         # asyncio.timeout bounds the wait for a slot and everything else; pymongo.timeout
         # sets maxTimeMS (what is left of the deadline) on every store command inside.
         async with asyncio.timeout_at(deadline + _DEADLINE_SLACK_S), self._store_slots:
@@ -96,3 +105,24 @@ class QueryDispatcher:
                 raise TimeoutError
             with pymongo.timeout(left):
                 return await route.handle(context, request)
+
+
+async def wait_after(
+    progress: IngestProgress | None, tenant: str, after: int | None, deadline: float
+) -> None:
+    """Read-your-writes for every query and watch: wait (holding no store slot) until
+    ingest is done with `tenant`'s writes up to `after`; TimeoutError past `deadline`."""
+    if after is None:
+        return
+    if progress is None:
+        problem = {"loc": ["after"], "msg": "this responder does not follow ingest progress"}
+        raise InvalidRequestError("`after` is not available here", [problem])
+    try:
+        await progress.wait_for(tenant, after, deadline)
+    except TimeoutError:
+        reached = progress.floor(tenant)
+        raise NotYetError(
+            f"ingest has not finished the writes up to sequence {after} in time "
+            f"(done up to {reached})",
+            {"after": after, "reached": reached},
+        ) from None

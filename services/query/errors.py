@@ -20,3 +20,9 @@ class InvalidRequestError(QueryError):
 
 class NotFoundError(QueryError):
     code = "not_found"
+
+
+class NotYetError(QueryError):
+    """`after` named a write ingest had not finished by the request's deadline."""
+
+    code = "timeout"

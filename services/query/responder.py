@@ -48,6 +48,7 @@ from contracts.subjects import (
 from services.query.dispatcher import QueryDispatcher
 from services.query.metrics import QueryMetrics
 from services.query.micro import Endpoint, MicroService
+from services.query.progress import IngestProgress
 from services.query.replies import Reply, error_reply
 from services.query.routes import ROUTES
 from services.security.reply_guard import ReplyGuard
@@ -75,6 +76,14 @@ def requester_budget_s(msg: Msg) -> float | None:
     return int(value) / 1000
 
 
+def request_budget_s(settings: Settings, msg: Msg) -> float:
+    """How long a request may take from its arrival: `query_timeout_s`, or the requester's
+    own `One-Timeout-Ms` when shorter (queries and watches alike)."""
+    requested = requester_budget_s(msg)
+    budget = settings.query_timeout_s
+    return budget if requested is None else min(budget, requested)
+
+
 class QueryResponder:
     def __init__(
         self,
@@ -82,6 +91,7 @@ class QueryResponder:
         database: AsyncDatabase[dict[str, Any]],
         settings: Settings,
         registry: CollectorRegistry | None = None,
+        progress: IngestProgress | None = None,
     ) -> None:
         self._client = client
         registry = registry or CollectorRegistry()
@@ -91,7 +101,11 @@ class QueryResponder:
         # Discovery has no tenant: only service identities' inboxes (plain ones in `dev`).
         self._discovery_guard = ReplyGuard(registry, "discovery", plain_inbox=plain_inbox)
         self._settings = settings
-        self._dispatcher = QueryDispatcher(database, settings)
+        # Shared with the watch responder when the service passes one (its reads coalesce).
+        progress = progress or IngestProgress(
+            client.jetstream(timeout=settings.publish_ack_timeout_s), settings
+        )
+        self._dispatcher = QueryDispatcher(database, settings, progress)
         self.micro = MicroService(ROUTES, settings.query_queue_group)
         self._endpoints = {endpoint.query: endpoint for endpoint in self.micro.endpoints}
         self._subscriptions: list[Subscription] = []
@@ -149,10 +163,7 @@ class QueryResponder:
         task.add_done_callback(self._in_flight.discard)
 
     async def _answer(self, endpoint: Endpoint, msg: Msg, arrived_at: float) -> None:
-        budget = self._settings.query_timeout_s
-        requested = requester_budget_s(msg)
-        if requested is not None:
-            budget = min(budget, requested)
+        budget = request_budget_s(self._settings, msg)
         with tracer.start_as_current_span(
             f"query {endpoint.query}", context=context_of(msg.headers), kind=SpanKind.SERVER
         ) as span:

@@ -28,7 +28,9 @@ from services.ingest.change_feed import ChangeFeed
 from services.ingest.dead_letters import DeadLetters
 from services.ingest.input_limits import InputLimits
 from services.ingest.metrics import IngestMetrics
+from services.ingest.outcomes import OutcomeReplies
 from services.ingest.pull_consumer import PullConsumer
+from services.query.progress import IngestProgress
 from services.query.responder import QueryResponder
 from services.runtime.health import Check, HealthServer, HealthState, beat
 from services.runtime.redact import redact_uri
@@ -76,6 +78,7 @@ class OneBusService:
         self._answering: NatsClient | None = None
         self._ingest_consumer: PullConsumer | None = None
         self._responder: QueryResponder | None = None
+        self._progress: IngestProgress | None = None
         # Live queries ride with the query side (docs/watch.md).
         self.watches: WatchService | None = None
         self._watch_responder: WatchResponder | None = None
@@ -136,6 +139,9 @@ class OneBusService:
         # the JetStream API, docs/security.md) reads MongoDB only.
         if settings.declare_streams and self._ingest:
             await declare_streams(js, settings)
+        # Answers (query replies, watch pushes, write outcomes) leave on the responder
+        # identity's connection where one is configured.
+        answering = await self._connect_answering(client)
         if self._ingest:
             max_payload = client.max_payload
             limits = InputLimits(
@@ -154,11 +160,19 @@ class OneBusService:
                     settings.retry_max_delay_s,
                     settings.max_deliveries,
                 ),
+                outcomes=OutcomeReplies(
+                    answering, self.metrics_registry, plain_inbox=settings.replies_to_plain_inbox
+                ),
             )
             self._ingest_consumer = PullConsumer(js, settings, handler.handle)
         if self._query:
-            answering = await self._connect_answering(client)
-            self._responder = QueryResponder(answering, database, settings, self.metrics_registry)
+            # One for queries and watches: their waits on `after` share each read.
+            self._progress = IngestProgress(
+                client.jetstream(timeout=settings.publish_ack_timeout_s), settings
+            )
+            self._responder = QueryResponder(
+                answering, database, settings, self.metrics_registry, self._progress
+            )
             await self._responder.start()
             if settings.watch_enabled:
                 await self._start_watches(client, database)
@@ -280,7 +294,7 @@ class OneBusService:
             return
         self.watches = watches
         self._watch_responder = WatchResponder(
-            self._answering or client, watches, self.settings, self.metrics_registry
+            self._answering or client, watches, self.settings, self.metrics_registry, self._progress
         )
         await self._watch_responder.start()
 
@@ -330,6 +344,9 @@ class OneBusService:
         if self.watches is not None:
             await self.watches.stop()
             self.watches = None
+        if self._progress is not None:
+            await self._progress.stop()
+            self._progress = None
         if self._answering is not None:
             answering, self._answering = self._answering, None
             if answering is not self._client:

@@ -13,7 +13,9 @@ The rule, for an asker of tenant `t` (or `""`: a service identity, for discovery
   layout, services/security/roles.py): only `t`'s own, and only a kind the layout gives
   a tenant (`pub`, `sub`), so the prefix names one identity;
 - `_INBOX_SERVICE.<role>.…`: only to a service asker (discovery), never to a tenant, and
-  only the inbox of a role that may ask (`ASKING_SERVICE_ROLES`: the operator);
+  only the inbox of a role that may ask (`ASKING_SERVICE_ROLES`: the operator). Write
+  outcomes are the one answer a service may also ask for on a tenant's subject (the
+  operator replays dead letters there): their guard takes `service_askers`;
 - plain `_INBOX.…`: only where the layout lets clients use it (`plain_inbox`): the open
   `dev` layout, where every client uses `_INBOX.<nuid>.<n>`. In the secure layout every
   identity has a prefix of its own, so a plain inbox is somebody else's or nobody's;
@@ -55,9 +57,12 @@ class Refusal(StrEnum):
     PLAIN_INBOX = "plain_inbox"  # `_INBOX.…` where identities have prefixes of their own
 
 
-def refusal(tenant: str, subject: str, *, plain_inbox: bool = False) -> Refusal | None:
+def refusal(
+    tenant: str, subject: str, *, plain_inbox: bool = False, service_askers: bool = False
+) -> Refusal | None:
     """Why an answer to an asker of `tenant` (`""`: a service identity) may not go to
-    `subject`; None if it may."""
+    `subject`; None if it may. `service_askers`: on a tenant's subject, the asker may
+    also be a service identity that may ask (a replay's outcome)."""
     if not subject or not _NOT_IN_A_SUBJECT.isdisjoint(subject):
         return Refusal.MALFORMED
     tokens = subject.split(".")
@@ -74,7 +79,7 @@ def refusal(tenant: str, subject: str, *, plain_inbox: bool = False) -> Refusal 
     if head == SERVICE_INBOX:
         if len(tokens) < 3:
             return Refusal.MALFORMED
-        if tenant or tokens[1] not in ASKING_SERVICE_ROLES:
+        if (tenant and not service_askers) or tokens[1] not in ASKING_SERVICE_ROLES:
             return Refusal.SERVICE_INBOX
         return None
     if head == PLAIN_INBOX:
@@ -125,15 +130,25 @@ def _refused_counter(registry: CollectorRegistry) -> Counter:
 class ReplyGuard:
     """The rule for one responder (`responder`: a fixed name, the metric's label)."""
 
-    def __init__(self, registry: CollectorRegistry, responder: str, *, plain_inbox: bool) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        responder: str,
+        *,
+        plain_inbox: bool,
+        service_askers: bool = False,
+    ) -> None:
         self.plain_inbox = plain_inbox
+        self._service_askers = service_askers
         counter = _refused_counter(registry)
         self._refused = {reason: counter.labels(responder, reason.value) for reason in Refusal}
 
     def allows(self, tenant: str, reply: str) -> bool:
         """Whether to answer an asker of `tenant` (`""`: a service identity) at `reply`;
         a refusal is counted."""
-        reason = refusal(tenant, reply, plain_inbox=self.plain_inbox)
+        reason = refusal(
+            tenant, reply, plain_inbox=self.plain_inbox, service_askers=self._service_askers
+        )
         if reason is None:
             return True
         self._refused[reason].inc()

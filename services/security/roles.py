@@ -140,7 +140,16 @@ def _ingest_publish(ingest_consumer: str) -> tuple[str, ...]:
         f"$JS.API.CONSUMER.INFO.{INGEST_STREAM}.{ingest_consumer}",
         f"$JS.API.CONSUMER.MSG.NEXT.{INGEST_STREAM}.{ingest_consumer}",
         f"$JS.ACK.{INGEST_STREAM}.{ingest_consumer}.>",
+        # Write outcomes (docs/outcomes.md) to the asking publisher's inbox (the reply
+        # rule keeps each tenant's in its own) and to operators replaying dead letters.
+        f"{TENANT_INBOX}.*.>",
+        f"{inbox_prefix(Role.OPERATOR)}.>",
     )
+
+
+def _progress_read(ingest_consumer: str) -> tuple[str, ...]:
+    """Read-your-writes (`after`): the ingest consumer's ack floor, nothing else of it."""
+    return (f"$JS.API.CONSUMER.INFO.{INGEST_STREAM}.{ingest_consumer}",)
 
 
 _REQUESTS: Final = (f"{PREFIX}.*.query.>", f"{PREFIX}.*.watch.>", "$SRV.>")
@@ -189,7 +198,11 @@ def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> 
             publish=_ANSWERS, subscribe=(*_REQUESTS, f"{inbox}.>"), inbox_prefix=inbox
         )
     if role is Role.QUERY:
-        return Permissions(publish=_WATCH_PUBLISH, subscribe=(f"{inbox}.>",), inbox_prefix=inbox)
+        return Permissions(
+            publish=(*_WATCH_PUBLISH, *_progress_read(ingest_consumer)),
+            subscribe=(f"{inbox}.>",),
+            inbox_prefix=inbox,
+        )
     if role is Role.SERVICE:
         return Permissions(
             publish=(*_ingest_publish(ingest_consumer), *_WATCH_PUBLISH),

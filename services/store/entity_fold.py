@@ -38,6 +38,7 @@ from typing import Any, Final
 
 from contracts.commands import EntityArchive, EntityDelete, EntityUpsert
 from contracts.ontology import LifecycleEventType
+from contracts.outcomes import Effect
 from contracts.records import ChangeOp
 from contracts.search_terms import search_terms
 from services.store.indexes import NAME_TERMS
@@ -87,6 +88,28 @@ class AppliedStep:
     request: WriteRequest
     op: ChangeOp
     document: Document
+
+
+def step_effect(step: AppliedStep) -> Effect:
+    """What the step's command did to the entity, read off the state right after it.
+
+    Read off the merged state rather than off what was stored before, so a redelivered
+    command (merged again into the state it made) tells the same as the first delivery.
+    """
+    command = step.request.command
+    assert isinstance(command, EntityCommand)
+    version = entity_version(command.updatedAt, step.request.seq)
+    document = step.document
+    if step.op == "upsert":
+        if document.get("contentVersion") != version:
+            return "unchanged"
+        first = document["first"] == version and document["firstOp"] == "upsert"
+        return "created" if first else "updated"
+    if step.op == "delete":
+        took = document.get("deleteVersion") == version and "deletedAt" in document
+        return "deleted" if took else "unchanged"
+    took = document.get("archiveVersion") == version and document.get("status") == "archived"
+    return "archived" if took else "unchanged"
 
 
 @dataclass(frozen=True, slots=True)

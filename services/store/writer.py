@@ -23,6 +23,8 @@ from contracts.commands import (
     TagDelete,
     TagSet,
 )
+from contracts.ontology import Collection
+from contracts.outcomes import Effect, OutcomeRecord
 from contracts.records import ChangeOp
 from services.store import documents
 from services.store.entity_fold import (
@@ -31,6 +33,7 @@ from services.store.entity_fold import (
     EntityCommand,
     entity_version,
     fold_entities,
+    step_effect,
 )
 from services.store.entity_swap import EntitySwap
 from services.store.failures import TransientStoreError, bulk_write_errors
@@ -46,11 +49,42 @@ _MAX_MERGE_ROUNDS = 8
 
 @dataclass(slots=True)
 class BatchOutcome:
-    """What became of a batch: changes to publish, and requests the store refused."""
+    """What became of a batch: changes to publish, requests the store refused, and what
+    each stored request did to its record (its outcome, contracts/outcomes.py)."""
 
     changes: list[StoredChange] = field(default_factory=list)
     # Index into the batch → why the store refused it (bad input: never retried).
     failed: dict[int, str] = field(default_factory=dict)
+    # Index into the batch → the record it wrote, for every request not failed.
+    records: dict[int, OutcomeRecord] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Effects:
+    """A write's record and what it did, told by how the write went (writer._run)."""
+
+    record: OutcomeRecord
+    # Inserted plainly (no document had its id); applied by the guarded upsert (one
+    # had); refused by the guard (a newer version, or the record, is stored).
+    inserted: Effect
+    applied: Effect
+    stale: Effect
+
+    @classmethod
+    def of(
+        cls,
+        collection: Collection,
+        id: str,
+        inserted: Effect,
+        applied: Effect,
+        stale: Effect,
+        **fields: str,
+    ) -> "_Effects":
+        record = OutcomeRecord(collection=collection, id=id, effect=inserted, **fields)
+        return cls(record, inserted, applied, stale)
+
+    def outcome(self, effect: Effect) -> OutcomeRecord:
+        return self.record.model_copy(update={"effect": effect})
 
 
 @dataclass(slots=True)
@@ -60,11 +94,21 @@ class _Bulk:
     operations: list[GuardedWrite] = field(default_factory=list)
     origins: list[list[int]] = field(default_factory=list)
     changes: list[list[StoredChange]] = field(default_factory=list)
+    # The outcome of the request an operation is for (None: part of another's, such as
+    # an entity's lifecycle event).
+    effects: list[_Effects | None] = field(default_factory=list)
 
-    def add(self, origins: list[int], operation: GuardedWrite, changes: list[StoredChange]) -> None:
+    def add(
+        self,
+        origins: list[int],
+        operation: GuardedWrite,
+        changes: list[StoredChange],
+        effects: _Effects | None = None,
+    ) -> None:
         self.operations.append(operation)
         self.origins.append(origins)
         self.changes.append(changes)
+        self.effects.append(effects)
 
 
 class StoreWriter:
@@ -96,24 +140,38 @@ class StoreWriter:
             if isinstance(command, EventPublish):
                 document = documents.event_document(request)
                 change = StoredChange.of("events", command.type, "create", document)
-                events.add([index], documents.insert_once(document), [change])
+                # Events are immutable: one stored under this id stays as it is.
+                effects = _Effects.of("events", command.id, "created", "duplicate", "duplicate")
+                events.add([index], documents.insert_once(document), [change], effects)
             elif isinstance(command, ConnectionCreate):
                 document = documents.connection_document(request)
                 change = StoredChange.of(
                     "connections", command.relationshipType, "create", document
                 )
                 operation = documents.connection_create(document, request.seq)
-                connections.add([index], operation, [change])
+                # Applied: it fills a tombstone, or is this create again; stale: an
+                # earlier create of the id is stored.
+                effects = _Effects.of("connections", command.id, "created", "created", "duplicate")
+                connections.add([index], operation, [change], effects)
             elif isinstance(command, ConnectionDelete):
                 operation, document = documents.connection_delete(request)
                 type_token = document["relationshipType"] or "unknown"
                 change = StoredChange.of("connections", type_token, "delete", document)
-                connections.add([index], operation, [change])
+                effects = _Effects.of("connections", command.id, "deleted", "deleted", "deleted")
+                connections.add([index], operation, [change], effects)
             elif isinstance(command, TagSet | TagDelete):
                 operation, document = documents.tag_write(request)
                 op: ChangeOp = "set" if isinstance(command, TagSet) else "delete"
                 change = StoredChange.of("tags", op, op, document, version=request.seq)
-                tags.add([index], operation, [change])
+                tag = {"key": command.key, "value": command.value}
+                effects = (
+                    _Effects.of("tags", command.entityId, "created", "updated", "unchanged", **tag)
+                    if op == "set"
+                    else _Effects.of(
+                        "tags", command.entityId, "deleted", "deleted", "unchanged", **tag
+                    )
+                )
+                tags.add([index], operation, [change], effects)
 
         outcome = BatchOutcome()
         # One collection after the other, not side by side: the store is the bound, and
@@ -208,6 +266,7 @@ class StoreWriter:
                     outcome.failed[position[id(step.request)]] = failed[key]
                 elif key not in conflicts:
                     outcome.changes.append(_entity_change(step))
+                    outcome.records[position[id(step.request)]] = _entity_record(step)
             pending = [r for r in pending if _entity_key(r) in conflicts]
         if pending:
             raise TransientStoreError(f"{len(pending)} entity writes kept losing to other writers")
@@ -216,6 +275,16 @@ class StoreWriter:
 def _entity_key(request: WriteRequest) -> str:
     assert isinstance(request.command, EntityCommand)
     return record_key(request.tenant, request.command.id)
+
+
+def _entity_record(step: AppliedStep) -> OutcomeRecord:
+    document = step.document
+    return OutcomeRecord(
+        collection="entities",
+        id=document["id"],
+        effect=step_effect(step),
+        version=document["version"],
+    )
 
 
 def _entity_change(step: AppliedStep) -> StoredChange:
@@ -236,6 +305,7 @@ async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: Batc
     guarded = [i for i, op in enumerate(operations) if op.insert is None]
     plain = [(i, op.insert) for i, op in enumerate(operations) if op.insert is not None]
     inserts = [i for i, _ in plain]
+    inserted = set(inserts)
     if plain:
         try:
             await collection.insert_many([document for _, document in plain], ordered=False)
@@ -243,6 +313,7 @@ async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: Batc
             collided, refused = bulk_write_errors(error)
             failed.update({inserts[i]: why for i, why in refused.items()})
             guarded = sorted(guarded + [inserts[i] for i in collided])
+            inserted -= {inserts[i] for i in collided}
     if guarded:
         try:
             await collection.bulk_write([operations[i].bulk_op() for i in guarded], ordered=False)
@@ -259,5 +330,17 @@ async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: Batc
         if position in failed:
             for origin in bulk.origins[position]:
                 outcome.failed[origin] = failed[position]
-        elif position not in stale:
+            continue
+        if position not in stale:
             outcome.changes.extend(changes)
+        effects = bulk.effects[position]
+        if effects is not None:
+            effect = (
+                effects.stale
+                if position in stale
+                else effects.inserted
+                if position in inserted
+                else effects.applied
+            )
+            for origin in bulk.origins[position]:
+                outcome.records[origin] = effects.outcome(effect)

@@ -35,9 +35,11 @@ from contracts.subjects import (
     request_tenant,
 )
 from contracts.watches import WATCH_MODELS, WATCHABLE_MODELS, WatchControl
-from services.query.dispatcher import MAX_REQUEST_BYTES
-from services.query.errors import InvalidRequestError
+from services.query.dispatcher import MAX_REQUEST_BYTES, wait_after
+from services.query.errors import InvalidRequestError, QueryError
+from services.query.progress import IngestProgress
 from services.query.replies import Reply, error_reply, ok_reply
+from services.query.responder import request_budget_s
 from services.security.reply_guard import ReplyGuard, asker_of
 from services.settings import Settings
 from services.watch.service import LimitExceededError, WatchGoneError, WatchService
@@ -62,12 +64,17 @@ class WatchResponder:
         watches: WatchService,
         settings: Settings,
         registry: CollectorRegistry | None = None,
+        progress: IngestProgress | None = None,
     ) -> None:
         self._client = client
         registry = registry or CollectorRegistry()
         plain_inbox = settings.replies_to_plain_inbox
         self._guard = ReplyGuard(registry, "watch", plain_inbox=plain_inbox)
         self._deliver_to_guard = ReplyGuard(registry, "watch_deliver_to", plain_inbox=plain_inbox)
+        # `after` on a watch: its first result waits for ingest (progress.py).
+        self._progress = progress or IngestProgress(
+            client.jetstream(timeout=settings.publish_ack_timeout_s), settings
+        )
         self._watches = watches
         self._settings = settings
         self._subscription: Subscription | None = None
@@ -99,8 +106,8 @@ class WatchResponder:
     async def _answer(self, msg: Msg) -> None:
         try:
             reply = ok_reply(await self._handle(msg))
-        except InvalidRequestError as error:
-            reply = error_reply("invalid_request", error.message, error.details)
+        except QueryError as error:
+            reply = error_reply(error.code, error.message, error.details)
         except ValidationError as error:
             problems = validation_problems(error)
             reply = error_reply("invalid_request", f"invalid {error.title} request", problems)
@@ -147,6 +154,10 @@ class WatchResponder:
             raise InvalidRequestError("deliverTo must be an inbox of your own", [invalid])
         fields = {field: getattr(watch, field) for field in watch.model_fields_set}
         fields.pop("deliverTo", None)
+        # Read-your-writes for the first result only: later results follow the changes.
+        after = fields.pop("after", None)
+        deadline = asyncio.get_running_loop().time() + request_budget_s(self._settings, msg)
+        await wait_after(self._progress, tenant, after, deadline)
         request = WATCHABLE_MODELS[name].model_validate(fields)
         started = await self._watches.start_watch(
             tenant, name, request, deliver_to, asker_of(msg.reply, tenant)

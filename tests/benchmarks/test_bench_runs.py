@@ -19,7 +19,7 @@ def test_a_small_benchmark_runs_every_part_and_writes_its_report(tmp_path: Path)
     out = tmp_path / "bench-out"
     argv = [sys.executable, "-m", "benchmarks", "--messages", "60", "--rounds", "1",
             "--processes", "1", "--requests", "5", "--rss-messages", "200",
-            "--out", str(out)]  # fmt: skip
+            "--outcome-messages", "64", "--out", str(out)]  # fmt: skip
     run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -31,4 +31,13 @@ def test_a_small_benchmark_runs_every_part_and_writes_its_report(tmp_path: Path)
         "entities.get", "entities.list", "events.list", "graph.traverse"
     }  # fmt: skip
     assert report["rss"]["messages"] == 200
+    outcomes = report["outcomes"]
+    # Every message that asked was answered, and every latency row has its samples.
+    assert {t["answered"] for t in outcomes["throughput"] if t["outcomes"]} == {64}
+    assert {(row["what"], row["publishers"]) for row in outcomes["latency"]} == {
+        (what, publishers)
+        for what in ("publish → change (no outcome)", "publish → outcome")
+        for publishers in (1, 64)
+    }
+    assert all(row["samples"] > 0 for row in outcomes["latency"] + outcomes["queries"])
     assert (out / "bench.png").stat().st_size > 0

@@ -1,6 +1,8 @@
 """The complete example of docs/sdk.md runs, as a user would run it, against real servers."""
 
+import ast
 import asyncio
+import inspect
 import os
 import re
 import sys
@@ -35,3 +37,26 @@ async def test_the_complete_example_runs(nats_url: str, tenant: str, tmp_path: P
     assert "search: ['Ada Lovelace']" in text
     assert "event: payment_event processed" in text
     assert "not found: not_found" in text
+    assert "rejected: subject_mismatch" in text
+    assert re.search(r"payment \S+ is ONE_INGEST #\d+: created", text), text
+
+
+README = DOC.parents[1] / "README.md"
+
+
+def readme_snippet() -> str:
+    blocks: list[str] = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    return next(block for block in blocks if "from one_bus import OneClient" in block)
+
+
+async def test_the_readme_snippet_runs_as_written(nats_url: str) -> None:
+    """Top-level `await`, as in a notebook or `python -m asyncio`; against the test's
+    servers instead of the default URL. Its read right after its writes finds them."""
+    source = readme_snippet().replace("nats://127.0.0.1:4222", nats_url)
+    code = compile(source, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    namespace: dict[str, object] = {}
+    result = eval(code, namespace)
+    if inspect.iscoroutine(result):
+        await result
+    creator = namespace["creator"]
+    assert getattr(creator, "name", None) == "Ada Lovelace"

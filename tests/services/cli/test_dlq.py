@@ -109,6 +109,7 @@ async def test_replay_with_a_fixed_payload_stores_it_and_removes_the_dead_letter
 
     assert code == 0, output
     assert f"replayed dead letter {invalid['seq']}" in output
+    assert "stored: entities c1 created" in output
     stored = await eventually(
         lambda: bus_db.entities.find({"groupId": tenant, "id": "c1"}).to_list(), bool
     )
@@ -126,7 +127,9 @@ async def test_replay_as_is_with_keep_dead_letters_it_again_and_keeps_the_origin
 
     code, output = await one_bus(nats_url, "replay", str(malformed["seq"]), "--keep")
 
-    assert code == 0, output
+    # Dead-lettered again, and said so (not "replayed" as if all was well): exit 3.
+    assert code == 3, output
+    assert "rejected again: malformed_json" in output
     letters = await eventually(lambda: listed(nats_url, tenant), lambda got: len(got) == 3)
     assert [letter["reason"] for letter in letters] == [
         "malformed_json",

@@ -47,9 +47,20 @@ async def test_import_stores_good_lines_and_reports_dead_letters_with_their_line
     assert summary["skippedLines"][0]["line"] == 31
     assert await bus_db.entities.count_documents({"groupId": tenant}) == 200
 
+    assert summary["stored"] == {"created": 201}  # 200 entities and a tag, from outcomes
+
     again = await one_bus("import", str(source), "-t", tenant, "--json", nats_url=nats_url)
-    # Same lines, same message ids: the stream drops every one as a duplicate.
-    assert json.loads(again.out)["duplicates"] == 202
+    # Same lines, same message ids: the stream drops every one as a duplicate; the line
+    # dead-lettered the first time is still dead-lettered, not "accepted".
+    rerun = json.loads(again.out)
+    assert rerun["duplicates"] == 202
+    assert (rerun["accepted"], rerun["deadLettered"], rerun["reasons"]) == (
+        201,
+        1,
+        {"invalid_payload": 1},
+    )
+    assert rerun["deadLetters"][0]["line"] == 11
+    assert again.code == 2
 
 
 async def test_a_clean_import_exits_0_with_a_readable_summary(

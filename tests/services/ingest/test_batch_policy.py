@@ -38,6 +38,7 @@ class FakeMsg:
     @property
     def metadata(self) -> SimpleNamespace:
         return SimpleNamespace(
+            stream="ONE_INGEST",
             sequence=SimpleNamespace(stream=self.seq),
             timestamp=datetime(2026, 12, 1, tzinfo=UTC),
             num_delivered=self.delivered,

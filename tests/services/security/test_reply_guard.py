@@ -108,6 +108,19 @@ def test_refusals_are_counted_per_responder_and_reason() -> None:
     assert refused("watch", Refusal.NOT_AN_INBOX) == 0
 
 
+def test_a_write_outcome_may_also_go_to_the_operator_replaying_on_a_tenants_subject() -> None:
+    # The operator publishes replays on the tenant's ingest subjects and asks there.
+    outcomes = ReplyGuard(CollectorRegistry(), "outcomes", plain_inbox=False, service_askers=True)
+    assert outcomes.allows("acme", "_INBOX_SERVICE.operator.abc.1")
+    assert outcomes.allows("acme", "_INBOX_TENANT.acme.pub.abc.1")
+    # Still never another tenant's inbox, another service's, or the bus's own subjects.
+    assert not outcomes.allows("acme", "_INBOX_TENANT.beta.pub.abc.1")
+    assert not outcomes.allows("acme", "_INBOX_SERVICE.ingest.abc")
+    assert not outcomes.allows("acme", "one.v1.acme.changes.entities.creator")
+    # Queries do not take it: a tenant's query is never answered at a service's inbox.
+    assert refusal("acme", "_INBOX_SERVICE.operator.abc.1") is Refusal.SERVICE_INBOX
+
+
 def test_one_asker_is_one_identity_in_the_secure_layout() -> None:
     # Whatever a tenant's client puts after its prefix, the prefix is its identity's.
     assert asker_of("_INBOX_TENANT.acme.pub.conn1.42", "acme") == "_INBOX_TENANT.acme.pub"

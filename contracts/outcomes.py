@@ -1,0 +1,105 @@
+"""Write outcomes: what ingest did with a message whose publisher asked (docs/outcomes.md).
+
+A publisher asks by sending the message with the header `One-Outcome-To: <inbox>`, a
+subject it subscribes to. Once the message is durable in the store (or in the dead-letter
+stream) and acked, ingest publishes one `Outcome` there as JSON, with core NATS: at most
+once, never before the write is durable. The inbox must be the publisher's own: an inbox
+(`_INBOX…`), and a tenant inbox (`_INBOX_TENANT.<tenant>.…`) only of the message's tenant;
+any other target is dropped.
+
+`seq` is the message's ingest stream sequence, the token a query or watch passes as
+`after` to see every write of the tenant up to it (read-your-writes).
+"""
+
+from typing import Annotated, Final, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from contracts.dead_letters import DeadLetterReason
+from contracts.ontology import Collection
+from contracts.watches import DeliverTo
+
+OUTCOME_TO_HEADER: Final = "One-Outcome-To"
+"""Request header: the publisher's inbox the outcome of this write goes to."""
+
+Effect = Literal["created", "updated", "unchanged", "deleted", "archived", "duplicate"]
+"""What a write did to one record.
+
+- `created`: the record is new (an entity: its oldest command is this upsert);
+- `updated`: an entity's content or a tag was replaced by this write;
+- `unchanged`: stale, a newer version is stored (an older upsert, delete, archive or
+  tag write arriving late): nothing visible changed;
+- `deleted` / `archived`: this delete or archive is the entity's (or connection's,
+  tag's) newest and took effect;
+- `duplicate`: a record with this id was stored before and is kept as it is (an event
+  or connection id published again); also what the SDK reports, without asking ingest,
+  when JetStream's PubAck says `duplicate` (the message never reached ingest).
+"""
+
+EFFECTS: Final[tuple[str, ...]] = get_args(Effect)
+
+
+class OutcomeRecord(BaseModel):
+    """One record a write became (a protocol message can become several)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    collection: Collection
+    # The record's id; for a tag, the tagged entity's id (with `key` and `value`).
+    id: str
+    effect: Effect
+    # Entities: the stored version after the write, `<updatedAt>.<stream seq>` (zero
+    # padded, ordered as strings); newer than this write's own when `unchanged`.
+    version: str | None = None
+    key: str | None = None
+    value: str | None = None
+
+
+class _Outcome(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # The ingest stream and sequence of the message: `seq` is the `after` token.
+    stream: str
+    seq: Annotated[int, Field(ge=0)]
+
+
+class Stored(_Outcome):
+    """The write is in the store (every record it became)."""
+
+    status: Literal["stored"] = "stored"
+    records: tuple[OutcomeRecord, ...] = ()
+    # JetStream's PubAck said duplicate: the stream had this Nats-Msg-Id already, so
+    # ingest never saw the message again (set by the SDK, never by ingest).
+    duplicate: bool = False
+
+    @property
+    def effect(self) -> Effect:
+        """The write's effect: its (first) record's, or `duplicate` for a PubAck duplicate."""
+        if self.duplicate or not self.records:
+            return "duplicate" if self.duplicate else "unchanged"
+        return self.records[0].effect
+
+
+class Rejected(_Outcome):
+    """The write was dead-lettered: `code` is its `One-Dlq-Reason`, `message` the error."""
+
+    status: Literal["rejected"] = "rejected"
+    code: DeadLetterReason
+    message: str
+
+
+Outcome = Annotated[Stored | Rejected, Field(discriminator="status")]
+OUTCOME: Final[TypeAdapter[Stored | Rejected]] = TypeAdapter(Outcome)
+
+_TARGET: Final[TypeAdapter[str]] = TypeAdapter(DeliverTo)
+
+
+def valid_target(subject: str) -> bool:
+    """Whether `subject` is a concrete NATS subject an outcome could be published to
+    (printable tokens, no wildcard, at most 256 characters); whose inbox it is, is the
+    service's reply rule."""
+    try:
+        _TARGET.validate_python(subject)
+    except ValidationError:
+        return False
+    return True
