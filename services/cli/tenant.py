@@ -412,4 +412,6 @@ def remove(
         return
     out.print(f"removed tenant {name}")
     for field, value in removal.model_dump(exclude={"tenant"}).items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
         out.print(f"  {field.replace('_', ' ')}: {value}")

@@ -388,6 +388,8 @@ class Removal(BaseModel):
     """What `remove_tenant` did, counted (shown to the platform owner)."""
 
     tenant: str
+    # Input not yet stored, dropped; `input_erased` counts all of its input in the stream
+    # (what was stored from it stays, unless purged).
     backlog_dropped: int = 0
     ingest_stream_deleted: bool = False
     consumers_deleted: int = 0
@@ -433,6 +435,7 @@ async def remove_tenant(
     removal = Removal(tenant=tenant)
     stream = ingest_stream_of(settings, tenant)
     subjects = _tenant_filter(tenant)
+    removal.backlog_dropped = (await backlog(js, settings, tenant)).messages
     for consumer_stream, name in await tenant_consumers(js, settings, tenant):
         try:
             await js.delete_consumer(consumer_stream, name)
@@ -450,7 +453,6 @@ async def remove_tenant(
         removal.input_erased = await _subject_count(js, stream, subjects)
         if removal.input_erased:
             await js.purge_stream(stream, subject=subjects)
-    removal.backlog_dropped = removal.input_erased
     removal.watches_ended = await end_watches(client, js, settings, tenant)
     try:
         kv = await tenants_bucket(js, declare=False)

@@ -168,6 +168,7 @@ async def test_a_lane_consumers_pending_messages_are_the_tenants_backlog(
     assert usage.backlog.oldest_age_s is not None
     removal = await remove_tenant(nats_client, js, settings, tenant)
     assert removal.consumers_deleted == 1
+    assert removal.backlog_dropped == 5
     assert await tenant_consumers(js, settings, tenant) == []
     assert await subject_count(js, settings.ingest_stream, f"one.v1.{tenant}.>") == 0
 
