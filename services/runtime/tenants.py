@@ -12,6 +12,7 @@
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable
 from typing import Any, Final
@@ -20,13 +21,13 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
-from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
-from pydantic import BaseModel, ConfigDict
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.ontology import COLLECTIONS
 from contracts.subjects import PREFIX, is_tenant
-from contracts.tenancy import TenantQuotas, tenant_ingest_stream
+from contracts.tenancy import TENANTS_BUCKET, TenantQuotas, tenant_ingest_stream
 from services.runtime.streams import declare_tenant_stream, delete_tenant_stream
 from services.runtime.tenant_directory import (
     delete_quotas,
@@ -38,6 +39,8 @@ from services.security.roles import lane_consumer_name
 from services.settings import Settings
 from services.watch.service import ended_body
 from services.watch.store import WATCH_PREFIX, WatchRecord
+
+log = logging.getLogger(__name__)
 
 _OPERATION_HEADER: Final = "KV-Operation"
 # How long reading a whole KV bucket (the watches) may take before it is a failure.
@@ -93,19 +96,12 @@ async def apply_quotas(
 
 async def registered_tenants(js: JetStreamContext) -> dict[str, TenantQuotas]:
     """Every tenant with an entry in the tenants bucket, and its own quotas."""
-    try:
-        kv = await tenants_bucket(js, declare=False)
-    except BucketNotFoundError:
-        return {}
-    try:
-        keys = await kv.keys()
-    except NoKeysError:
-        return {}
     found = {}
-    for key in sorted(keys):
-        quotas = await read_quotas(kv, key)
-        if quotas is not None:
-            found[key] = quotas
+    for tenant, value in sorted((await bucket_entries(js, TENANTS_BUCKET)).items()):
+        try:
+            found[tenant] = TenantQuotas.model_validate_json(value)
+        except ValidationError as error:
+            log.warning("ignoring the quotas of tenant %r: %s", tenant, error)
     return found
 
 
@@ -218,9 +214,9 @@ async def backlog(js: JetStreamContext, settings: Settings, tenant: str) -> Back
     return Backlog(messages=messages, bytes=held, oldest_age_s=oldest, measured_from=source)
 
 
-async def watch_records(js: JetStreamContext, bucket: str) -> dict[str, WatchRecord]:
-    """Every watch in the watches bucket (key -> record), read once through an ordered
-    consumer (one pass, not one request per key)."""
+async def bucket_entries(js: JetStreamContext, bucket: str) -> dict[str, bytes]:
+    """The current value of every key of a KV bucket, read in one pass through an ordered
+    consumer (not one request per key); {} if there is no such bucket."""
     try:
         kv = await js.key_value(bucket)
     except BucketNotFoundError:
@@ -228,17 +224,15 @@ async def watch_records(js: JetStreamContext, bucket: str) -> dict[str, WatchRec
     if (await kv.status()).values == 0:
         return {}
     prefix = f"$KV.{bucket}."
-    found: dict[str, WatchRecord] = {}
+    found: dict[str, bytes] = {}
     loaded = asyncio.Event()
 
     async def arrived(msg: Msg) -> None:
         key = msg.subject[len(prefix) :]
-        deleted = (msg.headers or {}).get(_OPERATION_HEADER) in ("DEL", "PURGE")
-        if key.startswith(WATCH_PREFIX):
-            if deleted:
-                found.pop(key, None)
-            else:
-                found[key] = WatchRecord.model_validate_json(msg.data)
+        if (msg.headers or {}).get(_OPERATION_HEADER) in ("DEL", "PURGE"):
+            found.pop(key, None)
+        else:
+            found[key] = msg.data
         if msg.metadata.num_pending == 0:
             loaded.set()
 
@@ -255,6 +249,19 @@ async def watch_records(js: JetStreamContext, bucket: str) -> dict[str, WatchRec
     finally:
         await subscription.unsubscribe()
     return found
+
+
+async def watch_records(js: JetStreamContext, bucket: str) -> dict[str, WatchRecord]:
+    """Every watch in the watches bucket, by key (entries that are no watch are skipped)."""
+    records = {}
+    for key, value in (await bucket_entries(js, bucket)).items():
+        if not key.startswith(WATCH_PREFIX):
+            continue
+        try:
+            records[key] = WatchRecord.model_validate_json(value)
+        except ValidationError as error:
+            log.warning("ignoring %s of %s: %s", key, bucket, error)
+    return records
 
 
 def _is_tenants(consumer: ConsumerInfo, tenant: str, lane: str) -> bool:
