@@ -104,6 +104,14 @@ async def test_quotas_in_the_per_tenant_layout_are_the_streams_limits_at_once(
     assert ack.stream == stream
     assert tenant in await registered_tenants(js)
 
+    # Removed: its stream goes, backlog with it (nothing took it: no consumer yet).
+    removal = await remove_tenant(private_client, js, settings, tenant)
+    assert removal.ingest_stream_deleted
+    assert removal.backlog_dropped == 3
+    assert removal.quotas_deleted
+    assert tenant not in await registered_tenants(js)
+    assert [info.config.name for info in await js.streams_info()].count(stream) == 0
+
 
 async def test_usage_counts_records_dead_letters_watches_consumers_and_quotas(
     bus: OneBusService,
