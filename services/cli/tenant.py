@@ -157,6 +157,18 @@ def _await_reload(layout: SecureLayout) -> None:
         err.print("[yellow]warning:[/] the running nats-server has not reloaded its users")
 
 
+def _roles(names: list[str]) -> tuple[Role, ...]:
+    allowed = {role.value: role for role in TENANT_ROLES}
+    unknown = [name for name in names if name not in allowed]
+    if unknown:
+        raise _fail(
+            f"not a tenant role: {', '.join(unknown)} (tenant roles: {', '.join(allowed)}; "
+            "the platform owner is the operator identity)",
+            2,
+        )
+    return tuple(allowed[name] for name in names)
+
+
 def _quotas(**fields: int | None) -> TenantQuotas:
     return TenantQuotas(**fields)
 
@@ -175,8 +187,13 @@ async def _with_admin(
 def add(
     name: Name,
     role: Annotated[
-        list[Role] | None,
-        typer.Option(help="A role to issue (repeat); default: all tenant roles."),
+        list[str] | None,
+        typer.Option(
+            metavar="ROLE",
+            help="A role to issue (repeat): "
+            + ", ".join(r.value for r in TENANT_ROLES)
+            + "; default: all of them.",
+        ),
     ] = None,
     out_dir: Annotated[
         Path | None,
@@ -205,9 +222,10 @@ def add(
         return await tenants.apply_quotas(admin.js, admin.settings, name, quotas)
 
     answer: dict[str, Any] = {"tenant": name}
+    roles = _roles(role or [r.value for r in TENANT_ROLES])
     if layout.secured:
         try:
-            answer.update(layout.add_tenant(name, tuple(role or TENANT_ROLES)))
+            answer.update(layout.add_tenant(name, roles))
         except TenantError as error:
             raise _fail(error) from error
         _await_reload(layout)

@@ -27,6 +27,9 @@ async def test_a_tenant_registered_set_listed_measured_and_removed(
     ran = await one_bus("tenant", "add", tenant, "--role", "org_user", *where, nats_url=nats_url)
     assert ran.code == 2  # roles are identities: the secure layout's
     assert "secure layout" in ran.err
+    ran = await one_bus("tenant", "add", tenant, "--role", "platform_owner", *where)
+    assert ran.code == 2
+    assert "the platform owner is the operator identity" in ran.err
 
     ran = await one_bus(
         "tenant", "set", tenant, "--max-backlog-msgs", "5000", *where, nats_url=nats_url
