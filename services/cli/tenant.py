@@ -116,12 +116,17 @@ async def _admin(layout: SecureLayout, spec: ConnectionSpec) -> AsyncIterator[_A
 
 @asynccontextmanager
 async def _database(layout: SecureLayout, settings: Settings) -> AsyncIterator[AsyncDatabase[Any]]:
-    options = mongo_credentials(settings)
-    own = layout.mongo_service_user() if layout.secured else None
-    if not options and own is not None:
-        options = {"username": own[0], "password": own[1]}
+    """MongoDB as ONE_MONGODB_URI/ONE_MONGODB_USER say, else as the secure layout's
+    `dev --secure` last ran it, as its service user."""
+    uri, options = settings.mongodb_uri, mongo_credentials(settings)
+    saved = layout.saved_mongo() if layout.secured else None
+    if saved is not None:
+        if "mongodb_uri" not in settings.model_fields_set and saved.uri is not None:
+            uri = saved.uri
+        if not options:
+            options = {"username": saved.service_user, "password": saved.service_password}
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongodb_uri, serverSelectionTimeoutMS=5000, **options
+        uri, serverSelectionTimeoutMS=5000, **options
     )
     try:
         yield client[settings.mongodb_db]

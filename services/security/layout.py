@@ -44,6 +44,9 @@ class MongoSecrets(BaseModel):
     service_user: str = "one-bus"
     service_password: str
     provisioned: bool = False
+    # Where `dev --secure` last ran it (with its TLS options): what the platform owner's
+    # commands (`tenant stats`, `remove --purge`) connect to unless ONE_MONGODB_URI says.
+    uri: str | None = None
 
 
 class SecureLayout:
@@ -195,12 +198,11 @@ class SecureLayout:
         self.save_mongo_secrets(made)
         return made
 
-    def mongo_service_user(self) -> tuple[str, str] | None:
-        """The service's MongoDB user and password, if this layout made them."""
+    def saved_mongo(self) -> MongoSecrets | None:
+        """The MongoDB users (and last URI) of this layout, if it made them."""
         if not self._mongo_file.exists():
             return None
-        saved = MongoSecrets.model_validate_json(self._mongo_file.read_text())
-        return saved.service_user, saved.service_password
+        return MongoSecrets.model_validate_json(self._mongo_file.read_text())
 
     def save_mongo_secrets(self, value: MongoSecrets) -> None:
         write_private(self._mongo_file, value.model_dump_json(indent=2))
