@@ -191,6 +191,9 @@ async def backlog(js: JetStreamContext, settings: Settings, tenant: str) -> Back
     held = stream_info.state.bytes if settings.ingest_layout == "per_tenant" else None
     lane = lane_consumer(settings, tenant)
     consumer = await _consumer(js, stream, (lane, settings.ingest_consumer))
+    if consumer is None and settings.ingest_layout == "per_tenant":
+        # The tenant's own stream: whatever consumer ingest took it with.
+        consumer = next(iter(await _all_consumers(js, stream)), None)
     if consumer is None:
         start, source = 1, "no consumer yet (all of the stream)"
         messages = await _subject_count(js, stream, subjects)
