@@ -80,7 +80,7 @@ async def subject_count(js: JetStreamContext, stream: str, subjects: str) -> int
 
 
 async def test_quotas_in_the_per_tenant_layout_are_the_streams_limits_at_once(
-    private_client: NatsClient,
+    private_client: NatsClient, database: AsyncDatabase[Document]
 ) -> None:
     js = private_client.jetstream()
     settings = Settings(ingest_layout="per_tenant")
@@ -103,6 +103,13 @@ async def test_quotas_in_the_per_tenant_layout_are_the_streams_limits_at_once(
     ack = await js.publish(f"one.v1.{tenant}.events.user_login", event("e3"))
     assert ack.stream == stream
     assert tenant in await registered_tenants(js)
+    # Its backlog and the bytes its stream holds, each against its quota.
+    [usage] = await tenant_usage(js, settings, database, [tenant], interval_s=0.1)
+    assert usage.backlog.messages == 3
+    assert usage.backlog.bytes is not None
+    assert usage.backlog.bytes > 0
+    assert usage.quotas["max_backlog_msgs"].model_dump() == {"used": 3, "limit": 3}
+    assert usage.quotas["max_backlog_bytes"].used == usage.backlog.bytes
 
     # Removed: its stream goes, backlog with it (nothing took it: no consumer yet).
     removal = await remove_tenant(private_client, js, settings, tenant)
