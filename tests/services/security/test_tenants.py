@@ -181,6 +181,21 @@ async def test_the_combined_answer_is_taken_with_one_role(
     assert "ONE_ROLE" in err
     assert "--out" in err
 
+    # The org owner reads its own dead letters (to replay them) from the same file.
+    owner = {"ONE_ROLE": "org_owner"}
+    code, _, err = await cli(
+        "publish", "entities.creator.upsert", "{broken", "--no-validate",
+        "--credentials", str(combined), env=owner,
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = await cli(
+        "tail", "dlq", "--since", "1h", "--limit", "1", "--json",
+        "--credentials", str(combined), env=owner,
+    )  # fmt: skip
+    assert code == 0, err
+    letter = json.loads(out)
+    assert letter["originalSubject"] == "one.v1.combo.entities.creator.upsert"
+
 
 async def test_a_purge_is_refused_without_a_terminal_or_yes(secure_stack: SecureStack) -> None:
     data_dir = secure_stack.layout.data_dir
