@@ -10,34 +10,28 @@ services/runtime/tenants.py, connected as the operator (the layout's operator sp
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import nats
 import typer
-from nats.aio.client import Client as NatsClient
-from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
 from rich.console import Console
 from rich.table import Table
 
-from contracts.connection_spec import ConnectionSpec
 from contracts.tenancy import TenantQuotas
-from one_bus.connection import nats_options
-from services.cli.connect import Credentials, NatsUrl, connection_spec
+from services.cli.connect import CliError, Credentials, NatsUrl, connection_spec
 from services.runtime import tenants
+from services.runtime.admin_session import (
+    AdminSession,
+    admin_database,
+    admin_session,
+    guarded,
+    operator_spec,
+)
 from services.security.applied import users_applied
-from services.security.credentials import mongo_credentials
 from services.security.identities import TenantError
 from services.security.layout import SecureLayout, write_role_specs
 from services.security.roles import TENANT_ROLES, Role
-from services.settings import Settings
 
 app = typer.Typer(help="Tenants: identities, quotas, usage, removal.", no_args_is_help=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -72,82 +66,11 @@ def _print_json(value: object) -> None:
     print(json.dumps(value))
 
 
-@dataclass
-class _Admin:
-    client: NatsClient
-    js: JetStreamContext
-    settings: Settings
-
-
-def _operator_spec(layout: SecureLayout, nats_url: str | None, credentials: Path | None) -> Any:
-    if credentials is not None or not layout.secured:
-        return connection_spec(nats_url, credentials)
-    spec = layout.service_spec(Role.OPERATOR)
-    if nats_url:
-        spec = spec.model_copy(update={"servers": [u.strip() for u in nats_url.split(",")]})
-    return spec
-
-
-@asynccontextmanager
-async def _admin(layout: SecureLayout, spec: ConnectionSpec) -> AsyncIterator[_Admin]:
-    async def quiet(_: Exception) -> None:
-        return None
-
-    try:
-        client = await asyncio.wait_for(
-            nats.connect(
-                **nats_options(spec),
-                connect_timeout=5,
-                allow_reconnect=False,
-                max_reconnect_attempts=1,
-                error_cb=quiet,
-            ),
-            timeout=10,
-        )
-    except (OSError, TimeoutError, NatsError) as error:
-        raise tenants.TenantAdminError(
-            f"cannot reach NATS at {', '.join(spec.servers)}: {error!r}"
-        ) from error
-    try:
-        yield _Admin(client, client.jetstream(timeout=10), Settings())
-    finally:
-        await client.close()
-
-
-@asynccontextmanager
-async def _database(layout: SecureLayout, settings: Settings) -> AsyncIterator[AsyncDatabase[Any]]:
-    """MongoDB as ONE_MONGODB_URI/ONE_MONGODB_USER say, else as the secure layout's
-    `dev --secure` last ran it, as its service user."""
-    uri, options = settings.mongodb_uri, mongo_credentials(settings)
-    saved = layout.saved_mongo() if layout.secured else None
-    if saved is not None:
-        if "mongodb_uri" not in settings.model_fields_set and saved.uri is not None:
-            uri = saved.uri
-        if not options:
-            options = {"username": saved.service_user, "password": saved.service_password}
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        uri, serverSelectionTimeoutMS=5000, **options
-    )
-    try:
-        yield client[settings.mongodb_db]
-    finally:
-        await client.close()
-
-
 def _run(work: Awaitable[T]) -> T:
     try:
-        return asyncio.run(_guarded(work))
+        return asyncio.run(guarded(work))
     except (tenants.TenantAdminError, TenantError) as error:
         raise _fail(error) from error
-
-
-async def _guarded(work: Awaitable[T]) -> T:
-    try:
-        return await work
-    except PyMongoError as error:
-        raise tenants.TenantAdminError(f"MongoDB: {error}") from error
-    except NatsError as error:
-        raise tenants.TenantAdminError(f"NATS: {error!r}") from error
 
 
 def _await_reload(layout: SecureLayout) -> None:
@@ -182,9 +105,16 @@ async def _with_admin(
     layout: SecureLayout,
     nats_url: str | None,
     credentials: Path | None,
-    work: Callable[[_Admin], Awaitable[T]],
+    work: Callable[[AdminSession], Awaitable[T]],
 ) -> T:
-    async with _admin(layout, _operator_spec(layout, nats_url, credentials)) as admin:
+    try:
+        given = connection_spec(nats_url, credentials)
+    except CliError as error:
+        raise tenants.TenantAdminError(str(error)) from error
+    spec = operator_spec(
+        layout, given, credentials_given=credentials is not None, servers_given=bool(nats_url)
+    )
+    async with admin_session(spec) as admin:
         return await work(admin)
 
 
@@ -223,7 +153,7 @@ def add(
         max_consumers=max_consumers,
     )
 
-    async def register(admin: _Admin) -> TenantQuotas:
+    async def register(admin: AdminSession) -> TenantQuotas:
         return await tenants.apply_quotas(admin.js, admin.settings, name, quotas)
 
     answer: dict[str, Any] = {"tenant": name}
@@ -237,7 +167,7 @@ def add(
     elif role or out_dir is not None:
         raise _fail("roles are identities of the secure layout; plain `dev` has none", 2)
     try:
-        own = asyncio.run(_guarded(_with_admin(layout, nats_url, credentials, register)))
+        own = asyncio.run(guarded(_with_admin(layout, nats_url, credentials, register)))
     except tenants.TenantAdminError as error:
         if not layout.secured:
             raise _fail(error) from error
@@ -280,7 +210,7 @@ def set_(
     if not quotas.model_dump(exclude_none=True):
         raise _fail("give at least one quota, e.g. --max-backlog-msgs 100000", 2)
 
-    async def work(admin: _Admin) -> dict[str, Any]:
+    async def work(admin: AdminSession) -> dict[str, Any]:
         own = await tenants.apply_quotas(admin.js, admin.settings, name, quotas)
         return {
             "tenant": name,
@@ -315,11 +245,11 @@ def list_(
     """The tenants: with identities (secure layout) or registered quotas; roles, quotas."""
     layout = SecureLayout(data_dir)
 
-    async def work(admin: _Admin) -> dict[str, TenantQuotas]:
+    async def work(admin: AdminSession) -> dict[str, TenantQuotas]:
         return await tenants.registered_tenants(admin.js)
 
     try:
-        registered = asyncio.run(_guarded(_with_admin(layout, nats_url, credentials, work)))
+        registered = asyncio.run(guarded(_with_admin(layout, nats_url, credentials, work)))
     except tenants.TenantAdminError as error:
         if not layout.secured:
             raise _fail(error) from error
@@ -354,7 +284,7 @@ def stats(
     """Usage: backlog, input rate, stored records, dead letters, watches, quota use."""
     layout = SecureLayout(data_dir)
 
-    async def work(admin: _Admin) -> list[tenants.TenantUsage]:
+    async def work(admin: AdminSession) -> list[tenants.TenantUsage]:
         names = (
             [name]
             if name is not None
@@ -362,7 +292,7 @@ def stats(
                 row["tenant"] for row in _known(layout, await tenants.registered_tenants(admin.js))
             ]
         )
-        async with _database(layout, admin.settings) as database:
+        async with admin_database(layout, admin.settings) as database:
             return await tenants.tenant_usage(admin.js, admin.settings, database, names, interval)
 
     usages = _run(_with_admin(layout, nats_url, credentials, work))
@@ -417,14 +347,14 @@ def remove(
         layout.remove_tenant(name)
         _await_reload(layout)
 
-    async def work(admin: _Admin) -> tenants.Removal:
+    async def work(admin: AdminSession) -> tenants.Removal:
         # Open `dev` knows tenants only by their subjects; a secure layout knows them.
         unknown = layout.secured and not had_identities
         if unknown and name not in await tenants.registered_tenants(admin.js):
             raise tenants.TenantAdminError(f"no tenant {name!r}")
         if not purge:
             return await tenants.remove_tenant(admin.client, admin.js, admin.settings, name)
-        async with _database(layout, admin.settings) as database:
+        async with admin_database(layout, admin.settings) as database:
             return await tenants.remove_tenant(
                 admin.client, admin.js, admin.settings, name, database=database
             )
