@@ -8,6 +8,8 @@ subjects the command uses.
 """
 
 import asyncio
+import json
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
@@ -39,14 +41,36 @@ Credentials = Annotated[
     typer.Option(
         "--credentials",
         envvar="ONE_CREDENTIALS",
-        help="A connection spec JSON file (`one-bus tenant add` prints one per role).",
+        help="A connection spec JSON file (`one-bus tenant add --out DIR` writes one per role).",
         exists=True,
         dir_okay=False,
+        # Read before --tenant, whose default is the spec's tenant.
+        is_eager=True,
     ),
 ]
+
+
+def _tenant_of(ctx: typer.Context, value: str | None) -> str:
+    """`--tenant`, else the tenant the credentials' spec names; a conflict is an error."""
+    credentials = ctx.params.get("credentials")
+    named = _tenant_in(credentials) if isinstance(credentials, Path) else None
+    if value and named and value != named:
+        raise typer.BadParameter(
+            f"{value!r}, but {credentials} is an identity of tenant {named!r}: drop -t (and "
+            "ONE_TENANT) or use that tenant's credentials"
+        )
+    return value or named or ""
+
+
 Tenant = Annotated[
     str,
-    typer.Option("--tenant", "-t", envvar="ONE_TENANT", help="The tenant whose subjects to use."),
+    typer.Option(
+        "--tenant",
+        "-t",
+        envvar="ONE_TENANT",
+        help="The tenant whose subjects to use (default: the credentials' tenant).",
+        callback=_tenant_of,
+    ),
 ]
 
 
@@ -58,13 +82,59 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+def read_spec(credentials: Path) -> ConnectionSpec:
+    """A spec file, or one role's spec in the combined answer of `tenant add` (`ONE_ROLE`)."""
+    try:
+        raw = credentials.read_bytes()
+        return ConnectionSpec.model_validate_json(raw)
+    except (OSError, ValidationError) as error:
+        roles = _roles_in(raw) if not isinstance(error, OSError) else {}
+        if not roles:
+            raise CliError(f"{credentials}: not a connection spec: {error}") from error
+    role = os.environ.get("ONE_ROLE")
+    if role not in roles:
+        raise CliError(
+            f"{credentials} holds the identities of several roles ({', '.join(roles)}): name "
+            "one with ONE_ROLE=<role>, or write one file per role with "
+            "`one-bus tenant add NAME --out DIR`",
+            2,
+        )
+    try:
+        return ConnectionSpec.model_validate(roles[role])
+    except ValidationError as error:
+        raise CliError(f"{credentials}: {role}: not a connection spec: {error}") from error
+
+
+def _tenant_in(credentials: Path) -> str | None:
+    """The tenant a spec file (or a combined `tenant add` answer) names; what is wrong
+    with the file is said when the command connects."""
+    try:
+        document = json.loads(credentials.read_bytes())
+    except (OSError, ValueError):
+        return None
+    tenant = document.get("tenant") if isinstance(document, dict) else None
+    return tenant if isinstance(tenant, str) else None
+
+
+def _roles_in(raw: bytes) -> dict[str, object]:
+    """The role -> spec entries of a combined `tenant add` answer (empty if it is not one)."""
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(document, dict) or "tenant" not in document:
+        return {}
+    return {
+        key: value
+        for key, value in document.items()
+        if isinstance(value, dict) and "servers" in value
+    }
+
+
 def connection_spec(nats_url: str | None, credentials: Path | None) -> ConnectionSpec:
     """The spec a command connects with: the credentials file's, else the URL's."""
     if credentials is not None:
-        try:
-            spec = ConnectionSpec.model_validate_json(credentials.read_bytes())
-        except (OSError, ValidationError) as error:
-            raise CliError(f"{credentials}: not a connection spec: {error}") from error
+        spec = read_spec(credentials)
         if nats_url:
             # An explicit URL overrides where to connect, never who connects.
             spec = spec.model_copy(update={"servers": _servers(nats_url)})
@@ -86,6 +156,8 @@ async def connect(tenant: str, spec: ConnectionSpec, *, reconnect: bool = False)
     One-shot commands fail fast when the server goes away; `reconnect` is for commands
     that keep following the bus (`tail`) and should ride out a server restart.
     """
+    if not tenant:
+        raise CliError("give --tenant (or ONE_TENANT), or --credentials of a tenant's identity", 2)
     if not is_tenant(tenant):
         raise CliError(f"tenant {tenant!r} must match [A-Za-z0-9_-]{{1,64}}")
     settings = Settings()

@@ -47,7 +47,7 @@ class Identity(BaseModel):
 
     def permissions(self, ingest_consumer: str) -> Permissions:
         if self.tenant is not None:
-            return tenant_permissions(self.role, self.tenant)
+            return tenant_permissions(self.role, self.tenant, ingest_consumer)
         return service_permissions(self.role, ingest_consumer)
 
 
@@ -96,19 +96,40 @@ class IdentityStore:
     def tenants(self) -> list[str]:
         return sorted({i.tenant for i in self.load() if i.tenant is not None})
 
-    def add_tenant(self, tenant: str) -> dict[Role, tuple[str, str]]:
+    def tenant_roles(self) -> dict[str, list[Role]]:
+        """Each tenant's roles, in the order `tenant add` issues them."""
+        found: dict[str, list[Role]] = {}
+        for identity in self.load():
+            if identity.tenant is not None:
+                found.setdefault(identity.tenant, []).append(identity.role)
+        return {
+            tenant: sorted(roles, key=TENANT_ROLES.index) for tenant, roles in sorted(found.items())
+        }
+
+    def add_tenant(
+        self, tenant: str, roles: tuple[Role, ...] = TENANT_ROLES
+    ) -> dict[Role, tuple[str, str]]:
         """Create the tenant's identities; return role -> (user, password), shown once."""
         if not is_tenant(tenant):
             raise TenantError(f"{tenant!r}: a tenant is one token of [A-Za-z0-9_-]{{1,64}}")
+        if not roles:
+            raise TenantError("give at least one role")
+        for role in roles:
+            if role not in TENANT_ROLES:
+                raise TenantError(
+                    f"{role.value} is not a tenant role; tenant roles: "
+                    + ", ".join(r.value for r in TENANT_ROLES)
+                    + " (the platform owner is the operator identity)"
+                )
         with self._locked():
-            return self._add_tenant(tenant)
+            return self._add_tenant(tenant, tuple(dict.fromkeys(roles)))
 
-    def _add_tenant(self, tenant: str) -> dict[Role, tuple[str, str]]:
+    def _add_tenant(self, tenant: str, roles: tuple[Role, ...]) -> dict[Role, tuple[str, str]]:
         identities = self.load()
         if any(i.tenant == tenant for i in identities):
             raise TenantError(f"tenant {tenant!r} exists; remove it first to issue new secrets")
         created: dict[Role, tuple[str, str]] = {}
-        for role in TENANT_ROLES:
+        for role in roles:
             password = new_password()
             user = user_name(role, tenant)
             identities.append(

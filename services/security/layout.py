@@ -34,7 +34,7 @@ from services.security.nats_config import (
     write_auth_config,
     write_main_config,
 )
-from services.security.roles import SERVICE_ROLES, Role, inbox_prefix
+from services.security.roles import SERVICE_ROLES, TENANT_ROLES, Role, inbox_prefix
 from services.security.tls_files import TlsFiles, ensure_tls_files
 
 
@@ -44,6 +44,9 @@ class MongoSecrets(BaseModel):
     service_user: str = "one-bus"
     service_password: str
     provisioned: bool = False
+    # Where `dev --secure` last ran it (with its TLS options): what the platform owner's
+    # commands (`tenant stats`, `remove --purge`) connect to unless ONE_MONGODB_URI says.
+    uri: str | None = None
 
 
 class SecureLayout:
@@ -148,14 +151,22 @@ class SecureLayout:
 
     # --- tenants ---------------------------------------------------------------------
 
-    def add_tenant(self, tenant: str) -> dict[str, Any]:
-        """Create the tenant's identities, apply them; `{"tenant", "publisher", "subscriber"}`."""
+    @property
+    def secured(self) -> bool:
+        """Whether this data directory holds a secure layout (else `dev` runs open)."""
+        return self._servers_file.exists()
+
+    def add_tenant(self, tenant: str, roles: tuple[Role, ...] = TENANT_ROLES) -> dict[str, Any]:
+        """Create the tenant's identities, apply them; `{"tenant", <role>: spec, ...}`, each
+        spec naming its tenant and role (what `--credentials` takes as it is)."""
         self._servers()  # fail before creating anything outside a secure layout
-        created = self.store.add_tenant(tenant)
+        created = self.store.add_tenant(tenant, roles)
         self.apply()
         answer: dict[str, Any] = {"tenant": tenant}
         for role, (user, password) in created.items():
-            spec = self.spec(user, password, inbox_prefix(role, tenant))
+            spec = self.spec(user, password, inbox_prefix(role, tenant)).model_copy(
+                update={"tenant": tenant, "role": role.value}
+            )
             answer[role.value] = spec.model_dump(exclude_none=True)
         return answer
 
@@ -165,6 +176,9 @@ class SecureLayout:
 
     def tenants(self) -> list[str]:
         return self.store.tenants()
+
+    def tenant_roles(self) -> dict[str, list[Role]]:
+        return self.store.tenant_roles() if self.store.path.exists() else {}
 
     def running(self) -> bool:
         """Whether the nats-server of this layout runs on this machine (its pid file)."""
@@ -184,5 +198,23 @@ class SecureLayout:
         self.save_mongo_secrets(made)
         return made
 
+    def saved_mongo(self) -> MongoSecrets | None:
+        """The MongoDB users (and last URI) of this layout, if it made them."""
+        if not self._mongo_file.exists():
+            return None
+        return MongoSecrets.model_validate_json(self._mongo_file.read_text())
+
     def save_mongo_secrets(self, value: MongoSecrets) -> None:
         write_private(self._mongo_file, value.model_dump_json(indent=2))
+
+
+def write_role_specs(directory: Path, answer: dict[str, Any]) -> list[Path]:
+    """One spec file per role of `add_tenant`'s answer, `<tenant>.<role>.json` (0600)."""
+    tenant = str(answer["tenant"])
+    written = []
+    for role in TENANT_ROLES:
+        if role.value in answer:
+            path = directory / f"{tenant}.{role.value}.json"
+            write_private(path, json.dumps(answer[role.value], indent=2) + "\n")
+            written.append(path)
+    return written

@@ -5,12 +5,24 @@ refuses any other publish or subscribe. The subject layout is the one publishers
 use (`one.v1.<tenant>.<kind>...`); only the inbox prefixes are new, so that replies to one
 identity can be read by no other.
 
-Roles:
+Roles of a tenant (the seed's, which `one-bus tenant add` issues by default):
 
-- tenant **publisher**: its own ingest subjects and query requests; replies on its inbox;
-- tenant **subscriber**: its own `changes` and `events`, and ordered consumers on
-  `ONE_CHANGES` and `ONE_DLQ` filtered to its own changes and dead letters (the filter is
-  in the API subject, which the server checks against the consumer's configuration);
+- **org_owner**: everything of its tenant: what org_user may, plus the state of its own
+  ingest stream and lane consumer (`tenant stats` of its tenant) and replaying dead
+  letters (reading them through a consumer filtered to its own, publishing them back to
+  its own ingest subjects). Deleting dead letters and issuing identities stay with the
+  platform owner: nats-server cannot tie a message-delete request (a sequence in the
+  body) to a tenant, and the users live in the platform's server configuration;
+- **org_user**: publish, query, watch, follow its changes and dead letters (what a
+  publisher and a subscriber may, in one identity);
+- **customer**: query and watch only: no ingest subjects, no changes, no dead letters;
+- the narrower **publisher** (its own ingest subjects, queries and watches) and
+  **subscriber** (its own `changes` and `events`, and ordered consumers on `ONE_CHANGES`
+  and `ONE_DLQ` filtered to its own changes and dead letters: the filter is in the API
+  subject, which the server checks against the consumer's configuration), for services
+  that need only one half.
+
+The platform owner is the **operator** below.
 - **ingest**: its stream consumer, changes and dead letters for every tenant, declaring
   the streams (create and info, never delete or purge);
 - **responder**: the connection that answers requests, and the only identity that may
@@ -26,7 +38,9 @@ Roles:
   requests, so no reply subject can steer what it writes;
 - **service**: ingest and query in one process (what `one-bus serve` runs), answering
   through the responder identity as a query replica does;
-- **operator**: the JetStream API (streams, dead letters) and replays to ingest subjects.
+- **operator** (the seed's platform_owner): the JetStream API across tenants (streams,
+  consumers, dead letters, the tenants' and watches' KV buckets), replays to ingest
+  subjects and a watch's last push (`tenant remove` ends a tenant's watches).
 """
 
 from dataclasses import dataclass, field
@@ -34,6 +48,7 @@ from enum import StrEnum
 from typing import Final
 
 from contracts.subjects import INGEST_KINDS, PREFIX
+from contracts.tenancy import TENANTS_BUCKET, tenant_ingest_stream
 
 INGEST_STREAM: Final = "ONE_INGEST"
 CHANGES_STREAM: Final = "ONE_CHANGES"
@@ -50,9 +65,22 @@ class Role(StrEnum):
     SERVICE = "service"
     RESPONDER = "responder"
     OPERATOR = "operator"
+    ORG_OWNER = "org_owner"
+    ORG_USER = "org_user"
+    CUSTOMER = "customer"
 
 
-TENANT_ROLES: Final = (Role.PUBLISHER, Role.SUBSCRIBER)
+# What `one-bus tenant add` issues unless told `--role`: the seed's roles, and the narrower
+# publisher and subscriber that services (and existing scripts) use.
+TENANT_ROLES: Final = (
+    Role.ORG_OWNER,
+    Role.ORG_USER,
+    Role.CUSTOMER,
+    Role.PUBLISHER,
+    Role.SUBSCRIBER,
+)
+# The seed's name for the operator identity (`.../security/specs/operator.json`).
+PLATFORM_OWNER: Final = "platform_owner"
 SERVICE_ROLES: Final = (Role.INGEST, Role.QUERY, Role.SERVICE, Role.RESPONDER, Role.OPERATOR)
 
 # The inbox prefixes of the secure layout: `_INBOX_TENANT.<tenant>.<kind>` for a tenant's
@@ -61,8 +89,6 @@ TENANT_INBOX: Final = "_INBOX_TENANT"
 SERVICE_INBOX: Final = "_INBOX_SERVICE"
 # The service identities that may send requests the service answers (`$SRV` discovery).
 ASKING_SERVICE_ROLES: Final = frozenset({Role.OPERATOR.value})
-_TENANT_INBOX_KIND: Final = {Role.PUBLISHER: "pub", Role.SUBSCRIBER: "sub"}
-TENANT_INBOX_KINDS: Final = frozenset(_TENANT_INBOX_KIND.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +109,22 @@ class Permissions:
         return config
 
 
+_INBOX_TOKENS: Final = {
+    Role.PUBLISHER: "pub",
+    Role.SUBSCRIBER: "sub",
+    Role.ORG_OWNER: "owner",
+    Role.ORG_USER: "user",
+    Role.CUSTOMER: "customer",
+}
+# What follows the tenant in a tenant identity's inbox: each names one identity.
+TENANT_INBOX_KINDS: Final = frozenset(_INBOX_TOKENS.values())
+
+
 def inbox_prefix(role: Role, tenant: str | None = None) -> str:
     """The inbox prefix an identity must use: its replies arrive under it, and only it
     may subscribe there (nobody may subscribe to `_INBOX.>`)."""
     if tenant is not None:
-        return f"{TENANT_INBOX}.{tenant}.{_TENANT_INBOX_KIND[role]}"
+        return f"{TENANT_INBOX}.{tenant}.{_INBOX_TOKENS[role]}"
     return f"{SERVICE_INBOX}.{role.value}"
 
 
@@ -97,35 +134,72 @@ def user_name(role: Role, tenant: str | None = None) -> str:
     return f"svc-{role.value}"
 
 
-def tenant_permissions(role: Role, tenant: str) -> Permissions:
+def _requests(base: str) -> tuple[str, ...]:
+    """Queries, live queries, their renewals and stops."""
+    return (f"{base}.query.>", f"{base}.watch.>")
+
+
+def _ingest(base: str) -> tuple[str, ...]:
+    return tuple(f"{base}.{kind}.>" for kind in INGEST_KINDS)
+
+
+def _follow(base: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(publish, subscribe) to follow its own changes and events and replay its own
+    changes and dead letters."""
+    publish = (
+        # Consumer creation with the filter in the subject (nats-server >= 2.10 refuses a
+        # body whose filter differs): its own changes and its own dead letters (its own
+        # input, rejected) only, any name.
+        f"$JS.API.CONSUMER.CREATE.{CHANGES_STREAM}.*.{base}.changes.>",
+        f"$JS.API.CONSUMER.CREATE.{DLQ_STREAM}.*.{base}.dlq.>",
+        # Flow-control answers of ordered consumers.
+        f"$JS.FC.{CHANGES_STREAM}.>",
+        f"$JS.FC.{DLQ_STREAM}.>",
+    )
+    return publish, (f"{base}.changes.>", f"{base}.events.>")
+
+
+def _own_usage(tenant: str, ingest_consumer: str) -> tuple[str, ...]:
+    """Reading the state of its own ingest backlog: its stream (per-tenant layout) and its
+    lane consumer (the API subject names both, so no other tenant's is reachable)."""
+    own_stream = tenant_ingest_stream(INGEST_STREAM, tenant)
+    return (
+        f"$JS.API.STREAM.INFO.{own_stream}",
+        f"$JS.API.CONSUMER.INFO.{own_stream}.*",
+        f"$JS.API.CONSUMER.INFO.{INGEST_STREAM}.{lane_consumer_name(ingest_consumer, tenant)}",
+    )
+
+
+def lane_consumer_name(ingest_consumer: str, tenant: str) -> str:
+    """The durable that takes one tenant's input from the shared ingest stream."""
+    return f"{ingest_consumer}_{tenant}"
+
+
+def tenant_permissions(
+    role: Role, tenant: str, ingest_consumer: str = "one-bus-ingest"
+) -> Permissions:
     inbox = inbox_prefix(role, tenant)
     base = f"{PREFIX}.{tenant}"
-    if role is Role.PUBLISHER:
-        return Permissions(
-            publish=(
-                *(f"{base}.{kind}.>" for kind in INGEST_KINDS),
-                f"{base}.query.>",
-                f"{base}.watch.>",  # live queries, their renewals and stops
+    follow_publish, follow_subscribe = _follow(base)
+    grants: dict[Role, tuple[tuple[str, ...], tuple[str, ...]]] = {
+        Role.PUBLISHER: ((*_ingest(base), *_requests(base)), ()),
+        Role.SUBSCRIBER: (follow_publish, follow_subscribe),
+        Role.CUSTOMER: (_requests(base), ()),
+        Role.ORG_USER: ((*_ingest(base), *_requests(base), *follow_publish), follow_subscribe),
+        Role.ORG_OWNER: (
+            (
+                *_ingest(base),
+                *_requests(base),
+                *follow_publish,
+                *_own_usage(tenant, ingest_consumer),
             ),
-            subscribe=(f"{inbox}.>",),
-            inbox_prefix=inbox,
-        )
-    if role is Role.SUBSCRIBER:
-        return Permissions(
-            publish=(
-                # Consumer creation with the filter in the subject (nats-server >= 2.10
-                # refuses a body whose filter differs): its own changes and its own dead
-                # letters (its own input, rejected) only, any name.
-                f"$JS.API.CONSUMER.CREATE.{CHANGES_STREAM}.*.{base}.changes.>",
-                f"$JS.API.CONSUMER.CREATE.{DLQ_STREAM}.*.{base}.dlq.>",
-                # Flow-control answers of ordered consumers.
-                f"$JS.FC.{CHANGES_STREAM}.>",
-                f"$JS.FC.{DLQ_STREAM}.>",
-            ),
-            subscribe=(f"{base}.changes.>", f"{base}.events.>", f"{inbox}.>"),
-            inbox_prefix=inbox,
-        )
-    raise ValueError(f"{role} is not a tenant role")
+            follow_subscribe,
+        ),
+    }
+    if role not in grants:
+        raise ValueError(f"{role} is not a tenant role")
+    publish, subscribe = grants[role]
+    return Permissions(publish=publish, subscribe=(*subscribe, f"{inbox}.>"), inbox_prefix=inbox)
 
 
 def _ingest_publish(ingest_consumer: str) -> tuple[str, ...]:
@@ -217,6 +291,11 @@ def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> 
                 "$SRV.>",
                 # Dead-letter replays go back to the subject they came from.
                 *(f"{PREFIX}.*.{kind}.>" for kind in INGEST_KINDS),
+                # Tenants' quotas, and ending a removed tenant's watches: their records,
+                # then each watch's last push to its tenant's inbox.
+                f"$KV.{TENANTS_BUCKET}.>",
+                f"$KV.{WATCH_BUCKET}.>",
+                "_INBOX_TENANT.*.>",
             ),
             subscribe=(f"{PREFIX}.*.dlq.>", f"{inbox}.>"),
             inbox_prefix=inbox,

@@ -72,11 +72,13 @@ async def secure_servers(
         nats_probe_options=probe,
     )
     async with servers:
+        mongodb_uri = f"{servers.mongodb_uri}&authSource={mongodb_db}"
+        layout.save_mongo_secrets(mongo.model_copy(update={"uri": mongodb_uri}))
         settings = Settings(
             nats_url=f"tls://{HOST}:{nats_port}",
             nats_credentials_file=layout.spec_path(Role.SERVICE),
             nats_responder_credentials_file=layout.spec_path(Role.RESPONDER),
-            mongodb_uri=f"{servers.mongodb_uri}&authSource={mongodb_db}",
+            mongodb_uri=mongodb_uri,
             mongodb_db=mongodb_db,
             mongodb_user=mongo.service_user,
             mongodb_password=SecretStr(mongo.service_password),

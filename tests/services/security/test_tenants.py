@@ -1,5 +1,6 @@
 """`one-bus tenant add | list | remove` against a running secure nats-server: in force
-without a restart, and removing revokes (new connections refused, open ones closed)."""
+without a restart, and removing revokes (new connections refused, open ones closed); the
+specs it writes are what client commands take as they are (no `-t`)."""
 
 import asyncio
 import json
@@ -11,6 +12,7 @@ import nats
 import pytest
 
 from contracts.connection_spec import ConnectionSpec
+from services.security.roles import TENANT_ROLES
 from services.security.secure_dev import SecureStack
 from tests.fixtures.secure import Connection, connect
 from tests.fixtures.waiting import eventually
@@ -20,15 +22,26 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("secure_bus")]
 ONE_BUS = str(Path(sys.executable).parent / "one-bus")
 
 
-async def tenant_cli(data_dir: Path, *args: str) -> tuple[int, str, str]:
+async def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    environment = {**os.environ, "COLUMNS": "400", **(env or {})}
+    for unset in ("ONE_CREDENTIALS", "ONE_TENANT", "ONE_ROLE"):
+        if unset not in (env or {}):
+            environment.pop(unset, None)
     process = await asyncio.create_subprocess_exec(
-        ONE_BUS, "tenant", *args, "--data-dir", str(data_dir),
-        env={**os.environ, "COLUMNS": "400"},
+        ONE_BUS, *args, env=environment, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+async def tenant_cli(
+    data_dir: Path, *args: str, mongodb_uri: str | None = None
+) -> tuple[int, str, str]:
+    # MongoDB as a deployment names it (ONE_MONGODB_URI); its user comes from the layout.
+    env = {"ONE_MONGODB_URI": mongodb_uri} if mongodb_uri else {}
+    return await cli("tenant", *args, "--data-dir", str(data_dir), env=env)
 
 
 def nats_pid(stack: SecureStack) -> int:
@@ -43,11 +56,14 @@ async def test_a_tenant_added_connects_at_once_and_a_removed_one_is_cut_off(
     code, out, err = await tenant_cli(data_dir, "add", "gamma")
     assert code == 0, err
     printed = json.loads(out)
-    assert set(printed) == {"tenant", "publisher", "subscriber"}
+    assert set(printed) == {"tenant", "quotas", *(role.value for role in TENANT_ROLES)}
     assert printed["tenant"] == "gamma"
+    assert printed["quotas"] == {}
     publisher = ConnectionSpec.model_validate(printed["publisher"])
     subscriber = ConnectionSpec.model_validate(printed["subscriber"])
-    for spec in (publisher, subscriber):
+    for role in TENANT_ROLES:
+        spec = ConnectionSpec.model_validate(printed[role.value])
+        assert (spec.tenant, spec.role) == ("gamma", role.value)
         assert spec.user
         assert spec.password
         assert spec.inbox_prefix
@@ -90,3 +106,118 @@ async def test_tenant_names_are_checked(secure_stack: SecureStack) -> None:
     assert "tenant" in err
     code, _, err = await tenant_cli(secure_stack.layout.data_dir, "remove", "nobody")
     assert code == 1
+
+
+def creator(entity_id: str) -> str:
+    return json.dumps(
+        {"id": entity_id, "type": "creator", "name": "D", "updatedAt": 1, "actorId": "u"}
+    )
+
+
+async def test_tenant_add_out_writes_one_spec_per_role_that_clients_take_as_is(
+    secure_stack: SecureStack, tmp_path: Path
+) -> None:
+    data_dir = secure_stack.layout.data_dir
+    out_dir = tmp_path / "specs"
+    code, out, err = await tenant_cli(
+        data_dir, "add", "demo", "--role", "org_user", "--role", "customer",
+        "--out", str(out_dir), "--max-watches", "7",
+    )  # fmt: skip
+    assert code == 0, err
+    printed = json.loads(out)
+    assert printed["quotas"] == {"max_watches": 7}
+    assert "password" not in out  # the secrets are in the files only
+    files = {role: Path(path) for role, path in printed["files"].items()}
+    assert set(files) == {"org_user", "customer"}
+    for role, path in files.items():
+        assert path.name == f"demo.{role}.json"
+        assert path.stat().st_mode & 0o777 == 0o600
+        spec = ConnectionSpec.model_validate_json(path.read_text())
+        assert (spec.tenant, spec.role) == ("demo", role)
+
+    # The tenant comes from the spec: no -t.
+    user = str(files["org_user"])
+    code, out, err = await cli(
+        "publish", "entities.creator.upsert", creator("demo-1"), "--json", "--credentials", user
+    )
+    assert code == 0, err
+    assert json.loads(out)["stream"] == "ONE_INGEST"
+    # The same tenant named again is fine; another one is refused before connecting.
+    code, _, err = await cli(
+        "publish", "entities.creator.upsert", creator("demo-2"), "-t", "demo",
+        "--credentials", user,
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = await cli(
+        "publish", "entities.creator.upsert", creator("demo-3"), "--credentials", user,
+        env={"ONE_TENANT": "acme"},
+    )  # fmt: skip
+    assert code == 2
+    assert "tenant 'demo'" in err
+    code, out, err = await cli(
+        "query", "entities.get", '{"id": "demo-1"}', "--credentials", str(files["customer"])
+    )
+    assert code in (0, 1), err  # found, or not yet stored: answered either way
+    assert "timeout" not in err
+
+
+async def test_the_combined_answer_is_taken_with_one_role(
+    secure_stack: SecureStack, tmp_path: Path
+) -> None:
+    code, out, err = await tenant_cli(secure_stack.layout.data_dir, "add", "combo")
+    assert code == 0, err
+    combined = tmp_path / "combo.json"
+    combined.write_text(out)
+    code, out, err = await cli(
+        "publish", "entities.creator.upsert", creator("combo-1"), "--json",
+        "--credentials", str(combined), env={"ONE_ROLE": "org_owner"},
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["stream"] == "ONE_INGEST"
+    code, _, err = await cli(
+        "publish", "entities.creator.upsert", creator("combo-2"), "--credentials", str(combined)
+    )
+    assert code == 2
+    assert "ONE_ROLE" in err
+    assert "--out" in err
+
+    # The org owner reads its own dead letters (to replay them) from the same file.
+    owner = {"ONE_ROLE": "org_owner"}
+    code, _, err = await cli(
+        "publish", "entities.creator.upsert", "{broken", "--no-validate",
+        "--credentials", str(combined), env=owner,
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = await cli(
+        "tail", "dlq", "--since", "1h", "--limit", "1", "--json",
+        "--credentials", str(combined), env=owner,
+    )  # fmt: skip
+    assert code == 0, err
+    letter = json.loads(out)
+    assert letter["originalSubject"] == "one.v1.combo.entities.creator.upsert"
+
+
+async def test_a_purge_is_refused_without_a_terminal_or_yes(secure_stack: SecureStack) -> None:
+    data_dir = secure_stack.layout.data_dir
+    code, _, err = await tenant_cli(data_dir, "add", "kept", "--role", "customer")
+    assert code == 0, err
+    code, _, err = await tenant_cli(data_dir, "remove", "kept", "--purge")
+    assert code == 2
+    assert "--yes" in err
+    code, out, _ = await tenant_cli(data_dir, "list", "--json")
+    listed = {row["tenant"]: row for row in json.loads(out)}
+    assert listed["kept"]["roles"] == ["customer"]
+    # As the operator of the layout, with MongoDB where the layout's servers run it (no
+    # ONE_MONGODB_URI), as its service user.
+    code, out, err = await tenant_cli(data_dir, "stats", "kept", "--json", "--interval", "0.1")
+    assert code == 0, err
+    [usage] = json.loads(out)
+    assert usage["records"] == {"entities": 0, "connections": 0, "events": 0, "tags": 0}
+    code, out, err = await tenant_cli(
+        data_dir, "remove", "kept", "--purge", "--yes", "--json",
+        mongodb_uri=secure_stack.settings.mongodb_uri,
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["tenant"] == "kept"
+    code, out, _ = await tenant_cli(data_dir, "list", "--json")
+    assert "kept" not in {row["tenant"] for row in json.loads(out)}
