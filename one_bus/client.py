@@ -18,8 +18,9 @@ retry that crosses a lost acknowledgement is still stored once.
 
 import asyncio
 import json
+import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -28,6 +29,7 @@ from typing import Any, Final, Literal, Self, TypeVar
 
 import nats
 from nats.aio.client import Client as NatsClient
+from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -80,7 +82,14 @@ from contracts.subjects import (
 )
 from one_bus.connection import nats_options
 from one_bus.delivered import ChangeMessage, DeadLetterMessage
-from one_bus.errors import NotFoundError, PublishError, QueryError, QueryUnavailableError
+from one_bus.denials import Denials
+from one_bus.errors import (
+    ConnectError,
+    NotFoundError,
+    PublishError,
+    QueryError,
+    QueryUnavailableError,
+)
 from one_bus.ids import new_id
 from one_bus.pages import iterate_pages
 from one_bus.subscription import Subscription
@@ -91,6 +100,8 @@ CHANGES_STREAM: Final = "ONE_CHANGES"
 DLQ_STREAM: Final = "ONE_DLQ"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 _QUERY_NAMES: Final = {model: name for name, model in QUERY_MODELS.items()}
 
 
@@ -120,7 +131,11 @@ class OneClient:
 
     `connection` is a `ConnectionSpec` (what `one-bus tenant add` prints for a role) or a
     plain URL for an open development server. `nats_kwargs` go to `nats.connect` as they
-    are (reconnect policy, callbacks).
+    are (reconnect policy, callbacks; an `error_cb` of yours is called for every error).
+
+    A server that cannot be reached within `connect_timeout_s` is a `ConnectError`; a
+    publish, query, watch or subscription the server refuses for this identity's
+    permissions is a `NotAllowedError` at once, not a timeout.
     """
 
     def __init__(
@@ -131,7 +146,7 @@ class OneClient:
         request_timeout_s: float = 10.0,
         publish_timeout_s: float = 5.0,
         publish_attempts: int = 3,
-        connect_timeout_s: float = 10.0,
+        connect_timeout_s: float = 2.0,
         changes_stream: str = CHANGES_STREAM,
         dlq_stream: str = DLQ_STREAM,
         **nats_kwargs: Any,
@@ -150,7 +165,10 @@ class OneClient:
         self.connect_timeout_s = connect_timeout_s
         self.changes_stream = changes_stream
         self.dlq_stream = dlq_stream
+        self._error_cb = nats_kwargs.pop("error_cb", None)
         self._nats_kwargs = nats_kwargs
+        self._denials = Denials()
+        self._last_error: BaseException | None = None
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
 
@@ -165,14 +183,37 @@ class OneClient:
 
     async def start(self) -> Self:
         if self._nc is None:
-            options = {**nats_options(self.spec), **self._nats_kwargs}
+            options = {**nats_options(self.spec), **self._nats_kwargs, "error_cb": self._on_error}
             # nats-py retries a refused first connect for a long time: bound it, so a
             # wrong URL is an error, not a hang.
-            self._nc = await asyncio.wait_for(
-                nats.connect(**options), timeout=self.connect_timeout_s
-            )
+            try:
+                self._nc = await asyncio.wait_for(
+                    nats.connect(**options), timeout=self.connect_timeout_s
+                )
+            except (OSError, TimeoutError, NatsError) as error:
+                why = self._last_error or error
+                text = str(why) or type(why).__name__
+                if isinstance(why, TimeoutError):
+                    text = f"no connection within {self.connect_timeout_s:g} s"
+                servers = ", ".join(self.spec.servers)
+                raise ConnectError(f"cannot connect to NATS at {servers}: {text}") from error
             self._js = self._nc.jetstream(timeout=self.publish_timeout_s)
         return self
+
+    async def _on_error(self, error: Exception) -> None:
+        """nats-py's error callback: a permission violation fails the calls waiting on it
+        (they would wait for their timeout); every error goes to the caller's callback."""
+        self._last_error = error
+        denied = self._denials.report(error)
+        if self._error_cb is not None:
+            await self._error_cb(error)
+        elif denied is None:
+            log.warning("nats: %s", str(error) or type(error).__name__)
+
+    async def guard(self, work: Awaitable[T]) -> T:
+        """`work`'s result, or `NotAllowedError` as soon as the server reports a
+        permission violation while it runs (for calls made on `nats`/`jetstream`)."""
+        return await self._denials.guard(work)
 
     async def close(self) -> None:
         """Flush what was published and disconnect."""
@@ -230,8 +271,10 @@ class OneClient:
         last: Exception | None = None
         for attempt in range(self.publish_attempts):
             try:
-                ack = await self.jetstream.publish(
-                    subject, data, timeout=self.publish_timeout_s, headers=dict(headers)
+                ack = await self.guard(
+                    self.jetstream.publish(
+                        subject, data, timeout=self.publish_timeout_s, headers=dict(headers)
+                    )
                 )
             except (NatsTimeoutError, NoStreamResponseError) as error:
                 # The message may be stored with its ack lost: the same id makes the
@@ -449,12 +492,14 @@ class OneClient:
         else:
             body = json.dumps(dict(request or {})).encode()
         try:
-            msg = await self.nats.request(
-                query_subject(self.tenant, name),
-                body,
-                timeout=self.request_timeout_s,
-                # The responder stops working on the request when we stop waiting.
-                headers={TIMEOUT_HEADER: str(int(self.request_timeout_s * 1000))},
+            msg = await self.guard(
+                self.nats.request(
+                    query_subject(self.tenant, name),
+                    body,
+                    timeout=self.request_timeout_s,
+                    # The responder stops working on the request when we stop waiting.
+                    headers={TIMEOUT_HEADER: str(int(self.request_timeout_s * 1000))},
+                )
             )
         except NoRespondersError as error:
             raise QueryUnavailableError(f"{name}: no query responder is running") from error
@@ -581,6 +626,7 @@ class OneClient:
             decode=ChangeMessage.from_msg,
             since=since,
             start_seq=start_seq,
+            guard=self.guard,
         )
 
     def dead_letters(
@@ -598,4 +644,5 @@ class OneClient:
             decode=DeadLetterMessage.from_msg,
             since=since,
             start_seq=start_seq,
+            guard=self.guard,
         )

@@ -1,6 +1,7 @@
 """What the SDK raises: a query's error reply as a typed exception, and bus failures."""
 
-from typing import Any
+import re
+from typing import Any, Final, Literal
 
 from contracts.errors import ErrorBody, ErrorCode
 
@@ -32,5 +33,40 @@ class QueryUnavailableError(OneBusError):
     """No query responder answered (none running, or the request timed out in NATS)."""
 
 
+class ConnectError(OneBusError, ConnectionError):
+    """No NATS server could be reached (or it refused the credentials) in time."""
+
+
 class PublishError(OneBusError):
     """JetStream did not acknowledge a publish after the client's retries."""
+
+
+class NotAllowedError(OneBusError):
+    """The server refused a publish or a subscribe: this identity's permissions do not
+    allow it (nats-server reports `-ERR 'Permissions Violation for Publish to ...'`).
+
+    `action` is what was refused, `subject` the subject the server named (nats-py hands it
+    over lower-cased, so it may differ in case from the one used).
+    """
+
+    def __init__(self, action: Literal["publish", "subscribe"], subject: str) -> None:
+        super().__init__(f"not allowed: this identity may not {action} to {subject}")
+        self.action: Literal["publish", "subscribe"] = action
+        self.subject = subject
+
+
+_VIOLATION: Final = re.compile(
+    r"permissions violation for (publish|subscription) to \"?([^\"\s]*)\"?", re.IGNORECASE
+)
+
+
+def not_allowed(error: BaseException) -> NotAllowedError | None:
+    """The `NotAllowedError` an asynchronous NATS error stands for, if it is a permission
+    violation; the one mapping the SDK and the CLI share."""
+    found = _VIOLATION.search(str(error))
+    if found is None:
+        return None
+    action: Literal["publish", "subscribe"] = (
+        "publish" if found.group(1).lower() == "publish" else "subscribe"
+    )
+    return NotAllowedError(action, found.group(2))

@@ -5,12 +5,16 @@
 creds file, an inbox prefix, a CA. Without it, `--nats-url` (env `ONE_NATS_URL`, several
 URLs comma-separated) names an open server. `--tenant` (env `ONE_TENANT`) is whose
 subjects the command uses.
+
+Every command connects through `run`, so every command says the same thing, at once,
+when the server refuses something for this identity: `not allowed: this identity may not
+publish to <subject>` (or `subscribe to`), exit code 77 (`EXIT_NOT_ALLOWED`).
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Final, NoReturn, TypeVar
 
 import typer
 from nats.errors import Error as NatsError
@@ -20,10 +24,14 @@ from rich.console import Console
 from contracts.connection_spec import ConnectionSpec
 from contracts.subjects import is_tenant
 from one_bus.client import DEFAULT_URL, OneClient
+from one_bus.errors import ConnectError, NotAllowedError
 from services.settings import Settings
 
 T = TypeVar("T")
 err = Console(stderr=True)
+
+# sysexits' EX_NOPERM: apart from every command's own codes (0-6).
+EXIT_NOT_ALLOWED: Final = 77
 
 NatsUrl = Annotated[
     str | None,
@@ -46,7 +54,13 @@ Credentials = Annotated[
 ]
 Tenant = Annotated[
     str,
-    typer.Option("--tenant", "-t", envvar="ONE_TENANT", help="The tenant whose subjects to use."),
+    typer.Option(
+        "--tenant",
+        "-t",
+        envvar="ONE_TENANT",
+        help="The tenant whose subjects to use (default: the one the credentials name).",
+        show_default=False,
+    ),
 ]
 
 
@@ -86,8 +100,10 @@ async def connect(tenant: str, spec: ConnectionSpec, *, reconnect: bool = False)
     One-shot commands fail fast when the server goes away; `reconnect` is for commands
     that keep following the bus (`tail`) and should ride out a server restart.
     """
+    if not tenant:
+        raise CliError("give --tenant (or ONE_TENANT), or credentials that name a tenant", 2)
     if not is_tenant(tenant):
-        raise CliError(f"tenant {tenant!r} must match [A-Za-z0-9_-]{{1,64}}")
+        raise CliError(f"tenant {tenant!r} must match [A-Za-z0-9_-]{{1,64}}", 2)
     settings = Settings()
     client = OneClient(
         tenant,
@@ -104,6 +120,8 @@ async def connect(tenant: str, spec: ConnectionSpec, *, reconnect: bool = False)
     )
     try:
         return await client.start()
+    except ConnectError as error:
+        raise CliError(str(error)) from error
     except (OSError, TimeoutError, NatsError) as error:
         why = (
             "no connection within 10 s"
@@ -121,12 +139,17 @@ def run(
     *,
     reconnect: bool = False,
 ) -> T:
-    """Connect, run `work`, disconnect; a CliError becomes its message and exit code."""
+    """Connect, run `work`, disconnect; a CliError becomes its message and exit code, a
+    permission violation during `work` a `not allowed: ...` line (exit 77)."""
 
     async def main() -> T:
-        client = await connect(tenant, connection_spec(nats_url, credentials), reconnect=reconnect)
+        spec = connection_spec(nats_url, credentials)
+        # A tenant's credentials name their tenant: no need to say it again.
+        client = await connect(tenant or spec.tenant or "", spec, reconnect=reconnect)
         try:
-            return await work(client)
+            return await client.guard(work(client))
+        except NotAllowedError as error:
+            raise CliError(str(error), EXIT_NOT_ALLOWED) from error
         finally:
             await client.close()
 

@@ -1,119 +1,162 @@
-"""`one-bus dlq list | show | replay`: inspect dead letters and republish fixed ones."""
+"""`one-bus dlq list | show | replay | purge`: inspect dead letters, republish fixed ones,
+clear what is not wanted.
+
+Every command connects like every client command (services/cli/connect.py): a dead
+letter is read with the identity's own permissions (operators read every tenant's,
+`-t/--tenant` or ONE_TENANT narrows to one). Bulk replay and purge select by reason,
+tenant and time, count first, ask at a terminal (refuse without `--yes` elsewhere), and
+work in chunks of `CHUNK`, at most `--max` per run; Ctrl-C stops between chunks, after
+the chunk in hand is finished.
+"""
 
 import asyncio
-import json
-from collections.abc import Awaitable, Callable
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Final, TypeVar
 
-import nats
 import typer
-from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from rich.console import Console
-from rich.table import Table
 
-from one_bus.connection import nats_options
-from services.cli.connect import CliError, Credentials, NatsUrl, connection_spec
+from one_bus.client import OneClient
+from services.cli.connect import CliError, Credentials, NatsUrl, fail, run
+from services.cli.output import out, print_json, print_table, say
+from services.cli.tail import parse_since
 from services.ingest.dead_letter_box import DeadLetter, DeadLetterBox
 from services.settings import Settings
 
-app = typer.Typer(help="Inspect and replay dead letters (rejected input).", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
+EXAMPLES: Final = """Examples:
+
+  one-bus dlq list -t acme --reason invalid_payload
+
+  one-bus dlq replay --reason store_rejected --since 2h --dry-run
+
+  one-bus dlq purge -t acme --reason malformed_json --yes"""
+
+app = typer.Typer(
+    help="Inspect, replay and purge dead letters (rejected input).",
+    no_args_is_help=True,
+    epilog=EXAMPLES,
+)
 T = TypeVar("T")
+# A bulk replay or purge works this many dead letters at a time: Ctrl-C takes effect
+# between chunks, and each chunk is read, published and deleted before the next is read.
+CHUNK: Final = 100
+# Without --max, a bulk replay or purge handles at most this many per run.
+DEFAULT_MAX: Final = 1000
+# A tenant placeholder for the client: dlq commands name tenants in their own filters
+# and never use the client's tenant-scoped helpers.
+_ANY_TENANT: Final = "_"
+
+TenantFilter = Annotated[
+    str | None,
+    typer.Option(
+        "--tenant",
+        "-t",
+        envvar="ONE_TENANT",
+        help="Only this tenant's dead letters (default: every tenant the identity may read).",
+        show_default=False,
+    ),
+]
+Reason = Annotated[
+    str | None,
+    typer.Option(help="Only this reason, e.g. invalid_payload.", show_default=False),
+]
+Since = Annotated[
+    str | None,
+    typer.Option(
+        help="Only dead letters since then: 10m, 2h (ago), an ISO time or epoch ms.",
+        show_default=False,
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which dead letters a command works on."""
+
+    tenant: str | None = None
+    reason: str | None = None
+    since: datetime | None = None
+
+    def matches(self, letter: DeadLetter) -> bool:
+        return self.since is None or (letter.time is not None and letter.time >= self.since)
+
+    def describe(self) -> str:
+        parts = [
+            f"tenant {self.tenant}" if self.tenant else "every tenant",
+            f"reason {self.reason}" if self.reason else "any reason",
+        ]
+        if self.since is not None:
+            parts.append(f"since {self.since.isoformat(timespec='seconds')}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """What one replay did: the dead letter, where it went, and the stream's answer."""
+
+    seq: int
+    subject: str
+    ingest_seq: int
+    kept: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "seq": self.seq,
+            "subject": self.subject,
+            "ingestSeq": self.ingest_seq,
+            "kept": self.kept,
+        }
+
+
+async def replay_one(
+    box: DeadLetterBox, letter: DeadLetter, *, data: bytes | None = None, keep: bool = False
+) -> Replayed:
+    """Publish one replay of `letter` (with `data` as a fixed body, if given); what single
+    and bulk replay both do for each dead letter."""
+    ingest_seq = await box.replay(letter, data=data, keep=keep)
+    return Replayed(letter.seq, letter.original_subject, ingest_seq, keep)
+
+
+def _box(client: OneClient) -> DeadLetterBox:
+    settings = Settings()
+    return DeadLetterBox(client.jetstream, settings.dlq_stream, settings.ingest_stream)
 
 
 def _run(
+    tenant: str | None,
     nats_url: str | None,
     credentials: Path | None,
-    work: Callable[[DeadLetterBox, JetStreamContext], Awaitable[T]],
+    work: Callable[[DeadLetterBox], Awaitable[T]],
 ) -> T:
-    settings = Settings()
-
-    async def main() -> T:
-        spec = connection_spec(nats_url, credentials)
+    async def on_box(client: OneClient) -> T:
         try:
-            # Bounded: nats-py keeps retrying a refused first connect, and an operator
-            # wants an answer, not a hang.
-            client = await asyncio.wait_for(
-                nats.connect(
-                    **nats_options(spec),
-                    connect_timeout=5,
-                    allow_reconnect=False,
-                    # nats-py tries a server forever when this is 0; 1 gives up soon.
-                    max_reconnect_attempts=1,
-                    reconnect_time_wait=0.5,
-                    error_cb=_quiet,
-                ),
-                timeout=10,
-            )
-        except (OSError, TimeoutError, NatsError) as error:
-            raise CliError(f"cannot reach NATS at {', '.join(spec.servers)}: {error!r}") from error
-        try:
-            js = client.jetstream(timeout=settings.publish_ack_timeout_s)
-            box = DeadLetterBox(js, settings.dlq_stream, settings.ingest_stream)
-            return await work(box, js)
+            return await work(_box(client))
         except NotFoundError as error:
-            raise CliError(f"no such dead letter (or no {settings.dlq_stream} stream)") from error
-        finally:
-            await client.close()
+            raise CliError(f"no such dead letter (or no {Settings().dlq_stream} stream)") from error
 
-    try:
-        return asyncio.run(main())
-    except CliError as error:
-        err.print(f"[red]error:[/] {error}")
-        raise typer.Exit(error.exit_code) from error
+    return run(tenant or _ANY_TENANT, nats_url, credentials, on_box)
 
 
-async def _quiet(_: Exception) -> None:
-    """nats-py logs each failed connect with a traceback; the CLI reports it once, plainly."""
+async def _selected(
+    box: DeadLetterBox, selection: Selection, *, after: int = 0, up_to: int | None = None
+) -> AsyncIterator[DeadLetter]:
+    async for letter in box.scan(tenant=selection.tenant, reason=selection.reason, after=after):
+        if up_to is not None and letter.seq > up_to:
+            return
+        if selection.matches(letter):
+            yield letter
 
 
 def _preview(data: bytes, width: int = 60) -> str:
     text = data.decode("utf-8", errors="replace").replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-@app.command("list")
-def list_(
-    tenant: Annotated[str | None, typer.Option(help="Only this tenant's dead letters.")] = None,
-    reason: Annotated[
-        str | None, typer.Option(help="Only this reason, e.g. invalid_payload.")
-    ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-    nats_url: NatsUrl = None,
-    credentials: Credentials = None,
-) -> None:
-    """List dead letters, oldest first."""
-
-    async def work(box: DeadLetterBox, _: JetStreamContext) -> list[DeadLetter]:
-        letters: list[DeadLetter] = []
-        async for letter in box.scan(tenant=tenant, reason=reason):
-            letters.append(letter)
-            if len(letters) >= limit:
-                break
-        return letters
-
-    letters = _run(nats_url, credentials, work)
-    if as_json:
-        for letter in letters:
-            out.print_json(json.dumps(_summary(letter)), indent=None)
-        return
-    table = Table("seq", "time", "subject", "reason", "error", "payload")
-    for letter in letters:
-        table.add_row(
-            str(letter.seq),
-            letter.time.isoformat(timespec="seconds") if letter.time else "",
-            letter.original_subject,
-            letter.reason,
-            letter.error[:80],
-            _preview(letter.data),
-        )
-    out.print(table)
-    out.print(f"{len(letters)} dead letter(s)")
 
 
 def _summary(letter: DeadLetter) -> dict[str, object]:
@@ -129,7 +172,61 @@ def _summary(letter: DeadLetter) -> dict[str, object]:
     }
 
 
-@app.command()
+@app.command("list", epilog="Example:\n\n  one-bus dlq list -t acme --limit 20 --after 1200")
+def list_(
+    tenant: TenantFilter = None,
+    reason: Reason = None,
+    since: Since = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 50,
+    all_: Annotated[bool, typer.Option("--all", help="Every one, however many.")] = False,
+    after: Annotated[
+        int, typer.Option(min=0, help="Start after this dead letter's sequence (the next page).")
+    ] = 0,
+    as_json: AsJson = False,
+    nats_url: NatsUrl = None,
+    credentials: Credentials = None,
+) -> None:
+    """List dead letters, oldest first, and how many there are."""
+    selection = Selection(tenant, reason, parse_since(since) if since else None)
+
+    async def work(box: DeadLetterBox) -> tuple[list[DeadLetter], int]:
+        letters: list[DeadLetter] = []
+        total = 0
+        async for letter in _selected(box, selection, after=after):
+            total += 1  # counted to the end: the hint says how many are left
+            if all_ or len(letters) < limit:
+                letters.append(letter)
+        return letters, total
+
+    letters, total = _run(tenant, nats_url, credentials, work)
+    if as_json:
+        for letter in letters:
+            print_json(_summary(letter), compact=True)
+    else:
+        print_table(
+            ("seq", "time", "subject", "reason", "error", "payload"),
+            [
+                (
+                    str(letter.seq),
+                    letter.time.isoformat(timespec="seconds") if letter.time else "",
+                    letter.original_subject,
+                    letter.reason,
+                    letter.error,
+                    _preview(letter.data),
+                )
+                for letter in letters
+            ],
+        )
+    if len(letters) < total:
+        say(
+            f"showing {len(letters)} of {total} dead letters (next page: --after "
+            f"{letters[-1].seq}; or use --limit N / --all)"
+        )
+    elif not as_json:
+        say(f"{total} dead letter(s)")
+
+
+@app.command(epilog="Example:\n\n  one-bus dlq show 42")
 def show(
     seq: Annotated[int, typer.Argument(help="The dead letter's sequence.")],
     nats_url: NatsUrl = None,
@@ -137,35 +234,202 @@ def show(
 ) -> None:
     """Show one dead letter: reason, headers and the original payload."""
 
-    async def work(box: DeadLetterBox, _: JetStreamContext) -> DeadLetter:
+    async def work(box: DeadLetterBox) -> DeadLetter:
         return await box.get(seq)
 
-    out.print_json(json.dumps(_summary(_run(nats_url, credentials, work))))
+    print_json(_summary(_run(None, nats_url, credentials, work)))
 
 
-@app.command()
+@contextlib.contextmanager
+def _stop_between_chunks() -> Iterator[asyncio.Event]:
+    """Ctrl-C sets the event (checked between chunks) instead of interrupting a chunk."""
+    stop = asyncio.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupted(_signum: int, _frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C: stop now
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        stop.set()
+        say("stopping after this chunk (Ctrl-C again to stop at once)")
+
+    signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _confirm(verb: str, count: int, selection: Selection, yes: bool) -> None:
+    if yes or count == 0:
+        return
+    if not sys.stdin.isatty():
+        fail(f"{verb} {count} dead letter(s) ({selection.describe()})? Give --yes to confirm", 2)
+    if not typer.confirm(f"{verb} {count} dead letter(s) ({selection.describe()})?"):
+        fail("nothing done", 1)
+
+
+async def _chunks(
+    box: DeadLetterBox, selection: Selection, limit: int, up_to: int
+) -> AsyncIterator[list[DeadLetter]]:
+    """The selected dead letters up to sequence `up_to`, `CHUNK` at a time, at most
+    `limit`; each chunk is read after the previous one was handled."""
+    after, taken = 0, 0
+    while taken < limit:
+        chunk: list[DeadLetter] = []
+        async for letter in _selected(box, selection, after=after, up_to=up_to):
+            chunk.append(letter)
+            if len(chunk) >= min(CHUNK, limit - taken):
+                break
+        if not chunk:
+            return
+        yield chunk
+        taken += len(chunk)
+        after = chunk[-1].seq
+
+
+def _bulk(
+    verb: str,
+    selection: Selection,
+    limit: int,
+    dry_run: bool,
+    yes: bool,
+    nats_url: str | None,
+    credentials: Path | None,
+    act: Callable[[DeadLetterBox, DeadLetter], Awaitable[T]],
+) -> tuple[int, int, list[T]]:
+    """Count, confirm, then act on each selected dead letter in chunks: returns (how many
+    were selected, how many in all match, what `act` returned for each one done)."""
+
+    async def count(box: DeadLetterBox) -> tuple[int, int]:
+        # Dead letters a replay itself produces come after this one: never chased.
+        up_to = await box.last_seq()
+        matching = 0
+        async for _ in _selected(box, selection, up_to=up_to):
+            matching += 1
+        return matching, up_to
+
+    matching, up_to = _run(selection.tenant, nats_url, credentials, count)
+    selected = min(matching, limit)
+    if matching > limit:
+        say(f"{matching} match; this run takes the first {limit} (raise it with --max)")
+    if dry_run or selected == 0:
+        return selected, matching, []
+    _confirm(verb, selected, selection, yes)
+
+    async def work(box: DeadLetterBox) -> list[T]:
+        done: list[T] = []
+        with _stop_between_chunks() as stop:
+            async for chunk in _chunks(box, selection, limit, up_to):
+                for letter in chunk:
+                    done.append(await act(box, letter))
+                say(f"{verb}: {len(done)} of {selected}")
+                if stop.is_set():
+                    break
+        return done
+
+    return selected, matching, _run(selection.tenant, nats_url, credentials, work)
+
+
+MaxPerRun = Annotated[int, typer.Option("--max", min=1, help="At most this many in this run.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Only count what would be done.")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+@app.command(
+    epilog="Examples:\n\n  one-bus dlq replay 42 --payload fixed.json\n\n"
+    "  one-bus dlq replay --reason store_rejected --since 2h --yes"
+)
 def replay(
-    seqs: Annotated[list[int], typer.Argument(help="Sequences of the dead letters to replay.")],
+    seqs: Annotated[
+        list[int] | None,
+        typer.Argument(
+            help="Sequences of the dead letters to replay (or select with --reason...)."
+        ),
+    ] = None,
     payload: Annotated[
-        Path | None, typer.Option(help="A fixed body to publish instead (one sequence only).")
+        Path | None,
+        typer.Option(
+            help="A fixed body to publish instead (one sequence only).", show_default=False
+        ),
     ] = None,
     keep: Annotated[bool, typer.Option(help="Keep the dead letter after replaying it.")] = False,
+    tenant: TenantFilter = None,
+    reason: Reason = None,
+    since: Since = None,
+    limit: MaxPerRun = DEFAULT_MAX,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    as_json: AsJson = False,
     nats_url: NatsUrl = None,
     credentials: Credentials = None,
 ) -> None:
-    """Republish dead letters to the subjects they came from, optionally with a fixed body."""
-    if payload is not None and len(seqs) != 1:
-        raise typer.BadParameter("--payload replaces one message's body: give one sequence")
+    """Republish dead letters to the subjects they came from: the ones named, or all that
+    match --reason/--tenant/--since (counted first, confirmed, in chunks)."""
+    bulk = reason is not None or since is not None or (tenant is not None and not seqs)
+    if seqs and bulk and (reason is not None or since is not None):
+        fail("give sequences or a selection (--reason, --since), not both", 2)
+    if not seqs and not bulk:
+        fail("give the sequences to replay, or select them with --reason/--since/--tenant", 2)
+    if payload is not None and (bulk or len(seqs or []) != 1):
+        fail("--payload replaces one message's body: give one sequence", 2)
     data = payload.read_bytes() if payload is not None else None
 
-    async def work(box: DeadLetterBox, _: JetStreamContext) -> list[tuple[int, str, int]]:
-        done = []
-        for seq in seqs:
-            letter = await box.get(seq)
-            done.append(
-                (seq, letter.original_subject, await box.replay(letter, data=data, keep=keep))
-            )
-        return done
+    def report(done: list[Replayed]) -> None:
+        for one in done:
+            if as_json:
+                print_json(one.as_json(), compact=True)
+            else:
+                kept = ", kept" if one.kept else ""
+                out.print(
+                    f"replayed dead letter {one.seq} to {one.subject} "
+                    f"(ingest seq {one.ingest_seq}{kept})"
+                )
 
-    for seq, subject, new_seq in _run(nats_url, credentials, work):
-        out.print(f"replayed dead letter {seq} to {subject} (ingest seq {new_seq})")
+    if seqs:
+
+        async def named(box: DeadLetterBox) -> list[Replayed]:
+            return [await replay_one(box, await box.get(seq), data=data, keep=keep) for seq in seqs]
+
+        report(_run(tenant, nats_url, credentials, named))
+        return
+
+    async def act(box: DeadLetterBox, letter: DeadLetter) -> Replayed:
+        # The whole original (a cut dead letter's, from the ingest stream), then replay.
+        return await replay_one(box, await box.get(letter.seq), keep=keep)
+
+    selection = Selection(tenant, reason, parse_since(since) if since else None)
+    selected, _, done = _bulk("replay", selection, limit, dry_run, yes, nats_url, credentials, act)
+    if dry_run:
+        say(f"would replay {selected} dead letter(s) ({selection.describe()})")
+        return
+    report(done)
+    say(f"replayed {len(done)} of {selected} dead letter(s)")
+
+
+@app.command(epilog="Example:\n\n  one-bus dlq purge -t acme --reason malformed_json --dry-run")
+def purge(
+    tenant: TenantFilter = None,
+    reason: Reason = None,
+    since: Since = None,
+    limit: MaxPerRun = DEFAULT_MAX,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    as_json: AsJson = False,
+    nats_url: NatsUrl = None,
+    credentials: Credentials = None,
+) -> None:
+    """Delete the dead letters that match (counted first, confirmed, in chunks)."""
+    selection = Selection(tenant, reason, parse_since(since) if since else None)
+
+    async def act(box: DeadLetterBox, letter: DeadLetter) -> int:
+        await box.delete(letter.seq)
+        return letter.seq
+
+    selected, _, done = _bulk("purge", selection, limit, dry_run, yes, nats_url, credentials, act)
+    if as_json:
+        print_json({"selected": selected, "purged": len(done), "dryRun": dry_run}, compact=True)
+    elif dry_run:
+        say(f"would purge {selected} dead letter(s) ({selection.describe()})")
+    else:
+        say(f"purged {len(done)} of {selected} dead letter(s)")

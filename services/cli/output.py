@@ -1,13 +1,23 @@
-"""Printing JSON: coloured for people at a terminal, plain and unwrapped for pipes."""
+"""What the CLI prints: coloured and fitted for people at a terminal, plain and unwrapped
+for pipes and files.
+
+Rich wraps long lines at the console's width, which is 80 columns when stdout is not a
+terminal: JSON, ids, subjects and URIs cut mid-token. Everything machine-readable is
+therefore written whole, and tables become tab-separated lines in a pipe.
+"""
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: a line longer than the terminal is left to the terminal to fold, never
+# broken by Rich (an id or a subject stays one token when copied).
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def print_json(data: Any, *, compact: bool = False, to_stderr: bool = False) -> None:
@@ -18,3 +28,25 @@ def print_json(data: Any, *, compact: bool = False, to_stderr: bool = False) -> 
     else:
         # Rich wraps long lines at the console width: a pipe must get the JSON whole.
         (sys.stderr if to_stderr else sys.stdout).write(text + "\n")
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, title: str = "") -> None:
+    """At a terminal, a table whose cells fold rather than cut; in a pipe, a header line
+    and one tab-separated line per row, each value whole."""
+    if not out.is_terminal:
+        lines = [("# " + title) if title else None, "\t".join(columns)]
+        lines += ["\t".join(value.replace("\t", " ").replace("\n", " ") for value in row)
+                  for row in rows]  # fmt: skip
+        sys.stdout.write("".join(line + "\n" for line in lines if line is not None))
+        return
+    table = Table(title=title or None, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+
+
+def say(message: str) -> None:
+    """A line for people, on stderr (stdout stays the data), never hard-wrapped."""
+    err.print(message, markup=False)

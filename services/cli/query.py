@@ -69,7 +69,7 @@ def parse_request(request: str | None) -> dict[str, Any]:
 
 def query(
     name: Annotated[str, typer.Argument(help="The query, e.g. entities.get or events.list.")],
-    tenant: Tenant,
+    tenant: Tenant = "",
     request: Annotated[
         str | None, typer.Argument(help="The request as JSON; `-` for stdin; default {}.")
     ] = None,

@@ -157,7 +157,7 @@ def as_json(message: ChangeMessage | DeadLetterMessage) -> dict[str, Any]:
 
 def tail(
     what: Annotated[str, typer.Argument(help="changes[.<collection>[.<type>]], events, dlq...")],
-    tenant: Tenant,
+    tenant: Tenant = "",
     since: Annotated[
         str | None,
         typer.Option(help="Replay from a time: 10m, 2h (ago), an ISO time or epoch ms."),

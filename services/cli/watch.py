@@ -17,7 +17,7 @@ from services.cli.query import parse_request, query_errors
 
 def watch(
     name: Annotated[str, typer.Argument(help="The query to watch, e.g. entities.list.")],
-    tenant: Tenant,
+    tenant: Tenant = "",
     request: Annotated[
         str | None, typer.Argument(help="The request as JSON; `-` for stdin; default {}.")
     ] = None,
