@@ -1,8 +1,11 @@
 """The ONE Bus client SDK: `from one_bus import OneClient`."""
 
+from contracts.connection_spec import ConnectionSpec
 from one_bus.client import OneClient, Published
 from one_bus.delivered import ChangeMessage, DeadLetterMessage, StreamPosition
 from one_bus.errors import (
+    ConnectError,
+    NotAllowedError,
     NotFoundError,
     OneBusError,
     PublishError,
@@ -16,7 +19,10 @@ from one_bus.watch import Watch
 
 __all__ = [
     "ChangeMessage",
+    "ConnectError",
+    "ConnectionSpec",
     "DeadLetterMessage",
+    "NotAllowedError",
     "NotFoundError",
     "OneBusError",
     "OneClient",

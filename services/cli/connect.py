@@ -30,6 +30,8 @@ from services.settings import Settings
 T = TypeVar("T")
 err = Console(stderr=True)
 
+# How long a query or watch request waits for its reply (`--timeout`).
+DEFAULT_REQUEST_TIMEOUT_S: Final = 10.0
 # sysexits' EX_NOPERM: apart from every command's own codes (0-6).
 EXIT_NOT_ALLOWED: Final = 77
 
@@ -50,6 +52,12 @@ Credentials = Annotated[
         help="A connection spec JSON file (`one-bus tenant add` prints one per role).",
         exists=True,
         dir_okay=False,
+    ),
+]
+Timeout = Annotated[
+    float,
+    typer.Option(
+        "--timeout", min=0.1, help="Seconds to wait for the reply (the service gets this deadline)."
     ),
 ]
 Tenant = Annotated[
@@ -94,7 +102,13 @@ async def _quiet(_: Exception) -> None:
     """nats-py logs each failed connect with a traceback; the CLI reports it once, plainly."""
 
 
-async def connect(tenant: str, spec: ConnectionSpec, *, reconnect: bool = False) -> OneClient:
+async def connect(
+    tenant: str,
+    spec: ConnectionSpec,
+    *,
+    reconnect: bool = False,
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+) -> OneClient:
     """A connected client, or a CliError (exit 1) saying why not.
 
     One-shot commands fail fast when the server goes away; `reconnect` is for commands
@@ -109,6 +123,7 @@ async def connect(tenant: str, spec: ConnectionSpec, *, reconnect: bool = False)
         tenant,
         spec,
         connect_timeout_s=10,
+        request_timeout_s=request_timeout_s,
         changes_stream=settings.changes_stream,
         dlq_stream=settings.dlq_stream,
         publish_timeout_s=settings.publish_ack_timeout_s,
@@ -138,6 +153,7 @@ def run(
     work: Callable[[OneClient], Awaitable[T]],
     *,
     reconnect: bool = False,
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
 ) -> T:
     """Connect, run `work`, disconnect; a CliError becomes its message and exit code, a
     permission violation during `work` a `not allowed: ...` line (exit 77)."""
@@ -145,7 +161,12 @@ def run(
     async def main() -> T:
         spec = connection_spec(nats_url, credentials)
         # A tenant's credentials name their tenant: no need to say it again.
-        client = await connect(tenant or spec.tenant or "", spec, reconnect=reconnect)
+        client = await connect(
+            tenant or spec.tenant or "",
+            spec,
+            reconnect=reconnect,
+            request_timeout_s=request_timeout_s,
+        )
         try:
             return await client.guard(work(client))
         except NotAllowedError as error:

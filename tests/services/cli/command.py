@@ -17,10 +17,22 @@ class Ran:
 
 
 async def one_bus(
-    *args: str, nats_url: str | None = None, stdin: str | None = None, timeout_s: float = 60
+    *args: str,
+    nats_url: str | None = None,
+    stdin: str | None = None,
+    timeout_s: float = 60,
+    env: dict[str, str] | None = None,
 ) -> Ran:
-    env = {**os.environ, "COLUMNS": "400"}
-    env.pop("ONE_CREDENTIALS", None)
+    """`env` adds to (or, with an empty value, removes from) the inherited environment."""
+    merged = {**os.environ, "COLUMNS": "400"}
+    merged.pop("ONE_CREDENTIALS", None)
+    merged.pop("ONE_TENANT", None)
+    for name, value in (env or {}).items():
+        if value:
+            merged[name] = value
+        else:
+            merged.pop(name, None)
+    env = merged
     if nats_url is not None:
         env["ONE_NATS_URL"] = nats_url
     process = await asyncio.create_subprocess_exec(
