@@ -10,7 +10,6 @@ from typing import Any, Final
 
 from contracts.connection_spec import ConnectionSpec
 
-
 _TLS_EOF_WARNING: Final = "returning true from eof_received() has no effect when using ssl"
 
 

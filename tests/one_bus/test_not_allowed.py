@@ -37,7 +37,7 @@ async def test_what_a_role_may_not_do_is_refused_at_once(
         with pytest.raises(NotAllowedError, match=r"\$js\.api\.consumer\."):
             await publisher.subscribe("changes").start()
         # The connection is still usable for what the role may do.
-        entity_id, ack = await publisher.upsert_entity(type="creator", name="Ada", actor_id="u")
+        _, ack = await publisher.upsert_entity(type="creator", name="Ada", actor_id="u")
         assert ack.seq > 0
 
 
