@@ -28,7 +28,7 @@ from one_bus.errors import ConnectError, NotAllowedError
 from services.settings import Settings
 
 T = TypeVar("T")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 # How long a query or watch request waits for its reply (`--timeout`).
 DEFAULT_REQUEST_TIMEOUT_S: Final = 10.0

@@ -36,7 +36,8 @@ app.command()(query.query)
 app.command()(tail.tail)
 app.command()(watch.watch)
 app.command("import")(importer.import_)
-console = Console(stderr=True)
+# soft_wrap: a URL, a URI or a command in the banner is never broken across lines.
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _observability(level: str, settings: Settings) -> None:
@@ -94,7 +95,11 @@ def dev(
             await run_secure_dev(data_dir.resolve(), nats_port, mongo_port, stop)
             return
         async with EmbeddedServers(data_dir, nats_port=nats_port, mongo_port=mongo_port) as servers:
-            settings = Settings(nats_url=servers.nats_url, mongodb_uri=servers.mongodb_uri)
+            settings = Settings(
+                nats_url=servers.nats_url,
+                mongodb_uri=servers.mongodb_uri,
+                nats_anonymous_warning=False,  # the banner says it is open, and why
+            )
 
             def announce(_: OneBusService) -> None:
                 console.print(f"[bold green]ONE Bus is up[/] (data in {data_dir.resolve()})")

@@ -20,9 +20,9 @@ from contracts.subjects import PREFIX, SubjectError, parse_ingest_subject
 from one_bus.client import OneClient, Published
 from one_bus.ids import new_id
 from services.cli.connect import Credentials, NatsUrl, Tenant, fail, run
-from services.cli.output import print_json
+from services.cli.output import print_json, say
 
-out = Console()
+out = Console(soft_wrap=True)  # an ack line is never broken inside an id
 
 
 def parse_headers(values: list[str]) -> dict[str, str]:
@@ -98,6 +98,8 @@ def publish(
     credentials: Credentials = None,
 ) -> None:
     """Publish one message on JetStream and print its ack (stream and sequence)."""
+    if payload in (None, "-") and sys.stdin.isatty():
+        say("reading the payload from stdin: type or paste it, then Ctrl-D")
     if not tenant and not subject.startswith(PREFIX + "."):
         fail("give --tenant (or ONE_TENANT), or a full one.v1.<tenant>... subject", 2)
     full = subject if subject.startswith(PREFIX + ".") else f"{PREFIX}.{tenant}.{subject}"
