@@ -30,6 +30,9 @@ from services.settings import Settings
 T = TypeVar("T")
 err = Console(stderr=True, soft_wrap=True)
 
+# The client's tenant for commands that name tenants in their own filters, or none
+# (dlq, status, req): they never use the client's tenant-scoped subjects.
+ANY_TENANT: Final = "_"
 # How long a query or watch request waits for its reply (`--timeout`).
 DEFAULT_REQUEST_TIMEOUT_S: Final = 10.0
 # sysexits' EX_NOPERM: apart from every command's own codes (0-6).

@@ -23,24 +23,15 @@ import typer
 from nats.js.errors import NotFoundError
 
 from one_bus.client import OneClient
-from services.cli.connect import CliError, Credentials, NatsUrl, fail, run
+from services.cli.connect import ANY_TENANT, CliError, Credentials, NatsUrl, fail, run
 from services.cli.output import out, print_json, print_table, say
 from services.cli.tail import parse_since
 from services.ingest.dead_letter_box import DeadLetter, DeadLetterBox
 from services.settings import Settings
 
-EXAMPLES: Final = """Examples:
-
-  one-bus dlq list -t acme --reason invalid_payload
-
-  one-bus dlq replay --reason store_rejected --since 2h --dry-run
-
-  one-bus dlq purge -t acme --reason malformed_json --yes"""
-
 app = typer.Typer(
     help="Inspect, replay and purge dead letters (rejected input).",
     no_args_is_help=True,
-    epilog=EXAMPLES,
 )
 T = TypeVar("T")
 # A bulk replay or purge works this many dead letters at a time: Ctrl-C takes effect
@@ -48,9 +39,6 @@ T = TypeVar("T")
 CHUNK: Final = 100
 # Without --max, a bulk replay or purge handles at most this many per run.
 DEFAULT_MAX: Final = 1000
-# A tenant placeholder for the client: dlq commands name tenants in their own filters
-# and never use the client's tenant-scoped helpers.
-_ANY_TENANT: Final = "_"
 
 TenantFilter = Annotated[
     str | None,
@@ -141,7 +129,7 @@ def _run(
         except NotFoundError as error:
             raise CliError(f"no such dead letter (or no {Settings().dlq_stream} stream)") from error
 
-    return run(tenant or _ANY_TENANT, nats_url, credentials, on_box)
+    return run(tenant or ANY_TENANT, nats_url, credentials, on_box)
 
 
 async def _selected(
@@ -172,7 +160,7 @@ def _summary(letter: DeadLetter) -> dict[str, object]:
     }
 
 
-@app.command("list", epilog="Example:\n\n  one-bus dlq list -t acme --limit 20 --after 1200")
+@app.command("list")
 def list_(
     tenant: TenantFilter = None,
     reason: Reason = None,
@@ -226,7 +214,7 @@ def list_(
         say(f"{total} dead letter(s)")
 
 
-@app.command(epilog="Example:\n\n  one-bus dlq show 42")
+@app.command()
 def show(
     seq: Annotated[int, typer.Argument(help="The dead letter's sequence.")],
     nats_url: NatsUrl = None,
@@ -336,10 +324,7 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Only count what would b
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-@app.command(
-    epilog="Examples:\n\n  one-bus dlq replay 42 --payload fixed.json\n\n"
-    "  one-bus dlq replay --reason store_rejected --since 2h --yes"
-)
+@app.command()
 def replay(
     seqs: Annotated[
         list[int] | None,
@@ -407,7 +392,7 @@ def replay(
     say(f"replayed {len(done)} of {selected} dead letter(s)")
 
 
-@app.command(epilog="Example:\n\n  one-bus dlq purge -t acme --reason malformed_json --dry-run")
+@app.command()
 def purge(
     tenant: TenantFilter = None,
     reason: Reason = None,

@@ -11,7 +11,19 @@ from rich.console import Console
 
 from contracts.asyncapi import asyncapi_document
 from contracts.json_schemas import message_schemas
-from services.cli import dlq, importer, publish, query, security, tail, tenant, watch
+from services.cli import (
+    dlq,
+    help,
+    importer,
+    publish,
+    query,
+    req,
+    security,
+    status,
+    tail,
+    tenant,
+    watch,
+)
 from services.cli.version import installed_version, version_option
 from services.runtime import event_loop
 from services.runtime.logs import configure_logging
@@ -36,6 +48,8 @@ app.command()(query.query)
 app.command()(tail.tail)
 app.command()(watch.watch)
 app.command("import")(importer.import_)
+app.command()(status.status)
+app.command()(req.req)
 # soft_wrap: a URL, a URI or a command in the banner is never broken across lines.
 console = Console(stderr=True, soft_wrap=True)
 
@@ -137,3 +151,7 @@ def schema_export(
     document = asyncapi_document(installed_version())
     (directory / "asyncapi.json").write_text(json.dumps(document, indent=2) + "\n")
     console.print(f"wrote {len(schemas)} schemas and asyncapi.json to {directory}")
+
+
+# Last: every command is registered by now, sub-apps included.
+help.apply(app)

@@ -27,12 +27,6 @@ from services.cli.connect import (
 from services.cli.output import print_json, say
 from services.cli.query import parse_request, query_errors
 
-EXAMPLES = """Examples:
-
-  one-bus watch entities.get '{"id":"ada"}' -t acme
-
-  one-bus watch events.list '{"type":"payment_event"}' -t acme --json --limit 10"""
-
 
 def marker(version: int, at: datetime, result: Any, had_result: bool) -> str:
     """The line said before a result: its version, when it came, and what a `null` means."""
