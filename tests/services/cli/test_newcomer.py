@@ -141,3 +141,34 @@ async def test_publish_at_a_terminal_says_it_reads_stdin(dev: Dev) -> None:
     assert ran.code == 0, ran
     assert "reading the payload from stdin: type or paste it, then Ctrl-D" in ran.out
     assert "stored as ONE_INGEST #" in ran.out
+
+
+async def test_the_secure_banner_keeps_each_uri_and_command_on_one_line(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        ONE_BUS, "dev", "--secure", "--nats-port", str(free_port()),
+        "--mongo-port", str(free_port()), cwd=tmp_path, env=_env(),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    banner: list[str] = []
+    try:
+        await _until(process.stdout, "Ctrl-C stops everything", banner)
+        # The operator's command as the banner prints it, a TLS client call: no asyncio
+        # warning about eof_received.
+        [command] = [line.split()[1:] for line in banner if line.strip().startswith("operator")]
+        assert command[:4] == ["one-bus", "dlq", "list", "--credentials"], command
+        listed = await one_bus(*command[1:])
+        assert listed.code == 0, listed
+        assert listed.err.strip() == "0 dead letter(s)"
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        rest, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, "\n".join(banner) + rest.decode()
+    [mongo] = [line for line in banner if line.strip().startswith("MongoDB")]
+    ca = tmp_path / ".one-data"
+    assert f"&tlsCAFile={ca}" in mongo, mongo
+    assert mongo.endswith("(--auth, TLS)"), mongo
+    [dlq] = [line for line in banner if line.strip().startswith("operator")]
+    assert dlq.endswith("/specs/operator.json"), dlq
+    assert "eof_received" not in "\n".join(banner) + rest.decode()
