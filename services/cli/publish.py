@@ -19,7 +19,7 @@ from contracts.protocols.envelope import HEADER_RECORD_ID, EnvelopeError, Protoc
 from contracts.subjects import PREFIX, SubjectError, parse_ingest_subject
 from one_bus.client import OneClient, Published
 from one_bus.ids import new_id
-from services.cli.connect import Credentials, NatsUrl, Tenant, fail, run
+from services.cli.connect import Credentials, NatsUrl, Tenant, default_tenant, fail, run
 from services.cli.output import print_json, say
 
 out = Console(soft_wrap=True)  # an ack line is never broken inside an id
@@ -100,8 +100,13 @@ def publish(
     """Publish one message on JetStream and print its ack (stream and sequence)."""
     if payload in (None, "-") and sys.stdin.isatty():
         say("reading the payload from stdin: type or paste it, then Ctrl-D")
+    tenant = default_tenant(tenant, nats_url, credentials)
     if not tenant and not subject.startswith(PREFIX + "."):
-        fail("give --tenant (or ONE_TENANT), or a full one.v1.<tenant>... subject", 2)
+        fail(
+            "give --tenant (or ONE_TENANT), credentials that name a tenant, or a full "
+            "one.v1.<tenant>... subject",
+            2,
+        )
     full = subject if subject.startswith(PREFIX + ".") else f"{PREFIX}.{tenant}.{subject}"
     tenant = full.split(".")[2]
     text = read_payload(payload)

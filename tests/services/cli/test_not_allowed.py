@@ -80,3 +80,13 @@ async def test_the_credentials_tenant_is_used_without_t(acme: TenantSpecs, tmp_p
     spec = acme.subscriber.model_copy(update={"tenant": "acme"})
     ran = await as_role(spec, tmp_path, "query", "entities.list", "--timeout", AN_HOUR)
     assert_refused(ran, "publish", "one.v1.acme.query.entities.list")
+
+
+async def test_a_tenants_publisher_spec_publishes_without_t(
+    acme: TenantSpecs, tmp_path: Path
+) -> None:
+    spec = acme.publisher.model_copy(update={"tenant": "acme", "role": "publisher"})
+    entity = '{"id":"c2","type":"creator","name":"Ada","updatedAt":1,"actorId":"u"}'
+    ran = await as_role(spec, tmp_path, "publish", "entities.creator.upsert", entity)
+    assert ran.code == 0, ran
+    assert ran.out.startswith("one.v1.acme.entities.creator.upsert: stored as ")
