@@ -306,17 +306,39 @@ def _bulk(
     _confirm(verb, selected, selection, yes)
 
     async def work(box: DeadLetterBox) -> list[T]:
-        done: list[T] = []
         with _stop_between_chunks() as stop:
-            async for chunk in _chunks(box, selection, limit, up_to):
-                for letter in chunk:
-                    done.append(await act(box, letter))
-                say(f"{verb}: {len(done)} of {selected}")
-                if stop.is_set():
-                    break
-        return done
+            return await chunk_by_chunk(
+                _chunks(box, selection, limit, up_to),
+                lambda letter: act(box, letter),
+                stop,
+                lambda done: say(f"{verb}: {done} of {selected}"),
+            )
 
-    return selected, matching, _run(selection.tenant, nats_url, credentials, work)
+    try:
+        return selected, matching, _run(selection.tenant, nats_url, credentials, work)
+    except KeyboardInterrupt:
+        # The second Ctrl-C: the chunk in hand may be partly done (each dead letter is
+        # replayed before it is deleted, so none is lost; a replay may be repeated).
+        say(f"{verb}: stopped at once, within a chunk")
+        raise typer.Exit(130) from None
+
+
+async def chunk_by_chunk(
+    chunks: AsyncIterator[list[DeadLetter]],
+    act: Callable[[DeadLetter], Awaitable[T]],
+    stop: asyncio.Event,
+    progress: Callable[[int], None],
+) -> list[T]:
+    """`act` on every dead letter of every chunk, stopping between chunks once `stop` is
+    set (the chunk in hand is always finished); what `act` returned, in order."""
+    done: list[T] = []
+    async for chunk in chunks:
+        for letter in chunk:
+            done.append(await act(letter))
+        progress(len(done))
+        if stop.is_set():
+            break
+    return done
 
 
 MaxPerRun = Annotated[int, typer.Option("--max", min=1, help="At most this many in this run.")]
