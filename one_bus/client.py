@@ -207,13 +207,15 @@ class OneClient:
         denied = self._denials.report(error)
         if self._error_cb is not None:
             await self._error_cb(error)
-        elif denied is None:
+        elif denied is None and self._nc is not None:
+            # While connecting, a failed attempt is the ConnectError's reason instead.
             log.warning("nats: %s", str(error) or type(error).__name__)
 
-    async def guard(self, work: Awaitable[T]) -> T:
+    async def guard(self, work: Awaitable[T], *, subject: str = "") -> T:
         """`work`'s result, or `NotAllowedError` as soon as the server reports a
-        permission violation while it runs (for calls made on `nats`/`jetstream`)."""
-        return await self._denials.guard(work)
+        permission violation while it runs (for calls made on `nats`/`jetstream`;
+        `subject`, the one it publishes to, keeps the error's subject in its case)."""
+        return await self._denials.guard(work, subject=subject)
 
     async def close(self) -> None:
         """Flush what was published and disconnect."""
@@ -274,7 +276,8 @@ class OneClient:
                 ack = await self.guard(
                     self.jetstream.publish(
                         subject, data, timeout=self.publish_timeout_s, headers=dict(headers)
-                    )
+                    ),
+                    subject=subject,
                 )
             except (NatsTimeoutError, NoStreamResponseError) as error:
                 # The message may be stored with its ack lost: the same id makes the
@@ -491,15 +494,17 @@ class OneClient:
             body = request.model_dump_json(exclude_none=True).encode()
         else:
             body = json.dumps(dict(request or {})).encode()
+        subject = query_subject(self.tenant, name)
         try:
             msg = await self.guard(
                 self.nats.request(
-                    query_subject(self.tenant, name),
+                    subject,
                     body,
                     timeout=self.request_timeout_s,
                     # The responder stops working on the request when we stop waiting.
                     headers={TIMEOUT_HEADER: str(int(self.request_timeout_s * 1000))},
-                )
+                ),
+                subject=subject,
             )
         except NoRespondersError as error:
             raise QueryUnavailableError(f"{name}: no query responder is running") from error

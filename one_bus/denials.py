@@ -20,30 +20,36 @@ T = TypeVar("T")
 
 class Denials:
     def __init__(self) -> None:
-        self._waiting: set[asyncio.Future[NotAllowedError]] = set()
+        # Each waiting call, and the subject it uses if it said (else "").
+        self._waiting: dict[asyncio.Future[NotAllowedError], str] = {}
 
     def report(self, error: BaseException) -> NotAllowedError | None:
         """Fail every guarded call if `error` is a permission violation; returns it."""
         denial = not_allowed(error)
         if denial is not None:
+            # nats-py lower-cases the server's text: a waiting call's own subject gives
+            # the refused one back its case.
+            named = {subject.lower(): subject for subject in self._waiting.values() if subject}
+            if denial.subject in named:
+                denial = NotAllowedError(denial.action, named[denial.subject])
             for waiter in self._waiting:
                 if not waiter.done():
                     waiter.set_result(denial)
         return denial
 
-    async def guard(self, work: Awaitable[T]) -> T:
+    async def guard(self, work: Awaitable[T], *, subject: str = "") -> T:
         """`work`'s result, or the `NotAllowedError` reported while it ran (`work` is
-        then cancelled)."""
+        then cancelled). `subject`: the one `work` publishes to, if known."""
         denied: asyncio.Future[NotAllowedError] = asyncio.get_running_loop().create_future()
         task = asyncio.ensure_future(work)
-        self._waiting.add(denied)
+        self._waiting[denied] = subject
         try:
             await asyncio.wait((task, denied), return_when=asyncio.FIRST_COMPLETED)
         except BaseException:
             task.cancel()
             raise
         finally:
-            self._waiting.discard(denied)
+            self._waiting.pop(denied, None)
         if not denied.done():
             return task.result()
         # A fresh exception per waiter: one instance raised in several tasks would share

@@ -45,8 +45,9 @@ class NotAllowedError(OneBusError):
     """The server refused a publish or a subscribe: this identity's permissions do not
     allow it (nats-server reports `-ERR 'Permissions Violation for Publish to ...'`).
 
-    `action` is what was refused, `subject` the subject the server named (nats-py hands it
-    over lower-cased, so it may differ in case from the one used).
+    `action` is what was refused, `subject` the subject the server named. nats-py hands
+    it over lower-cased: a publish, query or watch gives it back its case; a subject the
+    client library chose (`$JS.API...`, an inbox) stays lower-cased.
     """
 
     def __init__(self, action: Literal["publish", "subscribe"], subject: str) -> None:

@@ -12,7 +12,8 @@ import pytest
 from contracts.connection_spec import ConnectionSpec
 from one_bus import ConnectError, NotAllowedError, OneClient
 from one_bus.errors import not_allowed
-from tests.fixtures.secure import TenantSpecs
+from services.security.secure_dev import SecureStack
+from tests.fixtures.secure import TenantSpecs, add_tenant
 
 AN_HOUR = 3600.0
 
@@ -39,6 +40,16 @@ async def test_what_a_role_may_not_do_is_refused_at_once(
         # The connection is still usable for what the role may do.
         _, ack = await publisher.upsert_entity(type="creator", name="Ada", actor_id="u")
         assert ack.seq > 0
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("secure_bus")
+async def test_the_refused_subject_keeps_its_case(secure_stack: SecureStack) -> None:
+    mixed = await add_tenant(secure_stack, "MixedCase")
+    async with OneClient("MixedCase", mixed.subscriber) as subscriber:
+        with pytest.raises(NotAllowedError) as refused:
+            await subscriber.query("entities.list")
+    assert refused.value.subject == "one.v1.MixedCase.query.entities.list"
 
 
 def test_the_servers_error_text_maps_to_action_and_subject() -> None:
