@@ -1,6 +1,7 @@
 """The newcomer's first hour, as the docs tell it: `one-bus dev` in the background, then
-publish, query, watch, tail and the dead letters from the command line, and the SDK, each
-a separate process (or client) against what `dev` printed.
+publish, query, watch, tail, the dead letters (list, replay a fixed one), status from the
+command line, and the SDK, each a separate process (or client) against what `dev`
+printed.
 
 `dev` runs in a directory of its own with its default (relative) data directory and no
 COLUMNS: its banner goes to a pipe, where nothing may be hard-wrapped.
@@ -13,6 +14,7 @@ import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,10 +123,38 @@ async def test_the_first_hour_on_the_command_line_and_the_sdk(dev: Dev) -> None:
         "one.v1.demo.entities.creator.upsert",
     )
 
-    status = await cli(dev, "status", "--json")
-    assert status.code == 0, status
-    [ingest] = [s for s in json.loads(status.out)["streams"] if s["group"] == "ingest"]
-    assert (ingest["name"], ingest["messages"]) == ("ONE_INGEST", 2)
+    # Fixed, and replayed: stored, and the dead letter gone.
+    fixed = dev.directory / "fixed.json"
+    fixed.write_text(ADA.replace('"ada"', '"grace"').replace("Ada Lovelace", "Grace Hopper"))
+    replayed = await cli(
+        dev, "dlq", "replay", str(letter["seq"]), "--payload", str(fixed), "--json"
+    )
+    assert replayed.code == 0, replayed
+    assert json.loads(replayed.out)["seq"] == letter["seq"]
+
+    async def grace() -> Ran:
+        return await cli(dev, "query", "entities.get", '{"id":"grace"}', "--compact")
+
+    assert json.loads((await eventually(grace, lambda ran: ran.code == 0)).out)["name"] == (
+        "Grace Hopper"
+    )
+    assert (await dead_letters()).out == ""
+
+    def ingest_of(ran: Ran) -> dict[str, Any]:
+        assert ran.code == 0, ran
+        streams: list[dict[str, Any]] = json.loads(ran.out)["streams"]
+        [ingest] = [s for s in streams if s["group"] == "ingest"]
+        return ingest
+
+    async def status() -> Ran:
+        return await cli(dev, "status", "--json")
+
+    # Everything published is processed: the ingest consumer's lag drains to 0.
+    ingest = ingest_of(
+        await eventually(status, lambda ran: ingest_of(ran)["consumers"][0]["lag"] == 0)
+    )
+    assert (ingest["name"], ingest["messages"], ingest["lastSeq"]) == ("ONE_INGEST", 3, 3)
+    assert [c["lag"] for c in ingest["consumers"]] == [0]
 
     # The SDK, with what the docs import.
     async with OneClient("demo", ConnectionSpec(servers=[dev.nats_url])) as one:
