@@ -20,6 +20,7 @@ import typer
 from nats.errors import Error as NatsError
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 
 from contracts.connection_spec import ConnectionSpec
 from contracts.subjects import is_tenant
@@ -195,5 +196,7 @@ def run(
 
 
 def fail(message: str, exit_code: int = 1) -> NoReturn:
-    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # Text, not markup: a message quoting `[...]` (pydantic's `[type=missing]`, a JSON
+    # array) is printed as it is.
+    err.print(Text.assemble(("error:", "red"), " ", message), highlight=False, soft_wrap=True)
     raise typer.Exit(exit_code)
