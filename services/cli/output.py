@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 # soft_wrap: a line longer than the terminal is left to the terminal to fold, never
 # broken by Rich (an id or a subject stays one token when copied).
@@ -43,7 +44,8 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, title:
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        # Text, not markup: an error quoting `[...]` is shown as it is.
+        table.add_row(*(Text(value) for value in row))
     out.print(table)
 
 
