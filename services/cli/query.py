@@ -9,9 +9,9 @@ The exit code says how it went, so scripts can branch on it:
 | 2 | `invalid_request` (also: the request given is not JSON) |
 | 3 | `not_found` |
 | 4 | `timeout` (the service's deadline, or no reply within `--timeout`) |
-| 77 | not allowed: this identity may not publish or subscribe to a subject it needs |
 | 5 | `internal` |
 | 6 | `limit_exceeded` (too many watches) |
+| 77 | not allowed: this identity may not publish or subscribe to a subject it needs |
 
 On an error the reply's `error` object (`code`, `message`, `details`) goes to stderr.
 """
