@@ -4,6 +4,7 @@ an example for every command."""
 import asyncio
 
 import pytest
+import typer
 
 from services.cli.help import EXAMPLES, documented
 from services.cli.main import app
@@ -13,9 +14,24 @@ COMMANDS = documented(app)
 
 
 def test_every_command_has_an_example() -> None:
-    assert set(COMMANDS) <= set(EXAMPLES), sorted(set(COMMANDS) - set(EXAMPLES))
+    # From the table, or an epilog of the command's own.
+    missing = [path for path in COMMANDS if path not in EXAMPLES and not epilog_of(app, path)]
+    assert missing == []
     assert ("status",) in COMMANDS
     assert ("req",) in COMMANDS
+
+
+def epilog_of(typer_app: typer.Typer, path: tuple[str, ...]) -> str | None:
+    head, *rest = path
+    if rest:
+        [group] = [g for g in typer_app.registered_groups if g.name == head]
+        assert group.typer_instance is not None
+        return epilog_of(group.typer_instance, tuple(rest))
+    for command in typer_app.registered_commands:
+        name = command.name or (command.callback.__name__ if command.callback else "")
+        if name.replace("_", "-").strip("-") == head:
+            return command.epilog
+    return None
 
 
 async def test_help_has_no_bool_hints_no_braces_and_its_examples() -> None:
@@ -33,7 +49,8 @@ async def test_help_has_no_bool_hints_no_braces_and_its_examples() -> None:
         assert "{" not in usage, usage
         if path:
             assert "Example" in text, path
-            assert EXAMPLES[path][0].split()[1] in text, path
+            if path in EXAMPLES:
+                assert EXAMPLES[path][0] in text.replace("\n ", " "), path
 
 
 @pytest.mark.parametrize(
