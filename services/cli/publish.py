@@ -98,8 +98,6 @@ def publish(
     credentials: Credentials = None,
 ) -> None:
     """Publish one message on JetStream and print its ack (stream and sequence)."""
-    if payload in (None, "-") and sys.stdin.isatty():
-        say("reading the payload from stdin: type or paste it, then Ctrl-D")
     tenant = default_tenant(tenant, nats_url, credentials)
     if not tenant and not subject.startswith(PREFIX + "."):
         fail(
@@ -107,6 +105,8 @@ def publish(
             "one.v1.<tenant>... subject",
             2,
         )
+    if payload in (None, "-") and sys.stdin.isatty():
+        say("reading the payload from stdin: type or paste it, then Ctrl-D")
     full = subject if subject.startswith(PREFIX + ".") else f"{PREFIX}.{tenant}.{subject}"
     tenant = full.split(".")[2]
     text = read_payload(payload)
