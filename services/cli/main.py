@@ -13,7 +13,7 @@ from contracts.asyncapi import asyncapi_document
 from contracts.json_schemas import message_schemas
 from services.cli import (
     dlq,
-    help,
+    help_text,
     importer,
     publish,
     query,
@@ -154,4 +154,4 @@ def schema_export(
 
 
 # Last: every command is registered by now, sub-apps included.
-help.apply(app)
+help_text.apply(app)

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 import typer
 
-from services.cli.help import EXAMPLES, documented
+from services.cli.help_text import EXAMPLES, documented
 from services.cli.main import app
 from tests.services.cli.command import one_bus
 
