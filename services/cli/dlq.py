@@ -204,6 +204,7 @@ def list_(
                 )
                 for letter in letters
             ],
+            prose=("error", "payload"),
         )
     if len(letters) < total:
         say(

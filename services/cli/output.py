@@ -9,7 +9,7 @@ therefore written whole, and tables become tab-separated lines in a pipe.
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +19,9 @@ from rich.text import Text
 # broken by Rich (an id or a subject stays one token when copied).
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
+# A table column that is not prose keeps values up to this long on one line.
+_WHOLE_UP_TO: Final = 80
+_PROSE_AT_LEAST: Final = 16
 
 
 def print_json(data: Any, *, compact: bool = False, to_stderr: bool = False) -> None:
@@ -31,9 +34,19 @@ def print_json(data: Any, *, compact: bool = False, to_stderr: bool = False) -> 
         (sys.stderr if to_stderr else sys.stdout).write(text + "\n")
 
 
-def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, title: str = "") -> None:
+def print_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    title: str = "",
+    prose: Sequence[str] = (),
+) -> None:
     """At a terminal, a table whose cells fold rather than cut; in a pipe, a header line
-    and one tab-separated line per row, each value whole."""
+    and one tab-separated line per row, each value whole.
+
+    At a terminal, the `prose` columns (free text: errors, payloads) fold first: the
+    others (ids, times, subjects) keep their values on one line while the width allows.
+    """
     if not out.is_terminal:
         lines = [("# " + title) if title else None, "\t".join(columns)]
         lines += ["\t".join(value.replace("\t", " ").replace("\n", " ") for value in row)
@@ -41,8 +54,18 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, title:
         sys.stdout.write("".join(line + "\n" for line in lines if line is not None))
         return
     table = Table(title=title or None, title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    widths = [
+        None
+        if column in prose
+        else min(max([len(column), *(len(row[index]) for row in rows)]), _WHOLE_UP_TO)
+        for index, column in enumerate(columns)
+    ]
+    # Each cell costs 3 columns of border and padding; prose needs some room too. Where
+    # even that does not fit, everything folds (never wider than the terminal).
+    needed = sum(width or _PROSE_AT_LEAST for width in widths) + 3 * len(columns) + 1
+    fits = needed <= out.width
+    for column, width in zip(columns, widths, strict=True):
+        table.add_column(column, overflow="fold", min_width=width if fits else None)
     for row in rows:
         # Text, not markup: an error quoting `[...]` is shown as it is.
         table.add_row(*(Text(value) for value in row))

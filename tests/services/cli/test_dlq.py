@@ -276,3 +276,18 @@ async def test_at_a_terminal_purge_asks_first(
     assert accepted.code == 0, accepted
     assert "purged 2 of 2" in accepted.out
     assert [letter["reason"] for letter in await listed(nats_url, tenant)] == ["invalid_payload"]
+
+
+async def test_at_a_160_column_terminal_the_table_keeps_subjects_whole(
+    nats_client: nats.aio.client.Client, nats_url: str, tenant: str
+) -> None:
+    await dead_letter(nats_client, nats_url, tenant, 1)
+
+    ran = await at_terminal("dlq", "list", "-t", tenant, nats_url=nats_url, env={"COLUMNS": "160"})
+
+    assert ran.code == 0, ran
+    subject = f"one.v1.{tenant}.entities.creator.upsert"
+    rows = [line for line in ran.out.splitlines() if subject in line]
+    assert len(rows) == 2, ran.out  # each on one line, its errors folded in their column
+    assert "showing" not in ran.out
+    assert "2 dead letter(s)" in ran.out
