@@ -1,9 +1,12 @@
 """The ONE Bus client SDK: `from one_bus import OneClient`."""
 
+from contracts.connection_spec import ConnectionSpec
 from contracts.outcomes import OutcomeRecord, Rejected, Stored
 from one_bus.client import OneClient, Published
 from one_bus.delivered import ChangeMessage, DeadLetterMessage, StreamPosition
 from one_bus.errors import (
+    ConnectError,
+    NotAllowedError,
     NotFoundError,
     OneBusError,
     OutcomeTimeoutError,
@@ -20,7 +23,10 @@ from one_bus.watch import Watch
 
 __all__ = [
     "ChangeMessage",
+    "ConnectError",
+    "ConnectionSpec",
     "DeadLetterMessage",
+    "NotAllowedError",
     "NotFoundError",
     "OneBusError",
     "OneClient",

@@ -24,8 +24,9 @@ of its latest write as `after`, so a read after a write sees it, waited for or n
 
 import asyncio
 import json
+import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -34,6 +35,7 @@ from typing import Any, Final, Literal, Self, TypeVar
 
 import nats
 from nats.aio.client import Client as NatsClient
+from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -87,7 +89,9 @@ from contracts.subjects import (
 )
 from one_bus.connection import nats_options
 from one_bus.delivered import ChangeMessage, DeadLetterMessage
+from one_bus.denials import Denials
 from one_bus.errors import (
+    ConnectError,
     NotFoundError,
     PublishError,
     QueryError,
@@ -105,6 +109,8 @@ CHANGES_STREAM: Final = "ONE_CHANGES"
 DLQ_STREAM: Final = "ONE_DLQ"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 _QUERY_NAMES: Final = {model: name for name, model in QUERY_MODELS.items()}
 
 
@@ -145,11 +151,15 @@ class OneClient:
 
     `connection` is a `ConnectionSpec` (what `one-bus tenant add` prints for a role) or a
     plain URL for an open development server. `nats_kwargs` go to `nats.connect` as they
-    are (reconnect policy, callbacks).
+    are (reconnect policy, callbacks; an `error_cb` of yours is called for every error).
 
     `outcome_timeout_s` bounds a `wait=True` publish's wait for its outcome (default: the
     request timeout). With `read_your_writes` (the default) every read carries the latest
     write's sequence as `after`.
+
+    A server that cannot be reached within `connect_timeout_s` is a `ConnectError`; a
+    publish, query, watch or subscription the server refuses for this identity's
+    permissions is a `NotAllowedError` at once, not a timeout.
     """
 
     def __init__(
@@ -160,7 +170,7 @@ class OneClient:
         request_timeout_s: float = 10.0,
         publish_timeout_s: float = 5.0,
         publish_attempts: int = 3,
-        connect_timeout_s: float = 10.0,
+        connect_timeout_s: float = 2.0,
         changes_stream: str = CHANGES_STREAM,
         dlq_stream: str = DLQ_STREAM,
         outcome_timeout_s: float | None = None,
@@ -185,7 +195,10 @@ class OneClient:
         self._read_your_writes = read_your_writes
         # The session's consistency token: the highest ingest sequence written or observed.
         self.last_seq: int | None = None
+        self._error_cb = nats_kwargs.pop("error_cb", None)
         self._nats_kwargs = nats_kwargs
+        self._denials = Denials()
+        self._last_error: BaseException | None = None
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
         self._outcomes: OutcomeInbox | None = None
@@ -201,14 +214,39 @@ class OneClient:
 
     async def start(self) -> Self:
         if self._nc is None:
-            options = {**nats_options(self.spec), **self._nats_kwargs}
+            options = {**nats_options(self.spec), **self._nats_kwargs, "error_cb": self._on_error}
             # nats-py retries a refused first connect for a long time: bound it, so a
             # wrong URL is an error, not a hang.
-            self._nc = await asyncio.wait_for(
-                nats.connect(**options), timeout=self.connect_timeout_s
-            )
+            try:
+                self._nc = await asyncio.wait_for(
+                    nats.connect(**options), timeout=self.connect_timeout_s
+                )
+            except (OSError, TimeoutError, NatsError) as error:
+                why = self._last_error or error
+                text = str(why) or type(why).__name__
+                if isinstance(why, TimeoutError):
+                    text = f"no connection within {self.connect_timeout_s:g} s"
+                servers = ", ".join(self.spec.servers)
+                raise ConnectError(f"cannot connect to NATS at {servers}: {text}") from error
             self._js = self._nc.jetstream(timeout=self.publish_timeout_s)
         return self
+
+    async def _on_error(self, error: Exception) -> None:
+        """nats-py's error callback: a permission violation fails the calls waiting on it
+        (they would wait for their timeout); every error goes to the caller's callback."""
+        self._last_error = error
+        denied = self._denials.report(error)
+        if self._error_cb is not None:
+            await self._error_cb(error)
+        elif denied is None and self._nc is not None:
+            # While connecting, a failed attempt is the ConnectError's reason instead.
+            log.warning("nats: %s", str(error) or type(error).__name__)
+
+    async def guard(self, work: Awaitable[T], *, subject: str = "") -> T:
+        """`work`'s result, or `NotAllowedError` as soon as the server reports a
+        permission violation while it runs (for calls made on `nats`/`jetstream`;
+        `subject`, the one it publishes to, keeps the error's subject in its case)."""
+        return await self._denials.guard(work, subject=subject)
 
     async def close(self) -> None:
         """Flush what was published and disconnect."""
@@ -324,8 +362,11 @@ class OneClient:
         last: Exception | None = None
         for attempt in range(self.publish_attempts):
             try:
-                ack = await self.jetstream.publish(
-                    subject, data, timeout=self.publish_timeout_s, headers=dict(headers)
+                ack = await self.guard(
+                    self.jetstream.publish(
+                        subject, data, timeout=self.publish_timeout_s, headers=dict(headers)
+                    ),
+                    subject=subject,
                 )
             except (NatsTimeoutError, NoStreamResponseError) as error:
                 # The message may be stored with its ack lost: the same id makes the
@@ -554,13 +595,17 @@ class OneClient:
         else:
             fields = dict(request or {})
         body = json.dumps(self.read_your_writes(fields)).encode()
+        subject = query_subject(self.tenant, name)
         try:
-            msg = await self.nats.request(
-                query_subject(self.tenant, name),
-                body,
-                timeout=self.request_timeout_s,
-                # The responder stops working on the request when we stop waiting.
-                headers={TIMEOUT_HEADER: str(int(self.request_timeout_s * 1000))},
+            msg = await self.guard(
+                self.nats.request(
+                    subject,
+                    body,
+                    timeout=self.request_timeout_s,
+                    # The responder stops working on the request when we stop waiting.
+                    headers={TIMEOUT_HEADER: str(int(self.request_timeout_s * 1000))},
+                ),
+                subject=subject,
             )
         except NoRespondersError as error:
             raise QueryUnavailableError(f"{name}: no query responder is running") from error
@@ -687,6 +732,7 @@ class OneClient:
             decode=ChangeMessage.from_msg,
             since=since,
             start_seq=start_seq,
+            guard=self.guard,
         )
 
     def dead_letters(
@@ -704,4 +750,5 @@ class OneClient:
             decode=DeadLetterMessage.from_msg,
             since=since,
             start_seq=start_seq,
+            guard=self.guard,
         )

@@ -1,6 +1,7 @@
 """What the SDK raises: a query's error reply as a typed exception, and bus failures."""
 
-from typing import Any
+import re
+from typing import Any, Final, Literal
 
 from contracts.dead_letters import DeadLetterReason
 from contracts.errors import ErrorBody, ErrorCode
@@ -31,6 +32,10 @@ class NotFoundError(QueryError):
 
 class QueryUnavailableError(OneBusError):
     """No query responder answered (none running, or the request timed out in NATS)."""
+
+
+class ConnectError(OneBusError, ConnectionError):
+    """No NATS server could be reached (or it refused the credentials) in time."""
 
 
 class PublishError(OneBusError):
@@ -66,3 +71,35 @@ class OutcomeTimeoutError(OneBusError, TimeoutError):
         self.subject = subject
         self.stream = stream
         self.seq = seq
+
+
+class NotAllowedError(OneBusError):
+    """The server refused a publish or a subscribe: this identity's permissions do not
+    allow it (nats-server reports `-ERR 'Permissions Violation for Publish to ...'`).
+
+    `action` is what was refused, `subject` the subject the server named. nats-py hands
+    it over lower-cased: a publish, query or watch gives it back its case; a subject the
+    client library chose (`$JS.API...`, an inbox) stays lower-cased.
+    """
+
+    def __init__(self, action: Literal["publish", "subscribe"], subject: str) -> None:
+        super().__init__(f"not allowed: this identity may not {action} to {subject}")
+        self.action: Literal["publish", "subscribe"] = action
+        self.subject = subject
+
+
+_VIOLATION: Final = re.compile(
+    r"permissions violation for (publish|subscription) to \"?([^\"\s]*)\"?", re.IGNORECASE
+)
+
+
+def not_allowed(error: BaseException) -> NotAllowedError | None:
+    """The `NotAllowedError` an asynchronous NATS error stands for, if it is a permission
+    violation; the one mapping the SDK and the CLI share."""
+    found = _VIOLATION.search(str(error))
+    if found is None:
+        return None
+    action: Literal["publish", "subscribe"] = (
+        "publish" if found.group(1).lower() == "publish" else "subscribe"
+    )
+    return NotAllowedError(action, found.group(2))

@@ -7,7 +7,7 @@ closes, so `tail`-like readers cost no durable state.
 """
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Generic, Self, TypeVar
@@ -17,6 +17,11 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+async def _unguarded(work: Awaitable[R]) -> R:
+    return await work
 
 
 def start_config(
@@ -46,8 +51,11 @@ class Subscription(Generic[T]):
         decode: Callable[[Msg], T],
         since: datetime | None = None,
         start_seq: int | None = None,
+        guard: Callable[[Awaitable[object]], Awaitable[object]] = _unguarded,
     ) -> None:
         self._js = js
+        # The client's: a consumer the server refuses to create fails at once.
+        self._guard = guard
         self._stream = stream
         self.subject = subject
         self._decode = decode
@@ -61,13 +69,16 @@ class Subscription(Generic[T]):
             # tenant's subscriber may create on a secured bus (docs/security.md); random,
             # so no other tenant can take the name first.
             self._config.name = self._config.name or f"one-bus-{uuid.uuid4().hex}"
-            self._sub = await self._js.subscribe(
+            subscribing = self._js.subscribe(
                 self.subject,
                 stream=self._stream,
                 ordered_consumer=True,
                 deliver_policy=self._policy,
                 config=self._config,
             )
+            sub = await self._guard(subscribing)
+            assert isinstance(sub, JetStreamContext.PushSubscription)
+            self._sub = sub
         return self
 
     async def next(self, wait_s: float | None = None) -> T:

@@ -140,8 +140,10 @@ class Watch:
     async def _ask(self, name: str, body: dict[str, Any]) -> Any:
         timeout_s = self._client.request_timeout_s
         try:
-            msg = await self._client.nats.request(
-                watch_subject(self._client.tenant, name), json.dumps(body).encode(), timeout_s
+            subject = watch_subject(self._client.tenant, name)
+            msg = await self._client.guard(
+                self._client.nats.request(subject, json.dumps(body).encode(), timeout_s),
+                subject=subject,
             )
         except NoRespondersError as error:
             raise QueryUnavailableError(f"watch.{name}: no watch responder is running") from error

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # Unset: only when the service connects anonymously (open `dev`, where clients use
     # `_INBOX.<nuid>`); with an identity, every client has an inbox prefix of its own.
     plain_inbox_replies: bool | None = None
+    # Off only where the caller has just told the user the server is open on purpose
+    # (`one-bus dev` prints it in its banner): one warning, not two.
+    nats_anonymous_warning: bool = True
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_db: str = "one"
     # Credentials kept out of the URI, so the URI never carries a secret; TLS goes in the

@@ -5,6 +5,10 @@
 creds file, an inbox prefix, a CA. Without it, `--nats-url` (env `ONE_NATS_URL`, several
 URLs comma-separated) names an open server. `--tenant` (env `ONE_TENANT`) is whose
 subjects the command uses.
+
+Every command connects through `run`, so every command says the same thing, at once,
+when the server refuses something for this identity: `not allowed: this identity may not
+publish to <subject>` (or `subscribe to`), exit code 77 (`EXIT_NOT_ALLOWED`).
 """
 
 import asyncio
@@ -12,20 +16,30 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Final, NoReturn, TypeVar
 
 import typer
 from nats.errors import Error as NatsError
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 
 from contracts.connection_spec import ConnectionSpec
 from contracts.subjects import is_tenant
 from one_bus.client import DEFAULT_URL, OneClient
+from one_bus.errors import ConnectError, NotAllowedError
 from services.settings import Settings
 
 T = TypeVar("T")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
+
+# The client's tenant for commands that name tenants in their own filters, or none
+# (dlq, status, req): they never use the client's tenant-scoped subjects.
+ANY_TENANT: Final = "_"
+# How long a query or watch request waits for its reply (`--timeout`).
+DEFAULT_REQUEST_TIMEOUT_S: Final = 10.0
+# sysexits' EX_NOPERM: apart from every command's own codes (0-6).
+EXIT_NOT_ALLOWED: Final = 77
 
 NatsUrl = Annotated[
     str | None,
@@ -62,14 +76,21 @@ def _tenant_of(ctx: typer.Context, value: str | None) -> str:
     return value or named or ""
 
 
+Timeout = Annotated[
+    float,
+    typer.Option(
+        "--timeout", min=0.1, help="Seconds to wait for the reply (the service gets this deadline)."
+    ),
+]
 Tenant = Annotated[
     str,
     typer.Option(
         "--tenant",
         "-t",
         envvar="ONE_TENANT",
-        help="The tenant whose subjects to use (default: the credentials' tenant).",
+        help="The tenant whose subjects to use (default: the one the credentials name).",
         callback=_tenant_of,
+        show_default=False,
     ),
 ]
 
@@ -142,6 +163,17 @@ def connection_spec(nats_url: str | None, credentials: Path | None) -> Connectio
     return ConnectionSpec(servers=_servers(nats_url or DEFAULT_URL))
 
 
+def default_tenant(tenant: str, nats_url: str | None, credentials: Path | None) -> str:
+    """`tenant` if given, else the one the credentials name ('' if neither); for commands
+    that need the tenant before they connect."""
+    if tenant or credentials is None:
+        return tenant
+    try:
+        return connection_spec(nats_url, credentials).tenant or ""
+    except CliError as error:
+        fail(str(error), error.exit_code)
+
+
 def _servers(url: str) -> list[str]:
     return [server.strip() for server in url.split(",") if server.strip()]
 
@@ -150,7 +182,13 @@ async def _quiet(_: Exception) -> None:
     """nats-py logs each failed connect with a traceback; the CLI reports it once, plainly."""
 
 
-async def connect(tenant: str, spec: ConnectionSpec, *, reconnect: bool = False) -> OneClient:
+async def connect(
+    tenant: str,
+    spec: ConnectionSpec,
+    *,
+    reconnect: bool = False,
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+) -> OneClient:
     """A connected client, or a CliError (exit 1) saying why not.
 
     One-shot commands fail fast when the server goes away; `reconnect` is for commands
@@ -159,12 +197,13 @@ async def connect(tenant: str, spec: ConnectionSpec, *, reconnect: bool = False)
     if not tenant:
         raise CliError("give --tenant (or ONE_TENANT), or --credentials of a tenant's identity", 2)
     if not is_tenant(tenant):
-        raise CliError(f"tenant {tenant!r} must match [A-Za-z0-9_-]{{1,64}}")
+        raise CliError(f"tenant {tenant!r} must match [A-Za-z0-9_-]{{1,64}}", 2)
     settings = Settings()
     client = OneClient(
         tenant,
         spec,
         connect_timeout_s=10,
+        request_timeout_s=request_timeout_s,
         changes_stream=settings.changes_stream,
         dlq_stream=settings.dlq_stream,
         publish_timeout_s=settings.publish_ack_timeout_s,
@@ -176,6 +215,8 @@ async def connect(tenant: str, spec: ConnectionSpec, *, reconnect: bool = False)
     )
     try:
         return await client.start()
+    except ConnectError as error:
+        raise CliError(str(error)) from error
     except (OSError, TimeoutError, NatsError) as error:
         why = (
             "no connection within 10 s"
@@ -192,13 +233,24 @@ def run(
     work: Callable[[OneClient], Awaitable[T]],
     *,
     reconnect: bool = False,
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
 ) -> T:
-    """Connect, run `work`, disconnect; a CliError becomes its message and exit code."""
+    """Connect, run `work`, disconnect; a CliError becomes its message and exit code, a
+    permission violation during `work` a `not allowed: ...` line (exit 77)."""
 
     async def main() -> T:
-        client = await connect(tenant, connection_spec(nats_url, credentials), reconnect=reconnect)
+        spec = connection_spec(nats_url, credentials)
+        # A tenant's credentials name their tenant: no need to say it again.
+        client = await connect(
+            tenant or spec.tenant or "",
+            spec,
+            reconnect=reconnect,
+            request_timeout_s=request_timeout_s,
+        )
         try:
-            return await work(client)
+            return await client.guard(work(client))
+        except NotAllowedError as error:
+            raise CliError(str(error), EXIT_NOT_ALLOWED) from error
         finally:
             await client.close()
 
@@ -209,5 +261,7 @@ def run(
 
 
 def fail(message: str, exit_code: int = 1) -> NoReturn:
-    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # Text, not markup: a message quoting `[...]` (pydantic's `[type=missing]`, a JSON
+    # array) is printed as it is.
+    err.print(Text.assemble(("error:", "red"), " ", message), highlight=False, soft_wrap=True)
     raise typer.Exit(exit_code)

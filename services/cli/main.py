@@ -11,7 +11,19 @@ from rich.console import Console
 
 from contracts.asyncapi import asyncapi_document
 from contracts.json_schemas import message_schemas
-from services.cli import dlq, importer, publish, query, security, tail, tenant, watch
+from services.cli import (
+    dlq,
+    help_text,
+    importer,
+    publish,
+    query,
+    req,
+    security,
+    status,
+    tail,
+    tenant,
+    watch,
+)
 from services.cli.version import installed_version, version_option
 from services.runtime import event_loop
 from services.runtime.logs import configure_logging
@@ -36,7 +48,10 @@ app.command()(query.query)
 app.command()(tail.tail)
 app.command()(watch.watch)
 app.command("import")(importer.import_)
-console = Console(stderr=True)
+app.command()(status.status)
+app.command()(req.req)
+# soft_wrap: a URL, a URI or a command in the banner is never broken across lines.
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _observability(level: str, settings: Settings) -> None:
@@ -94,7 +109,11 @@ def dev(
             await run_secure_dev(data_dir.resolve(), nats_port, mongo_port, stop)
             return
         async with EmbeddedServers(data_dir, nats_port=nats_port, mongo_port=mongo_port) as servers:
-            settings = Settings(nats_url=servers.nats_url, mongodb_uri=servers.mongodb_uri)
+            settings = Settings(
+                nats_url=servers.nats_url,
+                mongodb_uri=servers.mongodb_uri,
+                nats_anonymous_warning=False,  # the banner says it is open, and why
+            )
 
             def announce(_: OneBusService) -> None:
                 console.print(f"[bold green]ONE Bus is up[/] (data in {data_dir.resolve()})")
@@ -132,3 +151,7 @@ def schema_export(
     document = asyncapi_document(installed_version())
     (directory / "asyncapi.json").write_text(json.dumps(document, indent=2) + "\n")
     console.print(f"wrote {len(schemas)} schemas and asyncapi.json to {directory}")
+
+
+# Last: every command is registered by now, sub-apps included.
+help_text.apply(app)

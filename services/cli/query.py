@@ -8,9 +8,10 @@ The exit code says how it went, so scripts can branch on it:
 | 1 | cannot connect, or no query responder is running |
 | 2 | `invalid_request` (also: the request given is not JSON) |
 | 3 | `not_found` |
-| 4 | `timeout` (the service's deadline, or no reply in time) |
+| 4 | `timeout` (the service's deadline, or no reply within `--timeout`) |
 | 5 | `internal` |
 | 6 | `limit_exceeded` (too many watches) |
+| 77 | not allowed: this identity may not publish or subscribe to a subject it needs |
 
 On an error the reply's `error` object (`code`, `message`, `details`) goes to stderr.
 """
@@ -26,7 +27,16 @@ import typer
 from contracts.errors import ErrorCode
 from one_bus.client import OneClient
 from one_bus.errors import QueryError, QueryUnavailableError
-from services.cli.connect import CliError, Credentials, NatsUrl, Tenant, fail, run
+from services.cli.connect import (
+    DEFAULT_REQUEST_TIMEOUT_S,
+    CliError,
+    Credentials,
+    NatsUrl,
+    Tenant,
+    Timeout,
+    fail,
+    run,
+)
 from services.cli.output import print_json
 
 EXIT_CODES: Final[dict[ErrorCode, int]] = {
@@ -94,6 +104,7 @@ def query(
     ] = False,
     compact: Annotated[bool, typer.Option(help="One line of JSON, not indented.")] = False,
     after: After = None,
+    timeout: Timeout = DEFAULT_REQUEST_TIMEOUT_S,
     nats_url: NatsUrl = None,
     credentials: Credentials = None,
 ) -> None:
@@ -115,5 +126,5 @@ def query(
                     return {"items": collected, "nextCursor": None}
                 page = {**body, "cursor": data["nextCursor"]}
 
-    data = run(tenant, nats_url, credentials, work)
+    data = run(tenant, nats_url, credentials, work, request_timeout_s=timeout)
     print_json(data, compact=compact)

@@ -10,7 +10,8 @@ from services.runtime.service import OneBusService
 from services.security.roles import Role
 from services.security.secure_dev import secure_servers
 
-console = Console(stderr=True)
+# soft_wrap: the MongoDB URI (its tlsCAFile=...) and the commands stay on one line each.
+console = Console(stderr=True, soft_wrap=True)
 
 
 async def run_secure_dev(

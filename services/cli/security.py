@@ -13,7 +13,7 @@ from services.security.layout import SecureLayout
 from services.security.roles import SERVICE_ROLES
 
 app = typer.Typer(help="Secure layout for deployments.", no_args_is_help=True)
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -22,9 +22,9 @@ from one_bus.client import OneClient
 from one_bus.delivered import ChangeMessage, DeadLetterMessage
 from one_bus.subscription import Subscription
 from services.cli.connect import Credentials, NatsUrl, Tenant, fail, run
-from services.cli.output import print_json
+from services.cli.output import print_json, say
 
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 _DURATION: Final = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -179,6 +179,13 @@ def tail(
         shown = 0
         subscription = open_subscription(client, what, start, from_seq)
         async with subscription:
+            # Said once it is following (a refusal comes first): the screen is not blank.
+            when = (
+                f"since {start.isoformat()}"
+                if start
+                else (f"from sequence {from_seq}" if from_seq else "from now on")
+            )
+            say(f"following {subscription.subject} {when}; Ctrl-C stops")
             async for message in subscription:
                 if json_lines:
                     print_json(as_json(message), compact=True)

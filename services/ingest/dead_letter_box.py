@@ -141,3 +141,13 @@ class DeadLetterBox:
         if not keep:
             await self._js.delete_msg(self._stream, letter.seq)
         return ack.seq
+
+    async def delete(self, seq: int) -> None:
+        """Remove one dead letter (a purge)."""
+        await self._js.delete_msg(self._stream, seq)
+
+    async def last_seq(self) -> int:
+        """The newest dead letter's sequence (0: none yet): where a bulk run stops, so it
+        never works on dead letters its own replays produced."""
+        info = await self._js.stream_info(self._stream)
+        return info.state.last_seq

@@ -229,7 +229,9 @@ class EmbeddedServers:
         mongo_uri_options: str = "",
         nats_probe_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self.data_dir = Path(data_dir)
+        # Absolute: the children run with the data directory as their cwd, so a relative
+        # path in their arguments would nest (`.one-data/.one-data/nats`).
+        self.data_dir = Path(data_dir).absolute()
         self.nats_port = nats_port  # 0 until the first start picks a free port
         self.mongo_port = mongo_port
         self.nats_args = tuple(nats_args)

@@ -107,5 +107,6 @@ def mongo_credentials(settings: Settings) -> dict[str, Any]:
 def new_broker(settings: Settings, **kwargs: Any) -> NatsBroker:
     """A `NatsBroker` connecting as the service's identity (warned if anonymous)."""
     spec = nats_spec(settings)
-    warn_if_anonymous(spec)
+    if settings.nats_anonymous_warning:
+        warn_if_anonymous(spec)
     return NatsBroker(**broker_options(spec), **kwargs)

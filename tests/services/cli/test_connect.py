@@ -6,6 +6,7 @@ import pytest
 
 from contracts.connection_spec import ConnectionSpec
 from services.cli.connect import CliError, connection_spec
+from tests.services.cli.command import one_bus
 
 
 def test_without_credentials_the_url_is_an_open_connection() -> None:
@@ -35,3 +36,12 @@ def test_a_file_that_is_not_a_connection_spec_is_a_plain_error(tmp_path: Path) -
     path.write_text('{"servers": []}')
     with pytest.raises(CliError, match="not a connection spec"):
         connection_spec(None, path)
+
+
+async def test_an_error_quoting_brackets_is_printed_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"servers": ["nats://x:4222"], "publisher": {}}')
+    ran = await one_bus("query", "entities.list", "-t", "acme", "--credentials", str(path))
+    assert ran.code == 1
+    assert ran.err.startswith(f"error: {path}: not a connection spec: 1 validation error")
+    assert "[type=extra_forbidden" in ran.err

@@ -21,6 +21,8 @@ async def test_tail_since_replays_a_readable_line_per_change(nats_url: str, tena
                         nats_url=nats_url)  # fmt: skip
 
     assert ran.code == 0, ran.err
+    # What it follows is said on stderr, at once: stdout holds only the changes.
+    assert ran.err.startswith(f"following one.v1.{tenant}.changes.*.* since ")
     lines = ran.out.splitlines()
     assert len(lines) == 2
     entity_line = next(line for line in lines if "entities.creator" in line)

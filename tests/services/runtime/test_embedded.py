@@ -120,6 +120,29 @@ async def test_a_mongo_document_survives_a_mongo_restart(own_servers: EmbeddedSe
         await client.close()
 
 
+# --- where data lands -------------------------------------------------------------------
+
+
+async def test_a_relative_data_dir_holds_the_data_itself_not_a_nested_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `one-bus dev` defaults to the relative `.one-data`; its banner names that directory.
+    monkeypatch.chdir(tmp_path)
+    async with EmbeddedServers(Path(".one-data")) as servers:
+        assert servers.data_dir == tmp_path / ".one-data"
+        client = await nats.connect(servers.nats_url)
+        try:
+            await client.jetstream().add_stream(name="LANDS", subjects=["lands.>"])
+        finally:
+            await client.close()
+
+    data = tmp_path / ".one-data"
+    assert (data / "nats" / "jetstream").is_dir()
+    assert any((data / "mongo").iterdir())
+    assert (data / "logs" / "nats.log").is_file()
+    assert not (data / ".one-data").exists()
+
+
 # --- no orphans -------------------------------------------------------------------------
 
 
