@@ -53,9 +53,17 @@ EXAMPLES: Final[dict[tuple[str, ...], tuple[str, ...]]] = {
     ("security", "init"): (
         "one-bus security init --nats-url tls://nats.example:4222 --host nats --data-dir deploy/",
     ),
-    ("tenant", "add"): ("one-bus tenant add acme --data-dir .one-data",),
-    ("tenant", "list"): ("one-bus tenant list --data-dir .one-data",),
-    ("tenant", "remove"): ("one-bus tenant remove acme --data-dir .one-data",),
+    ("tenant", "add"): (
+        "one-bus tenant add acme --out creds/ --max-backlog-msgs 100000",
+        "one-bus tenant add acme --role customer --data-dir .one-data",
+    ),
+    ("tenant", "set"): ("one-bus tenant set acme --max-concurrent-queries 16 --max-watches 500",),
+    ("tenant", "list"): ("one-bus tenant list --json",),
+    ("tenant", "stats"): ("one-bus tenant stats acme", "one-bus tenant stats --json"),
+    ("tenant", "remove"): (
+        "one-bus tenant remove acme",
+        "one-bus tenant remove acme --purge --yes",
+    ),
 }
 
 

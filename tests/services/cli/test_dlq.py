@@ -236,10 +236,12 @@ async def test_bulk_replay_counts_asks_and_replays_a_bounded_chunked_selection(
     assert "Give --yes" in unconfirmed.err
 
     done = await run_dlq("replay", *select, "--max", "2", "--yes", "--json", nats_url=nats_url)
-    assert done.code == 0, done
+    # Replayed as they were, each is rejected again, and says so (exit 3).
+    assert done.code == 3, done
     replayed = [json.loads(line) for line in done.out.splitlines()]
     assert len(replayed) == 2
     assert {r["subject"] for r in replayed} == {f"one.v1.{tenant}.entities.creator.upsert"}
+    assert [r["outcome"]["code"] for r in replayed] == ["malformed_json"] * 2
     assert "3 match; this run takes the first 2" in done.err
     # Replayed as they were, they are dead-lettered again: 1 + 2 new malformed, 1 invalid.
     letters = await eventually(lambda: listed(nats_url, tenant), lambda got: len(got) == 4)

@@ -89,9 +89,10 @@ async def test_the_first_hour_on_the_command_line_and_the_sdk(dev: Dev) -> None:
     assert (data / "mongo").is_dir()
     assert not (data / ".one-data").exists()
 
-    published = await cli(dev, "publish", "entities.creator.upsert", ADA)
+    published = await cli(dev, "publish", "--wait", "entities.creator.upsert", ADA)
     assert published.code == 0, published
     assert published.out.startswith("one.v1.demo.entities.creator.upsert: stored as ONE_INGEST #")
+    assert ": entities ada created" in published.out
     assert len(published.out.splitlines()) == 1  # a pipe: the ack line is never wrapped
 
     async def get() -> Ran:
@@ -170,7 +171,9 @@ async def test_publish_at_a_terminal_says_it_reads_stdin(dev: Dev) -> None:
     )  # fmt: skip
     assert ran.code == 0, ran
     assert "reading the payload from stdin: type or paste it, then Ctrl-D" in ran.out
-    assert "stored as ONE_INGEST #" in ran.out
+    # At a terminal, publish waits for the outcome.
+    assert "stored" in ran.out
+    assert ": entities ada created" in ran.out
 
 
 async def test_the_secure_banner_keeps_each_uri_and_command_on_one_line(tmp_path: Path) -> None:

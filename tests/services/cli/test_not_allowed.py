@@ -89,4 +89,4 @@ async def test_a_tenants_publisher_spec_publishes_without_t(
     entity = '{"id":"c2","type":"creator","name":"Ada","updatedAt":1,"actorId":"u"}'
     ran = await as_role(spec, tmp_path, "publish", "entities.creator.upsert", entity)
     assert ran.code == 0, ran
-    assert ran.out.startswith("one.v1.acme.entities.creator.upsert: stored as ")
+    assert ran.out.startswith("one.v1.acme.entities.creator.upsert: in the stream as ")
