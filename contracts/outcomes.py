@@ -42,7 +42,8 @@ EFFECTS: Final[tuple[str, ...]] = get_args(Effect)
 class OutcomeRecord(BaseModel):
     """One record a write became (a protocol message can become several)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict, as the exported schema is: a client reads `"seq": "7"` as no answer of ours.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     collection: Collection
     id: Annotated[
@@ -81,7 +82,9 @@ def _status_required(schema: dict[str, Any]) -> None:
 
 
 class _Outcome(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_status_required)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, json_schema_extra=_status_required
+    )
 
     stream: Annotated[str, Field(description="The ingest stream the message is in.")]
     seq: Annotated[
