@@ -36,7 +36,7 @@ Effect = Literal["created", "updated", "unchanged", "deleted", "archived", "dupl
   when JetStream's PubAck says `duplicate` (the message never reached ingest).
 """
 
-EFFECTS: Final[tuple[str, ...]] = get_args(Effect)
+EFFECTS: Final[tuple[Effect, ...]] = get_args(Effect)
 
 
 class OutcomeRecord(BaseModel):
