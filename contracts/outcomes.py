@@ -147,6 +147,11 @@ def outcome_json_schema() -> dict[str, Any]:
     # `discriminator` is OpenAPI's keyword, not JSON Schema's (ajv in strict mode refuses
     # it); `status` being required and a const per kind makes the `oneOf` exact without it.
     del schema["discriminator"]
+    schema["description"] = (
+        "What became of a write whose publisher asked (header `One-Outcome-To`): `stored` or"
+        " `rejected`. Published with core NATS at that inbox after the write is acked or"
+        " dead-lettered, at most once."
+    )
     return schema
 
 
