@@ -1,9 +1,10 @@
 """An AsyncAPI 3.0 document for ONE Bus, built from the contracts (pure, no I/O).
 
 It describes the service's side of every subject kind: it receives ingest commands,
-events and raw protocol messages, answers queries (request/reply), and sends changes and
-dead letters. Clients in other languages generate code or check messages from it;
-`one-bus schema export DIR` writes it as `asyncapi.json`.
+events and raw protocol messages (answering the write's outcome at the publisher's
+`One-Outcome-To` inbox when asked), answers queries and watches (request/reply), and sends
+changes, dead letters and watch pushes. Clients in other languages generate code or check
+messages from it; `one-bus schema export DIR` writes it as `asyncapi.json`.
 
 Payload schemas are the pydantic models' JSON Schemas, generated together so that shared
 definitions appear once under `components.schemas` and every `$ref` points there (a
@@ -12,7 +13,7 @@ model's own `#/$defs/...` would not resolve inside a larger document).
 
 from typing import Any, Final
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from contracts.commands import (
@@ -33,6 +34,7 @@ from contracts.ontology import (
     EVENT_TYPES,
     PUBLISHABLE_EVENT_TYPES,
 )
+from contracts.outcomes import OUTCOME_MODELS, OUTCOME_TO_HEADER
 from contracts.protocols.envelope import (
     HEADER_ACTOR_ID,
     HEADER_CORRELATION_ID,
@@ -53,6 +55,7 @@ from contracts.watches import (
     WATCH_MODELS,
     WATCH_PUSH_MODELS,
     WATCH_STARTED_MODELS,
+    DeliverTo,
     WatchControl,
     WatchEnded,
     WatchPush,
@@ -103,13 +106,24 @@ def _headers(required: list[str], **described: str) -> dict[str, Any]:
     )
 
 
+_OUTCOME_TO: Final = {
+    # The very rule ingest checks a target with (contracts/outcomes.py `valid_target`).
+    **TypeAdapter(DeliverTo).json_schema(),
+    "description": "Optional: ask what became of this write. A subject the publisher"
+    " subscribes to; once the write is stored (or dead-lettered) and acked, the service"
+    " publishes one outcome there (channel `outcomes`), at most once. Checked by the"
+    " service, beyond this schema: it is the publisher's own inbox, `_INBOX.…`, or under"
+    " the secure layout the message's tenant's, `_INBOX_TENANT.<tenant>.…`; any other"
+    " target gets no answer.",
+}
 _MSG_ID_HEADERS: Final = {
     "type": "object",
     "properties": {
         HEADER_RECORD_ID: _header(
             "JetStream deduplicates on it: the record id for events and connection creates,"
             " a new id per command otherwise; a retry reuses it."
-        )
+        ),
+        OUTCOME_TO_HEADER: _OUTCOME_TO,
     },
 }
 _TENANT: Final = {
@@ -117,6 +131,10 @@ _TENANT: Final = {
     " groupId.",
     "examples": ["acme"],
 }
+
+
+def _with_outcome_to(headers: dict[str, Any]) -> dict[str, Any]:
+    return {**headers, "properties": {**headers["properties"], OUTCOME_TO_HEADER: _OUTCOME_TO}}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -186,6 +204,7 @@ def _schemas() -> tuple[dict[str, Any], dict[tuple[str, str], dict[str, Any]]]:
     entries += [("watchPushOf", name, model) for name, model in WATCH_PUSH_MODELS.items()]
     entries += [("watchControl", "control", WatchControl),
                 ("watchEnded", "ended", WatchEnded)]  # fmt: skip
+    entries += [("outcome", status, model) for status, model in OUTCOME_MODELS.items()]
     refs, top = models_json_schema(
         [(model, "validation") for _, _, model in entries], ref_template=SCHEMAS + "{model}"
     )
@@ -213,16 +232,18 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
         "title": "Raw protocol message",
         "summary": "An A2A, ACP, AP2, x402 or AG-UI message, unchanged as its spec has it.",
         "payload": {"description": "The protocol message itself (JSON)."},
-        "headers": _headers(
-            [HEADER_RECORD_ID, HEADER_ACTOR_ID],
-            **{
-                HEADER_RECORD_ID: "The id of the event the message becomes (at most 100"
-                " characters); JetStream deduplicates on it.",
-                HEADER_ACTOR_ID: "The ONE entity id of the party that sent the message.",
-                HEADER_TARGET_ID: "The ONE entity id of the party it was sent to.",
-                HEADER_TIMESTAMP: "When it happened: epoch milliseconds, decimal digits.",
-                HEADER_CORRELATION_ID: "Ties messages the protocol itself does not link.",
-            },
+        "headers": _with_outcome_to(
+            _headers(
+                [HEADER_RECORD_ID, HEADER_ACTOR_ID],
+                **{
+                    HEADER_RECORD_ID: "The id of the event the message becomes (at most 100"
+                    " characters); JetStream deduplicates on it.",
+                    HEADER_ACTOR_ID: "The ONE entity id of the party that sent the message.",
+                    HEADER_TARGET_ID: "The ONE entity id of the party it was sent to.",
+                    HEADER_TIMESTAMP: "When it happened: epoch milliseconds, decimal digits.",
+                    HEADER_CORRELATION_ID: "Ties messages the protocol itself does not link.",
+                },
+            )
         ),
     }
     for collection, (models, _, _) in _CHANGES.items():
@@ -318,6 +339,7 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
         {"tenant": _TENANT, "kind": {"enum": [*INGEST_KINDS, "unknown"]}},
     )
 
+    outcomes = _outcomes(schema_of, messages, channels)
     for command_channel, names in (
         ("entityCommands", ["entityUpsert", "entityDelete", "entityArchive"]),
         ("connectionCommands", ["connectionCreate", "connectionDelete"]),
@@ -326,7 +348,21 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
         ("protocolMessages", ["protocolMessage"]),
     ):
         operations[_camel("receive", command_channel)] = _operation(
-            "receive", command_channel, names, "Validated, stored, or dead-lettered with a reason."
+            "receive",
+            command_channel,
+            names,
+            "Validated, stored, or dead-lettered with a reason.",
+            description="Published with JetStream (the PubAck says the message is in the"
+            " ingest stream). A message with a `One-Outcome-To` header is answered at that"
+            " inbox once its write is durable (the reply, channel `outcomes`).",
+            reply={
+                "address": {
+                    "location": f"$message.header#/{OUTCOME_TO_HEADER}",
+                    "description": "The publisher's inbox, named by the header.",
+                },
+                "channel": _ref("#/channels/outcomes"),
+                "messages": [_ref(f"#/channels/outcomes/messages/{m}") for m in outcomes],
+            },
         )
     for collection in _CHANGES:
         channel = _camel(collection, "changes")
@@ -398,6 +434,33 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
         "operations": operations,
         "components": {"schemas": schemas, "messages": messages},
     }
+
+
+def _outcomes(
+    schema_of: dict[tuple[str, str], dict[str, Any]],
+    messages: dict[str, Any],
+    channels: dict[str, Any],
+) -> list[str]:
+    """Write outcomes (docs/outcomes.md): the answers at a publisher's `One-Outcome-To`
+    inbox; returns their message names."""
+    names = []
+    for status, model in OUTCOME_MODELS.items():
+        name = _camel("outcome", status)
+        messages[name] = {
+            "name": name,
+            "title": f"Outcome: {status}",
+            "summary": (model.__doc__ or name).strip().splitlines()[0],
+            "payload": schema_of[("outcome", status)],
+        }
+        names.append(name)
+    channels["outcomes"] = _channel(
+        None,
+        "A write's `One-Outcome-To` inbox: one answer per write that asked, published with"
+        " core NATS after the write is acked (stored) or dead-lettered, at most once;"
+        " `status` tells the kind.",
+        {name: name for name in names},
+    )
+    return names
 
 
 def _watch_channels(

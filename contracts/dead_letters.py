@@ -32,7 +32,7 @@ DeadLetterReason = Literal[
     # Failed in a way nobody foresaw (not bad input, not an outage) on every delivery.
     "processing_failed",
 ]
-DEAD_LETTER_REASONS: Final[tuple[str, ...]] = get_args(DeadLetterReason)
+DEAD_LETTER_REASONS: Final[tuple[DeadLetterReason, ...]] = get_args(DeadLetterReason)
 
 HEADER_MSG_ID: Final = "Nats-Msg-Id"
 DIGITS: Final = "^[0-9]+$"

@@ -16,6 +16,7 @@ from contracts.asyncapi import ok_reply_model
 from contracts.commands import COMMAND_MODELS
 from contracts.dead_letters import dead_letter_headers_schema
 from contracts.errors import ErrorReply
+from contracts.outcomes import OUTCOME_MODELS, outcome_json_schema
 from contracts.queries import QUERY_MODELS, OkReply
 from contracts.records import (
     AnyChange,
@@ -65,9 +66,10 @@ def _reply(data: type[BaseModel]) -> dict[str, Any]:
 def message_schemas() -> dict[str, dict[str, Any]]:
     """Schema name → JSON Schema: `<kind>.<op>` for ingest payloads, records, the change,
     the error reply and a dead letter's headers (`dlq.headers`), then
-    `query.<name>.request` and `query.<name>.reply` (the ok or the error reply), and the
+    `query.<name>.request` and `query.<name>.reply` (the ok or the error reply), the
     live queries' `watch.<name>.request|reply|push`, `watch.renew|stop.request|reply`,
-    `watch.push` (any watch's) and `watch.ended` (docs/watch.md)."""
+    `watch.push` (any watch's) and `watch.ended` (docs/watch.md), and the write outcomes:
+    `outcome` (either answer) and `outcome.stored|rejected` (docs/outcomes.md)."""
     schemas: dict[str, dict[str, Any]] = {}
     for (kind, op), command in COMMAND_MODELS.items():
         schemas[f"{kind}.{op}" if op else kind] = command.model_json_schema()
@@ -89,4 +91,7 @@ def message_schemas() -> dict[str, dict[str, Any]]:
         schemas[f"watch.{verb}.reply"] = _reply(data)
     schemas["watch.push"] = WatchPush.model_json_schema()
     schemas["watch.ended"] = WatchEnded.model_json_schema()
+    schemas["outcome"] = outcome_json_schema()
+    for status, outcome in OUTCOME_MODELS.items():
+        schemas[f"outcome.{status}"] = outcome.model_json_schema()
     return {name: _standalone(name, schema) for name, schema in schemas.items()}

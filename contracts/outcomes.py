@@ -11,7 +11,7 @@ any other target is dropped.
 `after` to see every write of the tenant up to it (read-your-writes).
 """
 
-from typing import Annotated, Final, Literal, get_args
+from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -36,41 +36,85 @@ Effect = Literal["created", "updated", "unchanged", "deleted", "archived", "dupl
   when JetStream's PubAck says `duplicate` (the message never reached ingest).
 """
 
-EFFECTS: Final[tuple[str, ...]] = get_args(Effect)
+EFFECTS: Final[tuple[Effect, ...]] = get_args(Effect)
 
 
 class OutcomeRecord(BaseModel):
     """One record a write became (a protocol message can become several)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict, as the exported schema is: a client reads `"seq": "7"` as no answer of ours.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     collection: Collection
-    # The record's id; for a tag, the tagged entity's id (with `key` and `value`).
-    id: str
-    effect: Effect
-    # Entities: the stored version after the write, `<updatedAt>.<stream seq>` (zero
-    # padded, ordered as strings); newer than this write's own when `unchanged`.
-    version: str | None = None
-    key: str | None = None
-    value: str | None = None
+    id: Annotated[
+        str,
+        Field(
+            description="The record's id; for a tag, the tagged entity's id (with `key` and"
+            " `value`)."
+        ),
+    ]
+    effect: Annotated[
+        Effect,
+        Field(
+            description="What the write did to the record: `created`, `updated`, `unchanged`"
+            " (stale: a newer version is stored), `deleted`, `archived` (this delete or"
+            " archive took effect), `duplicate` (a record with this id was stored before"
+            " and is kept as it is)."
+        ),
+    ]
+    version: Annotated[
+        str | None,
+        Field(
+            description="Entities: the stored version after the write, `<updatedAt>.<stream"
+            " seq>`, zero padded so that versions order as strings; newer than this write's"
+            " own when `unchanged`."
+        ),
+    ] = None
+    key: Annotated[str | None, Field(description="Tags: the tag's key.")] = None
+    value: Annotated[str | None, Field(description="Tags: the tag's value.")] = None
+
+
+def _status_required(schema: dict[str, Any]) -> None:
+    # `status` has a default so that code builds an answer without naming it, but every
+    # answer carries it and `OUTCOME` needs it to tell the kinds apart: the exported
+    # schema requires it, as a client in another language should.
+    schema["required"] = ["status", *schema.get("required", [])]
 
 
 class _Outcome(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, json_schema_extra=_status_required
+    )
 
-    # The ingest stream and sequence of the message: `seq` is the `after` token.
-    stream: str
-    seq: Annotated[int, Field(ge=0)]
+    stream: Annotated[str, Field(description="The ingest stream the message is in.")]
+    seq: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="The message's ingest stream sequence (its PubAck's): pass it as"
+            " `after` to a query or watch to read this write and every earlier one of the"
+            " tenant.",
+        ),
+    ]
 
 
 class Stored(_Outcome):
     """The write is in the store (every record it became)."""
 
     status: Literal["stored"] = "stored"
-    records: tuple[OutcomeRecord, ...] = ()
-    # JetStream's PubAck said duplicate: the stream had this Nats-Msg-Id already, so
-    # ingest never saw the message again (set by the SDK, never by ingest).
-    duplicate: bool = False
+    records: Annotated[
+        tuple[OutcomeRecord, ...],
+        Field(description="Every record the message became, in order."),
+    ] = ()
+    # Set by the SDK, never by ingest: the stream had this Nats-Msg-Id already, so ingest
+    # never saw the message again.
+    duplicate: Annotated[
+        bool,
+        Field(
+            description="`true` only where an SDK answers by itself for a PubAck that said"
+            " duplicate; ingest always sends `false`."
+        ),
+    ] = False
 
     @property
     def effect(self) -> Effect:
@@ -84,12 +128,32 @@ class Rejected(_Outcome):
     """The write was dead-lettered: `code` is its `One-Dlq-Reason`, `message` the error."""
 
     status: Literal["rejected"] = "rejected"
-    code: DeadLetterReason
-    message: str
+    code: Annotated[
+        DeadLetterReason, Field(description="The dead letter's `One-Dlq-Reason` header.")
+    ]
+    message: Annotated[str, Field(description="The dead letter's `One-Dlq-Error` header.")]
 
 
 Outcome = Annotated[Stored | Rejected, Field(discriminator="status")]
 OUTCOME: Final[TypeAdapter[Stored | Rejected]] = TypeAdapter(Outcome)
+
+OUTCOME_MODELS: Final[dict[str, type[Stored | Rejected]]] = {"stored": Stored, "rejected": Rejected}
+"""Each answer's model by its `status`."""
+
+
+def outcome_json_schema() -> dict[str, Any]:
+    """The JSON Schema of any answer (`OUTCOME`'s): one of the kinds, told by `status`."""
+    schema = OUTCOME.json_schema()
+    # `discriminator` is OpenAPI's keyword, not JSON Schema's (ajv in strict mode refuses
+    # it); `status` being required and a const per kind makes the `oneOf` exact without it.
+    del schema["discriminator"]
+    schema["description"] = (
+        "What became of a write whose publisher asked (header `One-Outcome-To`): `stored` or"
+        " `rejected`. Published with core NATS at that inbox after the write is acked or"
+        " dead-lettered, at most once."
+    )
+    return schema
+
 
 _TARGET: Final[TypeAdapter[str]] = TypeAdapter(DeliverTo)
 

@@ -86,7 +86,18 @@ def _given(model: BaseModel, field: str) -> bool:
     return getattr(model, field) is not None
 
 
-AfterSeq = Annotated[int, Field(ge=1, le=MAX_INT64)]
+AfterSeq = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_INT64,
+        description="Read-your-writes: an ingest stream sequence (a PubAck's `seq`, or a"
+        " write outcome's). The answer (a watch's first result) waits until every write of"
+        " the tenant up to it is stored or dead-lettered, within the request's deadline,"
+        " and past that is the `timeout` error with `details: {after, reached}`. Without"
+        " it, the answer is what is stored now.",
+    ),
+]
 """An ingest stream sequence (a PubAck's or an outcome's `seq`): read-your-writes."""
 
 

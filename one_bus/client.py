@@ -1,6 +1,8 @@
 """`OneClient`: publish ONE records, query them and follow what the bus stored.
 
-One client speaks for one tenant over one NATS connection. Payloads are the contracts'
+One client speaks for one tenant over one NATS connection: `OneClient(spec)` takes the
+tenant from a `ConnectionSpec` that names one (what `one-bus tenant add` issues), and
+`OneClient("acme", url)` names it for an open server. Payloads are the contracts'
 own models (commands, query requests, records), so what the client sends is validated
 by the same code the service runs, before it leaves the process.
 
@@ -30,6 +32,7 @@ from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeVar
 
@@ -146,12 +149,44 @@ def _with_msg_id(headers: Mapping[str, str] | None, msg_id: str | None) -> dict[
     return sent
 
 
-class OneClient:
-    """A tenant's client: `async with OneClient("acme", spec) as one: ...`.
+def _tenant_and_spec(
+    tenant: str | ConnectionSpec, connection: ConnectionSpec | str | None
+) -> tuple[str, ConnectionSpec]:
+    """Whose client it is and how it connects: a spec's own tenant, unless named apart."""
+    if isinstance(tenant, ConnectionSpec):
+        if connection is not None:
+            raise TypeError("give the connection once: OneClient(spec) or OneClient(tenant, spec)")
+        tenant, connection = tenant.tenant or "", tenant
+        if not tenant:
+            raise ValueError(
+                "the connection spec names no tenant (a service identity or an open server):"
+                " name it, OneClient('<tenant>', spec)"
+            )
+    spec = (
+        ConnectionSpec(servers=[s.strip() for s in connection.split(",") if s.strip()])
+        if isinstance(connection, str)
+        else connection or ConnectionSpec(servers=[DEFAULT_URL])
+    )
+    if not is_tenant(tenant):
+        raise ValueError(f"tenant {tenant!r} must match [A-Za-z0-9_-]{{1,64}}")
+    if spec.tenant is not None and spec.tenant != tenant:
+        # Its permissions cover its own tenant's subjects only: every call would be refused.
+        raise ValueError(
+            f"tenant {tenant!r}, but the connection spec is an identity of tenant"
+            f" {spec.tenant!r}: use OneClient(spec), or that tenant's spec"
+        )
+    return tenant, spec
 
-    `connection` is a `ConnectionSpec` (what `one-bus tenant add` prints for a role) or a
-    plain URL for an open development server. `nats_kwargs` go to `nats.connect` as they
-    are (reconnect policy, callbacks; an `error_cb` of yours is called for every error).
+
+class OneClient:
+    """A tenant's client: `async with OneClient(spec) as one: ...`.
+
+    `OneClient(spec)`: a `ConnectionSpec` (what `one-bus tenant add` prints for a role),
+    whose `tenant` the client acts for; `OneClient.from_spec_file(path)` reads one.
+    `OneClient(tenant, connection)`: `connection` is a spec (one naming another tenant is
+    refused) or a plain URL for an open development server (default: the local one).
+    `nats_kwargs` go to `nats.connect` as they are (reconnect policy, callbacks; an
+    `error_cb` of yours is called for every error).
 
     `outcome_timeout_s` bounds a `wait=True` publish's wait for its outcome (default: the
     request timeout). With `read_your_writes` (the default) every read carries the latest
@@ -164,8 +199,8 @@ class OneClient:
 
     def __init__(
         self,
-        tenant: str,
-        connection: ConnectionSpec | str = DEFAULT_URL,
+        tenant: str | ConnectionSpec,
+        connection: ConnectionSpec | str | None = None,
         *,
         request_timeout_s: float = 10.0,
         publish_timeout_s: float = 5.0,
@@ -177,14 +212,7 @@ class OneClient:
         read_your_writes: bool = True,
         **nats_kwargs: Any,
     ) -> None:
-        if not is_tenant(tenant):
-            raise ValueError(f"tenant {tenant!r} must match [A-Za-z0-9_-]{{1,64}}")
-        self.tenant = tenant
-        self.spec = (
-            ConnectionSpec(servers=[s.strip() for s in connection.split(",") if s.strip()])
-            if isinstance(connection, str)
-            else connection
-        )
+        self.tenant, self.spec = _tenant_and_spec(tenant, connection)
         self.request_timeout_s = request_timeout_s
         self.publish_timeout_s = publish_timeout_s
         self.publish_attempts = max(1, publish_attempts)
@@ -207,10 +235,21 @@ class OneClient:
 
     @classmethod
     async def connect(
-        cls, tenant: str, connection: ConnectionSpec | str = DEFAULT_URL, **options: Any
+        cls,
+        tenant: str | ConnectionSpec,
+        connection: ConnectionSpec | str | None = None,
+        **options: Any,
     ) -> Self:
         """A connected client; `close()` it when done (or use `async with`)."""
         return await cls(tenant, connection, **options).start()
+
+    @classmethod
+    def from_spec_file(cls, path: str | Path, tenant: str | None = None, **options: Any) -> Self:
+        """The client of a spec file (`one-bus tenant add NAME --out DIR` writes one per
+        role), acting for the tenant it names; `tenant` only for a spec that names none.
+        A file that is not one spec raises pydantic's `ValidationError`."""
+        spec = ConnectionSpec.model_validate_json(Path(path).read_bytes())
+        return cls(spec, **options) if tenant is None else cls(tenant, spec, **options)
 
     async def start(self) -> Self:
         if self._nc is None:

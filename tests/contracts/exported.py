@@ -101,8 +101,17 @@ class Exported:
     def conforms_on(self, subject: str, payload: Any, headers: dict[str, str] | None) -> None:
         """`payload` (and `headers`) sent on `subject` is one of its channel's messages."""
         channel = self.channel_of(subject)
+        assert self.fits(channel.messages, payload, headers), (subject, payload, headers)
+
+    def channel_messages(self, channel: str) -> list[str]:
+        """The message names of a channel, addressed or not (a reply inbox's)."""
+        refs = self.asyncapi["channels"][channel]["messages"].values()
+        return [ref["$ref"].rsplit("/", 1)[1] for ref in refs]
+
+    def fits(self, messages: list[str], payload: Any, headers: dict[str, str] | None) -> list[str]:
+        """The messages among `messages` whose payload (and headers) schema this satisfies."""
         fits = []
-        for message in channel.messages:
+        for message in messages:
             payload_ok = self.message(message).is_valid(payload)
             spec = self.asyncapi["components"]["messages"][message]
             headers_ok = "headers" not in spec or self.message(message, "headers").is_valid(
@@ -110,4 +119,4 @@ class Exported:
             )
             if payload_ok and headers_ok:
                 fits.append(message)
-        assert fits, (subject, payload, headers, channel.messages)
+        return fits

@@ -14,6 +14,7 @@ import pytest
 from referencing import Registry, Resource
 
 from contracts.asyncapi import asyncapi_document
+from contracts.outcomes import OUTCOME_TO_HEADER
 from contracts.queries import QUERY_MODELS
 from contracts.watches import WATCH_MODELS
 
@@ -66,13 +67,42 @@ def test_every_subject_kind_has_a_channel(document: dict[str, Any]) -> None:
 
 
 def test_every_query_is_a_request_with_a_reply_or_an_error(document: dict[str, Any]) -> None:
-    answers = [op for op in document["operations"].values() if "reply" in op]
+    answers = [
+        op
+        for op in document["operations"].values()
+        if "reply" in op and op["reply"]["channel"]["$ref"] != "#/channels/outcomes"
+    ]
     # Each query, each watchable query's watch, and watch.renew / watch.stop.
     assert len(answers) == len(QUERY_MODELS) + len(WATCH_MODELS) + 2
     for operation in answers:
         replies = [ref["$ref"].rsplit("/", 1)[1] for ref in operation["reply"]["messages"]]
         assert "queryError" in replies
         assert len(replies) == 2
+
+
+def test_every_ingest_channel_may_ask_for_an_outcome_answered_at_that_inbox(
+    document: dict[str, Any],
+) -> None:
+    ingest = [
+        (name, op)
+        for name, op in document["operations"].items()
+        if op["action"] == "receive" and "reply" in op and "queryError" not in str(op["reply"])
+    ]
+    assert {op["channel"]["$ref"].rsplit("/", 1)[1] for _, op in ingest} == {
+        "entityCommands", "connectionCommands", "tagCommands", "events", "protocolMessages"
+    }  # fmt: skip
+    for name, op in ingest:
+        reply = op["reply"]
+        assert reply["address"]["location"] == f"$message.header#/{OUTCOME_TO_HEADER}", name
+        assert reply["channel"] == {"$ref": "#/channels/outcomes"}
+        assert [ref["$ref"].rsplit("/", 1)[1] for ref in reply["messages"]] == [
+            "outcomeStored", "outcomeRejected"
+        ]  # fmt: skip
+        for ref in op["messages"]:
+            message = resolve(document, resolve(document, ref["$ref"])["$ref"])
+            assert OUTCOME_TO_HEADER in message["headers"]["properties"], (name, ref)
+    # The asker's inbox: no address of the service's.
+    assert document["channels"]["outcomes"]["address"] is None
 
 
 def test_every_ref_resolves_inside_the_document(document: dict[str, Any]) -> None:

@@ -9,25 +9,33 @@ while the schema lets them through. The changes, replies, pushes and dead letter
 running service sends are checked in tests/services/test_schema_conformance.py.
 """
 
+import asyncio
 import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from prometheus_client import CollectorRegistry
 
 from contracts.commands import COMMAND_MODELS
+from contracts.dead_letters import DEAD_LETTER_REASONS
 from contracts.metadata_rules import CONNECTION_VARIANTS, EVENT_VARIANTS
 from contracts.ontology import LIFECYCLE_EVENT_TYPES
+from contracts.outcomes import EFFECTS, OUTCOME, OUTCOME_TO_HEADER, OutcomeRecord, valid_target
 from contracts.protocols.envelope import HEADER_ACTOR_ID, HEADER_RECORD_ID
 from contracts.queries import QUERY_MODELS
 from contracts.subjects import parse_ingest_subject, protocol_subject
 from contracts.watches import WATCH_MODELS
 from services.ingest.decode import decode
 from services.ingest.input_limits import InputLimits
+from services.ingest.outcomes import OutcomeReplies
 from services.ingest.raw_message import RawMessage
+from services.ingest.rejection import Rejection
 from services.security.reply_guard import may_reply
 from tests.contracts.exported import Exported, export
 from tests.contracts.protocols import test_a2a, test_acp, test_ag_ui, test_ap2, test_x402
@@ -38,6 +46,7 @@ from tests.contracts.test_metadata_rules import (
     VALID_CONNECTIONS,
     VALID_EVENTS,
 )
+from tests.services.ingest.test_batch_policy import FakeMsg
 
 TENANT = "acme"
 RECEIVED_MS = 2_000_000_000_000
@@ -407,6 +416,206 @@ def test_each_rule_beyond_json_schema_is_said_in_the_schema(exported: Exported) 
     assert "inbox" in deliver_to["description"]
 
 
+# `after` (read-your-writes) on queries and watches alike: (kind, name, request, accepted).
+AFTER: list[tuple[str, str, Any, bool]] = [
+    *[(kind, "entities.get", {"id": "e1", "after": 42}, True) for kind in ("query", "watch")],
+    ("query", "tags.list", {"entityId": "e1", "after": 2**63 - 1}, True),
+    ("watch", "tags.list", {"entityId": "e1", "after": 1, "deliverTo": INBOX}, True),
+    ("watch", "entities.list", {"deliverTo": INBOX, "after": None}, True),
+    *[
+        (kind, "entities.get", {"id": "e1", "after": after}, False)
+        for kind in ("query", "watch")
+        # Past int64 by more than a double rounds away, so ajv (JS numbers) agrees.
+        for after in (0, -1, 2**64, "42", 1.5, True)
+    ],
+]
+
+
+def with_deliver_to(kind: str, request_: dict[str, Any]) -> dict[str, Any]:
+    return {"deliverTo": INBOX, **request_} if kind == "watch" else request_
+
+
+@pytest.mark.parametrize(("kind", "name", "request_", "accepted"), AFTER)
+def test_after_passes_query_and_watch_schemas_exactly_when_the_service_takes_it(
+    exported: Exported, kind: str, name: str, request_: Any, accepted: bool
+) -> None:
+    request_ = with_deliver_to(kind, request_)
+    assert request_accepted(kind, name, request_) is accepted
+    assert (exported.errors(f"{kind}.{name}.request", request_) == []) is accepted
+
+
+def test_every_query_and_watch_request_schema_says_what_after_means(exported: Exported) -> None:
+    names = [f"query.{n}.request" for n in QUERY_MODELS]
+    names += [f"watch.{n}.request" for n in WATCH_MODELS]
+    for name in names:
+        after = exported.schemas[name]["properties"]["after"]["anyOf"][0]
+        assert (after["type"], after["minimum"]) == ("integer", 1), name
+        assert "Read-your-writes" in after["description"], name
+        assert "stored or dead-lettered" in after["description"], name
+
+
+STORED = {"stream": "ONE_INGEST", "seq": 7, "status": "stored", "duplicate": False}
+REJECTED = {"stream": "ONE_INGEST", "seq": 8, "status": "rejected", "code": "oversize",
+            "message": "payload is 2000000 bytes"}  # fmt: skip
+
+
+def record(effect: str, **extra: Any) -> dict[str, Any]:
+    return {"collection": "entities", "id": "e1", "effect": effect} | extra
+
+
+# (an answer at a `One-Outcome-To` inbox, whether the contract's OUTCOME takes it)
+OUTCOMES: list[tuple[Any, bool]] = [
+    *[({**STORED, "records": [record(effect)]}, True) for effect in EFFECTS],
+    ({**STORED, "records": [record("updated", version="0001.00000000000000000042")]}, True),
+    ({**STORED, "records": [record("created", collection="tags", key="k", value="v")]}, True),
+    ({**STORED, "records": [record("created"), record("created", collection="events")]}, True),
+    ({**STORED, "records": []}, True),
+    ({**STORED, "duplicate": True}, True),
+    *[({**REJECTED, "code": code}, True) for code in DEAD_LETTER_REASONS],
+    ({k: v for k, v in STORED.items() if k != "status"}, False),
+    ({**STORED, "status": "maybe"}, False),
+    ({**STORED, "records": [record("vanished")]}, False),
+    ({**STORED, "records": [record("created", surprise=1)]}, False),
+    ({**STORED, "records": [{"collection": "users", "id": "e1", "effect": "created"}]}, False),
+    ({**STORED, "seq": -1}, False),
+    ({**STORED, "seq": "7"}, False),
+    ({**STORED, "code": "oversize"}, False),
+    ({**REJECTED, "code": "bogus"}, False),
+    ({k: v for k, v in REJECTED.items() if k != "message"}, False),
+    ({**REJECTED, "status": "stored"}, False),
+    ({**REJECTED, "records": []}, False),
+    ([STORED], False),
+    (None, False),
+]
+
+
+def outcome_accepted(answer: Any) -> bool:
+    try:
+        OUTCOME.validate_json(json.dumps(answer))
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("answer", "accepted"), OUTCOMES)
+def test_outcomes_pass_the_schema_and_asyncapi_exactly_when_the_contract_takes_them(
+    exported: Exported, answer: Any, accepted: bool
+) -> None:
+    assert outcome_accepted(answer) is accepted
+    assert (exported.errors("outcome", answer) == []) is accepted
+    fits = exported.fits(exported.channel_messages("outcomes"), answer, None)
+    assert len(fits) == (1 if accepted else 0), fits
+    if accepted:
+        assert fits == [f"outcome{answer['status'].capitalize()}"]
+        assert exported.errors(f"outcome.{answer['status']}", answer) == []
+
+
+class Published:
+    """The NATS connection outcomes leave on, keeping each body as sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes]] = []
+
+    async def publish(self, subject: str, payload: bytes) -> None:
+        self.sent.append((subject, payload))
+
+
+def sent_outcomes() -> list[tuple[str, Any]]:
+    """What ingest's OutcomeReplies publishes for every effect and every rejection code,
+    byte for byte (the live service's are checked in tests/services/)."""
+    published = Published()
+    replies = OutcomeReplies(cast(NatsClient, published), CollectorRegistry(), plain_inbox=True)
+    asking = {OUTCOME_TO_HEADER: INBOX}
+
+    async def answer_all() -> None:
+        for seq, effect in enumerate(EFFECTS, start=1):
+            msg = FakeMsg(on("entities", "creator", "upsert"), b"{}", seq, headers=asking)
+            records = [OutcomeRecord(collection="entities", id="e1", effect=effect,
+                                     version="0000000000001.00000000000000000001")]  # fmt: skip
+            if effect == "created":
+                records.append(
+                    OutcomeRecord(collection="tags", id="e1", effect=effect, key="k", value="v")
+                )
+            await replies.stored(cast(Msg, msg), records)
+        for seq, code in enumerate(DEAD_LETTER_REASONS, start=100):
+            msg = FakeMsg(on("events", "user_login"), b"{}", seq, headers=asking)
+            await replies.rejected(cast(Msg, msg), Rejection(code, f"refused: {code}"))
+
+    asyncio.run(answer_all())
+    return [(subject, json.loads(body)) for subject, body in published.sent]
+
+
+def test_every_outcome_ingest_sends_passes_the_schema_and_its_asyncapi_message(
+    exported: Exported,
+) -> None:
+    sent = sent_outcomes()
+    assert len(sent) == len(EFFECTS) + len(DEAD_LETTER_REASONS)
+    for subject, answer in sent:
+        assert subject == INBOX
+        assert exported.errors("outcome", answer) == [], answer
+        assert exported.errors(f"outcome.{answer['status']}", answer) == [], answer
+        assert exported.fits(exported.channel_messages("outcomes"), answer, None) == [
+            f"outcome{answer['status'].capitalize()}"
+        ]
+    effects = {r["effect"] for _, a in sent if a["status"] == "stored" for r in a["records"]}
+    assert effects == set(EFFECTS)
+    assert {a["code"] for _, a in sent if a["status"] == "rejected"} == set(DEAD_LETTER_REASONS)
+
+
+# (One-Outcome-To, whether ingest would answer there on an open server)
+OUTCOME_TARGETS: list[tuple[str, bool]] = [
+    (INBOX, True),
+    ("_INBOX_TENANT.acme.pub.x1", True),
+    ("_INBOX.*", False),
+    ("_INBOX.>", False),
+    ("_INBOX..x", False),
+    ("_INBOX.a b", False),
+    ("_INBOX." + "x" * 250, False),
+]
+
+
+# Whose inbox it is, is the service's reply rule alone (the header's description says so):
+# the schema lets these through, ingest answers none of them.
+OUTCOME_TARGETS_BEYOND_SCHEMA: list[str] = [
+    "_INBOX_TENANT.beta.pub.x1",
+    "one.v1.acme.entities.creator.upsert",
+]
+
+
+def ingest_headers_accept(exported: Exported, target: str) -> list[bool]:
+    """Whether each ingest message's headers schema takes `One-Outcome-To: target`."""
+    headers = {HEADER_RECORD_ID: "msg-1", HEADER_ACTOR_ID: "agent-1", OUTCOME_TO_HEADER: target}
+    channels = ("entityCommands", "connectionCommands", "tagCommands", "events", "protocolMessages")
+    messages = [m for name in channels for m in exported.channel_messages(name)]
+    assert len(messages) == len(COMMAND_MODELS) + 1
+    return [exported.message(message, "headers").is_valid(headers) for message in messages]
+
+
+def answered_at(target: str) -> bool:
+    """Whether ingest answers at `target` for a message of TENANT (the open layout)."""
+    return valid_target(target) and may_reply(TENANT, target, plain_inbox=True)
+
+
+@pytest.mark.parametrize(("target", "answered"), OUTCOME_TARGETS)
+def test_every_ingest_message_may_carry_one_outcome_to_as_its_headers_schema_says(
+    exported: Exported, target: str, answered: bool
+) -> None:
+    assert answered_at(target) is answered
+    assert set(ingest_headers_accept(exported, target)) == {answered}
+
+
+@pytest.mark.parametrize("target", OUTCOME_TARGETS_BEYOND_SCHEMA)
+def test_whose_inbox_an_outcome_goes_to_is_the_service_s_rule_alone(
+    exported: Exported, target: str
+) -> None:
+    assert not answered_at(target)
+    assert set(ingest_headers_accept(exported, target)) == {True}
+    description = exported.asyncapi["components"]["messages"]["entityUpsert"]["headers"][
+        "properties"
+    ][OUTCOME_TO_HEADER]["description"]
+    assert "beyond this schema" in description
+
+
 AJV_DIR = Path(__file__).resolve().parents[2] / ".cache" / "ajv"
 AJV_SCRIPT = Path(__file__).with_name("ajv_check.js")
 AJV_PACKAGES = ("ajv@8.17.1", "ajv-formats@3.0.1")
@@ -441,6 +650,9 @@ def test_ajv_in_strict_mode_compiles_every_schema_and_agrees_on_every_case(
         *[(f"watch.{n}.request", r, ok) for n, r, ok in WATCHES],
         *[(f"query.{n}.request", r, True) for n, r, _ in QUERIES_BEYOND_SCHEMA],
         *[(f"watch.{n}.request", r, True) for n, r, _ in WATCHES_BEYOND_SCHEMA],
+        *[(f"{k}.{n}.request", with_deliver_to(k, r), ok) for k, n, r, ok in AFTER],
+        *[("outcome", answer, ok) for answer, ok in OUTCOMES],
+        *[(f"outcome.{answer['status']}", answer, True) for _, answer in sent_outcomes()],
     ]
     path = tmp_path / "cases.json"
     path.write_text(

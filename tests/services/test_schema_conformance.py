@@ -2,12 +2,14 @@
 
 A plain nats-py client publishes on the ingest subjects, queries and watches, and every
 change, dead letter (with its headers), query reply and error, watch reply, push and end
-it receives is checked with `jsonschema` against the files `one-bus schema export` wrote:
-the schema of its kind, and the message of the AsyncAPI channel its subject belongs to.
+it receives, and every write outcome at its `One-Outcome-To` inbox, is checked with
+`jsonschema` against the files `one-bus schema export` wrote: the schema of its kind, and
+the message of the AsyncAPI channel its subject belongs to (for outcomes, the inbox's).
 """
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,13 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from contracts.outcomes import EFFECTS, OUTCOME_TO_HEADER
 from contracts.subjects import query_subject, watch_subject
 from services.runtime.service import OneBusService
 from tests.contracts.exported import Exported, export
+from tests.contracts.protocols.sample_files import load
 from tests.fixtures.waiting import eventually
+from tests.services.ingest.test_outcomes import REJECTED
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("bus")]
 
@@ -334,3 +339,71 @@ async def test_every_watch_reply_push_and_end_conforms(
         assert exported.message(message).is_valid(body), (message, body)
     # A push of another query's shape would not do: the result is typed per query.
     assert exported.errors("watch.tags.list.push", bodies[0]) != []
+
+
+async def test_every_outcome_kind_conforms(
+    nats_client: NatsClient, tenant: str, exported: Exported
+) -> None:
+    """Each effect and each rejection a publisher can cause, as the running service answers
+    it at `One-Outcome-To`; the write itself, header included, is its channel's message."""
+    js = nats_client.jetstream()
+    on = f"one.v1.{tenant}"
+    answers: list[Any] = []
+
+    async def ask(subject: str, payload: Any, headers: dict[str, str] | None = None) -> Any:
+        inbox = nats_client.new_inbox()
+        answered = await nats_client.subscribe(inbox)
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        sent = {"Nats-Msg-Id": uuid.uuid4().hex, **(headers or {}), OUTCOME_TO_HEADER: inbox}
+        await js.publish(f"{on}.{subject}", data, headers=sent)
+        answer = json.loads((await answered.next_msg(timeout=20)).data)
+        await answered.unsubscribe()
+        if not isinstance(payload, bytes) and answer["status"] == "stored":
+            exported.conforms_on(f"{on}.{subject}", payload, sent)
+        answers.append(answer)
+        return answer
+
+    def effect(answer: Any) -> str:
+        return str(answer["records"][0]["effect"])
+
+    ada = "ada-" + uuid.uuid4().hex[:6]
+    entity_effects = [
+        effect(await ask("entities.creator.upsert", entity(ada, 20))),
+        effect(await ask("entities.creator.upsert", entity(ada, 30))),
+        effect(await ask("entities.creator.upsert", entity(ada, 10))),
+        effect(await ask("entities.creator.archive", {"id": ada, "updatedAt": 40, "actorId": "u"})),
+        effect(await ask("entities.creator.delete", {"id": ada, "updatedAt": 50, "actorId": "u"})),
+    ]
+    assert entity_effects == ["created", "updated", "unchanged", "archived", "deleted"]
+    login = {"id": "v-" + ada, "type": "user_login", "actorId": "u", "timestamp": 1,
+             "metadata": {}}  # fmt: skip
+    tag = {"entityId": ada, "key": "topic", "value": "ai"}
+    other_effects = [
+        effect(await ask("events.user_login", login)),
+        effect(await ask("events.user_login", login)),
+        effect(await ask("connections.owns.create", link("k-" + ada, "owns"))),
+        effect(await ask("connections.owns.create", link("k-" + ada, "owns"))),
+        effect(await ask("connections.owns.delete", {"id": "k-" + ada})),
+        effect(await ask("tags.set", tag)),
+        effect(await ask("tags.set", tag)),
+        effect(await ask("tags.delete", tag)),
+    ]
+    assert other_effects == ["created", "duplicate", "created", "duplicate", "deleted",
+                             "created", "updated", "deleted"]  # fmt: skip
+    protocol = await ask(
+        "protocols.a2a.SendMessage",
+        load("a2a", "v1_send_message_new_task.json"),
+        {"One-Actor-Id": "agent-client", "Nats-Msg-Id": "p-" + ada},
+    )
+    assert protocol["status"] == "stored"
+    codes = [(await ask(subject, payload))["code"] for subject, payload, _ in REJECTED]
+    assert codes == [reason for _, _, reason in REJECTED]
+
+    assert {r["effect"] for a in answers if a["status"] == "stored" for r in a["records"]} == set(
+        EFFECTS
+    )
+    for answer in answers:
+        assert exported.errors("outcome", answer) == [], answer
+        assert exported.errors(f"outcome.{answer['status']}", answer) == [], answer
+        fits = exported.fits(exported.channel_messages("outcomes"), answer, None)
+        assert fits == [f"outcome{answer['status'].capitalize()}"], answer

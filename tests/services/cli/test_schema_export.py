@@ -29,6 +29,7 @@ def test_every_message_kind_has_a_schema(exported: dict[str, dict[str, Any]]) ->
         "connections.create", "connections.delete",
         "tags.set", "tags.delete", "events",
         "record.entity", "record.connection", "record.event", "record.tag", "change",
+        "outcome", "outcome.stored", "outcome.rejected",
     }  # fmt: skip
 
 

@@ -4,10 +4,12 @@ queries, a subscriber follows and replays its changes, all under the tenant's pe
 import asyncio
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
 from one_bus.client import OneClient
+from services.security.layout import write_role_specs
 from services.security.roles import Role
 from services.security.secure_dev import SecureStack
 from tests.fixtures.secure import Connection, TenantSpecs, connect
@@ -36,6 +38,24 @@ async def test_the_sdk_works_within_a_tenants_permissions(acme: TenantSpecs) -> 
         assert {c.change.record["groupId"] for c in seen} == {"acme"}
         entity = await publisher.get_entity(entity_id)
         assert entity.name == "Ada"
+
+
+async def test_a_spec_file_of_tenant_add_is_all_the_sdk_needs(
+    acme: TenantSpecs, tmp_path: Path
+) -> None:
+    """The tenant comes from the spec: no second place to name it, none to get wrong."""
+    answer = {"tenant": "acme", "publisher": acme.publisher.model_dump(exclude_none=True)}
+    [path] = write_role_specs(tmp_path, answer)
+    async with OneClient.from_spec_file(path) as one:
+        assert one.tenant == "acme"
+        entity_id, published = await one.upsert_entity(
+            type="creator", name="Ada", actor_id="u", wait=True
+        )
+        assert published.outcome is not None
+        assert published.outcome.effect == "created"
+        assert (await one.get_entity(entity_id)).name == "Ada"
+    async with OneClient(acme.publisher) as one:
+        assert (await one.get_entity(entity_id)).groupId == "acme"
 
 
 async def test_dead_letters_are_the_tenants_and_the_operators(
