@@ -1,0 +1,134 @@
+"""Server-sent events for the live pages: the tenant's changes stream, and a watch.
+
+An EventSource reconnects by itself with `Last-Event-ID`: for changes that is the stream
+sequence of the last change shown, so a pause or a dropped connection resumes after it
+and loses nothing. Each stream first sends `ready` once the bus is listening, so a page
+(and a test) knows that what is published from then on will be shown.
+"""
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from contracts.ontology import COLLECTIONS
+from contracts.queries import EntitiesSearch
+from one_bus.errors import OneBusError
+from services.console.bus import BusRefusedError, BusUnavailableError, ConsoleBus, records_query
+
+KEEPALIVE_S: Final = 15.0
+MAX_LIST: Final = 50
+
+
+def _event(name: str, data: Any, event_id: int | None = None) -> str:
+    # json.dumps never emits a raw newline, so one `data:` line carries the whole value.
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+def _response(events: AsyncIterator[str]) -> StreamingResponse:
+    return StreamingResponse(
+        events,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def _after(request: Request) -> int | None:
+    raw = request.headers.get("last-event-id") or request.query_params.get("after") or ""
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+def changes(bus: ConsoleBus, request: Request) -> StreamingResponse:
+    collection = request.query_params.get("collection") or None
+    if collection not in (None, *COLLECTIONS):
+        collection = None
+    after = _after(request)
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            with bus.guard("following the changes"):
+                subscription = bus.client.subscribe(
+                    collection=collection,  # type: ignore[arg-type]
+                    start_seq=after + 1 if after else None,
+                )
+                await subscription.start()
+        except (BusRefusedError, BusUnavailableError) as error:
+            yield _event("problem", str(error))
+            return
+        async with subscription:
+            yield _event("ready", {"after": after})
+            while not await request.is_disconnected():
+                try:
+                    message = await subscription.next(wait_s=KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                change = message.change
+                record = change.record
+                yield _event(
+                    "change",
+                    {
+                        "seq": message.position.seq,
+                        "time": message.position.time.isoformat(timespec="seconds"),
+                        "collection": change.collection,
+                        "op": change.op,
+                        "id": record.get("id") or record.get("entityId"),
+                        "type": record.get("type") or record.get("relationshipType"),
+                        "name": record.get("name") or record.get("key"),
+                    },
+                    message.position.seq,
+                )
+
+    return _response(events())
+
+
+def records_watch(bus: ConsoleBus, request: Request) -> StreamingResponse:
+    """The records list as a watch: each new result replaces the rows shown."""
+    params = request.query_params
+    try:
+        query = records_query(
+            type=params.get("type"),
+            status=params.get("status"),
+            text=(params.get("q") or "").strip(),
+            cursor=None,
+            limit=MAX_LIST,
+        )
+    except ValidationError as error:
+        return _response(_single("problem", f"not a valid list: {error}"))
+    name = "entities.search" if isinstance(query, EntitiesSearch) else "entities.list"
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            with bus.guard(f"watching {name}"):
+                watch = bus.client.watch(name, query)
+                await watch.start()
+        except (BusRefusedError, BusUnavailableError, OneBusError) as error:
+            yield _event("problem", str(error))
+            return
+        async with watch:
+            yield _event("ready", {"watchId": watch.watch_id})
+            async for result in watch:
+                yield _event("result", {"version": watch.version, "items": _rows(result)})
+                if await request.is_disconnected():
+                    break
+            if watch.ended_reason and watch.ended_reason != "stopped":
+                yield _event("problem", f"the watch ended: {watch.ended_reason}")
+
+    return _response(events())
+
+
+def _rows(result: Any) -> list[dict[str, Any]]:
+    items = result.get("items", []) if isinstance(result, dict) else []
+    return [
+        {k: item.get(k) for k in ("id", "type", "name", "status", "updatedAt")}
+        for item in items
+        if isinstance(item, dict)
+    ]
+
+
+async def _single(name: str, data: Any) -> AsyncIterator[str]:
+    yield _event(name, data)
