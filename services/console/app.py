@@ -43,6 +43,8 @@ class Console:
         self.access = access
         self.health = Health(bus)
         self.sample_every_s = sample_every_s
+        # Set when the console stops: live pages end their streams.
+        self.stopping = asyncio.Event()
 
     def page(
         self, template: str, request: Request, status_code: int = 200, **context: Any
@@ -149,10 +151,10 @@ class Console:
         return self.page("live.html", request)
 
     async def live_changes(self, request: Request) -> Response:
-        return live.changes(self.bus, request)
+        return live.changes(self.bus, request, self.stopping)
 
     async def records_watch(self, request: Request) -> Response:
-        return live.records_watch(self.bus, request)
+        return live.records_watch(self.bus, request, self.stopping)
 
     # Dead letters
 

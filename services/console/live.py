@@ -6,9 +6,11 @@ and loses nothing. Each stream first sends `ready` once the bus is listening, so
 (and a test) knows that what is published from then on will be shown.
 """
 
+import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
-from typing import Any, Final
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, Final, TypeVar
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -16,11 +18,32 @@ from starlette.responses import StreamingResponse
 
 from contracts.ontology import COLLECTIONS
 from contracts.queries import EntitiesSearch
+from one_bus.delivered import ChangeMessage
 from one_bus.errors import OneBusError
 from services.console.bus import BusRefusedError, BusUnavailableError, ConsoleBus, records_query
 
+T = TypeVar("T")
 KEEPALIVE_S: Final = 15.0
 MAX_LIST: Final = 50
+
+
+_STOPPED: Final = object()
+
+
+async def _unless_stopped(next_item: Awaitable[T], stopping: asyncio.Event) -> T | object:
+    """The next item, or `_STOPPED` once the console is stopping (a live page would
+    otherwise hold its connection, and the server's shutdown, open for ever)."""
+    item = asyncio.ensure_future(next_item)
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        done, _ = await asyncio.wait({item, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+        if not item.done():
+            item.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await item
+    return item.result() if item in done else _STOPPED
 
 
 def _event(name: str, data: Any, event_id: int | None = None) -> str:
@@ -42,7 +65,7 @@ def _after(request: Request) -> int | None:
     return int(raw) if raw.isdigit() and int(raw) > 0 else None
 
 
-def changes(bus: ConsoleBus, request: Request) -> StreamingResponse:
+def changes(bus: ConsoleBus, request: Request, stopping: asyncio.Event) -> StreamingResponse:
     collection = request.query_params.get("collection") or None
     if collection not in (None, *COLLECTIONS):
         collection = None
@@ -61,12 +84,14 @@ def changes(bus: ConsoleBus, request: Request) -> StreamingResponse:
             return
         async with subscription:
             yield _event("ready", {"after": after})
-            while not await request.is_disconnected():
+            while not stopping.is_set():
                 try:
-                    message = await subscription.next(wait_s=KEEPALIVE_S)
+                    message = await _unless_stopped(subscription.next(KEEPALIVE_S), stopping)
                 except TimeoutError:
                     yield ": keepalive\n\n"
                     continue
+                if not isinstance(message, ChangeMessage):
+                    return
                 change = message.change
                 record = change.record
                 yield _event(
@@ -86,7 +111,7 @@ def changes(bus: ConsoleBus, request: Request) -> StreamingResponse:
     return _response(events())
 
 
-def records_watch(bus: ConsoleBus, request: Request) -> StreamingResponse:
+def records_watch(bus: ConsoleBus, request: Request, stopping: asyncio.Event) -> StreamingResponse:
     """The records list as a watch: each new result replaces the rows shown."""
     params = request.query_params
     try:
@@ -111,10 +136,15 @@ def records_watch(bus: ConsoleBus, request: Request) -> StreamingResponse:
             return
         async with watch:
             yield _event("ready", {"watchId": watch.watch_id})
-            async for result in watch:
-                yield _event("result", {"version": watch.version, "items": _rows(result)})
-                if await request.is_disconnected():
+            results = aiter(watch)
+            while True:
+                try:
+                    result = await _unless_stopped(anext(results), stopping)
+                except StopAsyncIteration:
                     break
+                if result is _STOPPED:
+                    return
+                yield _event("result", {"version": watch.version, "items": _rows(result)})
             if watch.ended_reason and watch.ended_reason != "stopped":
                 yield _event("problem", f"the watch ended: {watch.ended_reason}")
 

@@ -77,7 +77,14 @@ class ConsoleServer:
             raise
         sock.listen(128)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", access_log=False)
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            # Live pages end their streams when told to stop; this bounds the rest.
+            timeout_graceful_shutdown=5,
+        )
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="one-console")
         while not self._server.started:
@@ -89,6 +96,7 @@ class ConsoleServer:
 
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:
+            self.app.state.console.stopping.set()
             self._server.should_exit = True
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
