@@ -80,23 +80,45 @@ def layout(graph: Graph, start_id: str) -> Layout:
     for node_id in sorted(names):
         hops.setdefault(node_id, outer)
 
-    rings: dict[int, list[str]] = {}
-    for node_id, hop in hops.items():
-        rings.setdefault(hop, []).append(node_id)
-    deepest = max(rings, default=0)
-    radius = RING_GAP * deepest + MARGIN
-    centre = radius
-    angle: dict[str, float] = {}
+    children: dict[str, list[str]] = {node_id: [] for node_id in names}
+    for child, up in parent.items():
+        children[up].append(child)
+    for kids in children.values():
+        kids.sort(key=lambda n: (names[n].type, names[n].name, n))
+    weight: dict[str, int] = {}
+
+    def leaves(node_id: str) -> int:
+        weight[node_id] = sum(leaves(c) for c in children[node_id]) or 1
+        return weight[node_id]
+
     position: dict[str, tuple[float, float]] = {}
-    for hop in sorted(rings):
-        members = sorted(
-            rings[hop], key=lambda n: (angle.get(parent.get(n, ""), math.tau), names[n].name, n)
-        )
-        for index, node_id in enumerate(members):
-            theta = math.tau * index / len(members) - math.pi / 2 + (0.3 if hop % 2 else 0.0)
-            angle[node_id] = theta % math.tau
-            r = RING_GAP * hop
-            position[node_id] = (centre + r * math.cos(theta), centre + r * math.sin(theta))
+
+    def place(node_id: str, low: float, high: float) -> None:
+        # Each subtree gets a slice of the circle as wide as its share of the leaves, so
+        # a node sits beside the one that reached it.
+        theta = (low + high) / 2 - math.pi / 2
+        r = RING_GAP * hops[node_id]
+        position[node_id] = (r * math.cos(theta), r * math.sin(theta))
+        start = low
+        for child in children[node_id]:
+            share = (high - low) * weight[child] / weight[node_id]
+            place(child, start, start + share)
+            start += share
+
+    if start_id in names:
+        leaves(start_id)
+        place(start_id, 0.0, math.tau)
+    stray = sorted(n for n in names if n not in position)
+    for index, node_id in enumerate(stray):
+        theta = math.tau * index / len(stray) - math.pi / 2
+        position[node_id] = (RING_GAP * outer * math.cos(theta), RING_GAP * outer * math.sin(theta))
+    # Shift to the drawing's own box (no empty quarter where a ring has no nodes).
+    if position:
+        left = min(x for x, _ in position.values()) - MARGIN
+        top = min(y for _, y in position.values()) - MARGIN / 2
+        position = {n: (x - left, y - top) for n, (x, y) in position.items()}
+    width = max((x for x, _ in position.values()), default=0.0) + MARGIN
+    height = max((y for _, y in position.values()), default=0.0) + MARGIN
 
     placed = [
         PlacedNode(
@@ -122,5 +144,4 @@ def layout(graph: Graph, start_id: str) -> Layout:
         )
         for edge in edges
     ]
-    side = round(2 * radius, 1)
-    return Layout(side, side, placed, lines)
+    return Layout(round(width, 1), round(height, 1), placed, lines)
