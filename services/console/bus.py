@@ -38,7 +38,13 @@ from contracts.records import EntityRecord, EventRecord, TagRecord
 from contracts.subjects import SubjectError, parse_ingest_subject
 from one_bus.client import OneClient
 from one_bus.delivered import DeadLetterMessage
-from one_bus.errors import NotFoundError, OneBusError, QueryError, QueryUnavailableError
+from one_bus.errors import (
+    NotFoundError,
+    OneBusError,
+    PublishError,
+    QueryError,
+    QueryUnavailableError,
+)
 from one_bus.subscription import Subscription
 from services.settings import Settings
 
@@ -161,11 +167,11 @@ class ConsoleBus:
         before = self._violation_count
         try:
             yield
-        except QueryError as error:
-            if error.code == "timeout" and self._violation_count > before:
-                raise BusRefusedError(
-                    f"{what}: the bus refused it ({self._violations[-1]})"
-                ) from error
+        except (QueryError, PublishError) as error:
+            # A refused request or publish surfaces as a timeout: say it was refused.
+            timed_out = isinstance(error, PublishError) or error.code == "timeout"
+            if timed_out and self._violation_count > before:
+                raise self._refused(what) from error
             raise
         except QueryUnavailableError as error:
             raise BusUnavailableError(f"{what}: {error}") from error
