@@ -216,9 +216,11 @@ class Health:
             await asyncio.sleep(every_s)
 
 
-def per_hour(times: list[datetime], hours: int = 24) -> list[tuple[datetime, int]]:
-    """How many of `times` fell in each of the last `hours` hours, oldest first."""
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+def per_hour(
+    times: list[datetime], hours: int = 24, now: datetime | None = None
+) -> list[tuple[datetime, int]]:
+    """How many of `times` fell in each of the last `hours` hours (to `now`), oldest first."""
+    now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
     starts = [now - timedelta(hours=h) for h in range(hours - 1, -1, -1)]
     counts = dict.fromkeys(starts, 0)
     for moment in times:
