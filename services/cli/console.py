@@ -60,7 +60,7 @@ def console(
     if not chosen:
         fail("name the tenant: --tenant NAME (or use a tenant's credentials file)")
 
-    running_console = _server_module().running_console
+    server_module = _server_module()
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -68,20 +68,28 @@ def console(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            context = running_console(
-                spec, chosen, host=host, port=port, token=token, settings=Settings()
-            )
-            async with context as server:
-                err.print("[bold green]ONE Bus console is up[/]")
-                announce(server, chosen)
-                err.print("  Ctrl-C stops it.")
-                await stop.wait()
-        except OSError as error:
-            raise CliError(f"cannot serve the console on {host}:{port}: {error}") from error
-        except (TimeoutError, ConnectionError, NatsError) as error:
-            raise CliError(f"cannot connect to NATS at {', '.join(spec.servers)}: {error}") from (
+            bus = await server_module.ConsoleBus(spec, chosen, Settings()).start()
+        except ValueError as error:
+            raise CliError(str(error)) from error
+        except (OSError, TimeoutError, NatsError) as error:
+            why = "no connection within 10 s" if isinstance(error, TimeoutError) else str(error)
+            raise CliError(f"cannot connect to NATS at {', '.join(spec.servers)}: {why}") from (
                 error
             )
+        try:
+            server = server_module.ConsoleServer(bus, host=host, port=port, token=token)
+            try:
+                await server.start()
+            except OSError as error:
+                why = error.strerror or str(error)
+                raise CliError(f"cannot serve the console on {host}:{port}: {why}") from error
+            err.print("[bold green]ONE Bus console is up[/]")
+            announce(server, chosen)
+            err.print("  Ctrl-C stops it.")
+            await stop.wait()
+            await server.stop()
+        finally:
+            await bus.close()
 
     try:
         asyncio.run(main())
