@@ -211,13 +211,16 @@ class Console:
     # Health
 
     async def health_page(self, request: Request) -> Response:
-        snap = await self.health.snapshot()
+        async def letters_or_why() -> tuple[list[Any], str | None]:
+            try:
+                return await self.bus.dead_letters(), None
+            except (BusRefusedError, BusUnavailableError) as error:
+                return [], str(error)
+
+        # Side by side: each waits on the bus (the statistics gather their replies, an
+        # empty dead-letter stream is waited on briefly).
+        snap, (letters, dlq_error) = await asyncio.gather(self.health.snapshot(), letters_or_why())
         history = self.health.history
-        dlq_error: str | None = None
-        try:
-            letters = await self.bus.dead_letters()
-        except (BusRefusedError, BusUnavailableError) as error:
-            letters, dlq_error = [], str(error)
         hourly = plots.bars(per_hour([letter.position.time for letter in letters]))
         return self.page(
             "health.html",
