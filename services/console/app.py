@@ -217,6 +217,7 @@ class Console:
             except (BusRefusedError, BusUnavailableError) as error:
                 return [], str(error)
 
+        self.health.wanted()
         # Side by side: each waits on the bus (the statistics gather their replies, an
         # empty dead-letter stream is waited on briefly).
         snap, (letters, dlq_error) = await asyncio.gather(self.health.snapshot(), letters_or_why())

@@ -28,6 +28,9 @@ PROBE_TIMEOUT_S: Final = 2.0
 # Every replica of the query service answers `$SRV.STATS`; replies are gathered this long.
 STATS_GATHER_S: Final = 0.5
 HISTORY: Final = 120
+# The sampler asks only while someone looks: each probe an identity may not make is a
+# permissions violation in the server's log.
+WANTED_FOR_S: Final = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,11 @@ class Health:
         self.bus = bus
         self.history = History()
         self._js = bus.client.nats.jetstream(timeout=PROBE_TIMEOUT_S)
+        self._wanted_until = 0.0
+
+    def wanted(self) -> None:
+        """Someone looked at the health page: keep sampling for a while."""
+        self._wanted_until = time.monotonic() + WANTED_FOR_S
 
     @property
     def ingest_stream(self) -> str:
@@ -209,10 +217,12 @@ class Health:
         return endpoints, len(replies), Probe(requests), Probe(time_ns)
 
     async def sample_forever(self, every_s: float) -> None:
-        """Take a snapshot every `every_s` seconds until cancelled (the plots' history)."""
+        """A snapshot every `every_s` seconds while the page is wanted (the plots' history),
+        until cancelled."""
         while True:
-            with contextlib.suppress(Exception):
-                await self.snapshot()
+            if time.monotonic() < self._wanted_until:
+                with contextlib.suppress(Exception):
+                    await self.snapshot()
             await asyncio.sleep(every_s)
 
 

@@ -92,6 +92,39 @@ async def test_a_hostile_name_is_escaped_everywhere_it_is_shown(
     assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in pages[1]
 
 
+async def test_hostile_paths_and_parameters_are_answered_as_pages(
+    http: httpx.AsyncClient,
+) -> None:
+    odd_id = await http.get("/records/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+    odd_depth = await http.get("/records/nobody/graph", params={"depth": "9999"})
+    no_letter = await http.get("/dead-letters/987654321")
+    odd_filter = await http.get("/records", params={"type": "<b>", "status": "x" * 5000})
+
+    assert odd_id.status_code in (200, 404)
+    assert "<script>alert" not in odd_id.text
+    assert odd_depth.status_code == 200  # clamped to the deepest traversal allowed
+    assert no_letter.status_code == 404
+    assert odd_filter.status_code == 200
+    assert 'data-testid="problem"' in odd_filter.text  # said what is wrong, no crash
+
+
+async def test_another_tenants_dead_letter_is_not_shown(
+    http: httpx.AsyncClient, nats_url: str, tenant: str
+) -> None:
+    async with OneClient(f"{tenant}_other", ConnectionSpec(servers=[nats_url])) as other:
+        published = await other.publish_raw("entities.creator.upsert", b"{theirs")
+        async with other.dead_letters(start_seq=1) as letters:
+            async for letter in letters:
+                if letter.original_seq == published.seq:
+                    theirs = letter.position.seq
+                    break
+
+    shown = await http.get(f"/dead-letters/{theirs}")
+
+    assert shown.status_code == 404
+    assert "{theirs" not in shown.text
+
+
 async def test_a_dead_letter_is_listed_shown_and_replayed_with_its_result(
     http: httpx.AsyncClient, one: OneClient
 ) -> None:
