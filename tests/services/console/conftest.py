@@ -1,6 +1,7 @@
 """The console against the session's real servers and service, one tenant per test."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -23,35 +24,32 @@ async def seeded(one: OneClient) -> Seeded:
     return await seed(one)
 
 
-async def serve(
+@asynccontextmanager
+async def serving(
     nats_url: str, tenant: str, settings: Settings, role: str | None = None
-) -> tuple[ConsoleBus, ConsoleServer]:
+) -> AsyncIterator[ConsoleServer]:
+    """The console for `tenant` on the open test server, as an identity of `role`."""
     spec = ConnectionSpec(servers=[nats_url], tenant=tenant, role=role)
     bus = await ConsoleBus(spec, tenant, settings).start()
-    # Port 0: a free port, read back from the bound socket.
-    server = await ConsoleServer(bus, port=0, sample_every_s=0.5).start()
-    return bus, server
+    try:
+        # Port 0: a free port, read back from the bound socket.
+        async with ConsoleServer(bus, port=0, sample_every_s=0.5) as server:
+            yield server
+    finally:
+        await bus.close()
 
 
 @pytest.fixture
 async def console(
     nats_url: str, tenant: str, bus_settings: Settings, bus: object
 ) -> AsyncIterator[ConsoleServer]:
-    console_bus, server = await serve(nats_url, tenant, bus_settings)
-    try:
+    async with serving(nats_url, tenant, bus_settings) as server:
         yield server
-    finally:
-        await server.stop()
-        await console_bus.close()
 
 
 @pytest.fixture
 async def customer_console(
     nats_url: str, tenant: str, bus_settings: Settings, bus: object
 ) -> AsyncIterator[ConsoleServer]:
-    console_bus, server = await serve(nats_url, tenant, bus_settings, role="customer")
-    try:
+    async with serving(nats_url, tenant, bus_settings, role="customer") as server:
         yield server
-    finally:
-        await server.stop()
-        await console_bus.close()
