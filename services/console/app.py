@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
 
+from nats.errors import Error as NatsError
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -20,6 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from contracts.connection_spec import ConnectionSpec
 from contracts.ontology import ENTITY_STATUSES, ENTITY_TYPES
 from contracts.queries import MAX_GRAPH_DEPTH, EntitiesSearch
 from one_bus.errors import NotFoundError, OneBusError
@@ -45,6 +47,16 @@ class Console:
         self.sample_every_s = sample_every_s
         # Set when the console stops: live pages end their streams.
         self.stopping = asyncio.Event()
+        self._session_health: dict[ConsoleBus, Health] = {}
+
+    def bus_for(self, request: Request) -> ConsoleBus:
+        """The session's own bus (a login with NATS credentials), else the console's."""
+        return self.access.session_bus(request) or self.bus
+
+    def health_for(self, bus: ConsoleBus) -> Health:
+        if bus is self.bus:
+            return self.health
+        return self._session_health.setdefault(bus, Health(bus))
 
     def page(
         self, template: str, request: Request, status_code: int = 200, **context: Any
@@ -52,7 +64,7 @@ class Console:
         return render(
             template,
             status_code,
-            identity=self.bus.identity,
+            identity=self.bus_for(request).identity,
             form_token=self.access.form_token,
             path=request.url.path,
             **context,
@@ -76,6 +88,7 @@ class Console:
     # Records
 
     async def records(self, request: Request) -> Response:
+        bus = self.bus_for(request)
         params = request.query_params
         chosen = {
             "type": params.get("type") or None,
@@ -94,11 +107,11 @@ class Console:
                 cursor=chosen["cursor"],
                 limit=PAGE_SIZE,
             )
-            with self.bus.guard("records"):
+            with bus.guard("records"):
                 if isinstance(query, EntitiesSearch):
-                    items = await self.bus.client.search_entities(query)
+                    items = await bus.client.search_entities(query)
                 else:
-                    page = await self.bus.client.list_entities(query)
+                    page = await bus.client.list_entities(query)
                     items, next_cursor = page.items, page.nextCursor
         except ValidationError as invalid:
             error = "; ".join(e["msg"] for e in invalid.errors())
@@ -116,9 +129,10 @@ class Console:
         )
 
     async def entity(self, request: Request) -> Response:
+        bus = self.bus_for(request)
         entity_id = request.path_params["entity_id"]
         try:
-            view = await self.bus.entity_view(entity_id)
+            view = await bus.entity_view(entity_id)
         except NotFoundError:
             return self.page(
                 "problem.html", request, 404, message=f"no entity {entity_id}", refused=False
@@ -128,11 +142,12 @@ class Console:
         return self.page("entity.html", request, view=view, max_depth=MAX_GRAPH_DEPTH)
 
     async def graph(self, request: Request) -> Response:
+        bus = self.bus_for(request)
         entity_id = request.path_params["entity_id"]
         raw = request.query_params.get("depth", "1")
         depth = min(max(int(raw) if raw.isdigit() else 1, 1), MAX_GRAPH_DEPTH)
         try:
-            graph = await self.bus.graph(entity_id, depth)
+            graph = await bus.graph(entity_id, depth)
         except (BusRefusedError, BusUnavailableError, OneBusError, ValidationError) as error:
             return self.problem(request, error)
         return self.page(
@@ -151,17 +166,20 @@ class Console:
         return self.page("live.html", request)
 
     async def live_changes(self, request: Request) -> Response:
-        return live.changes(self.bus, request, self.stopping)
+        bus = self.bus_for(request)
+        return live.changes(bus, request, self.stopping)
 
     async def records_watch(self, request: Request) -> Response:
-        return live.records_watch(self.bus, request, self.stopping)
+        bus = self.bus_for(request)
+        return live.records_watch(bus, request, self.stopping)
 
     # Dead letters
 
     async def dead_letters(self, request: Request) -> Response:
+        bus = self.bus_for(request)
         reason = request.query_params.get("reason") or None
         try:
-            everything = await self.bus.dead_letters()
+            everything = await bus.dead_letters()
         except (BusRefusedError, BusUnavailableError) as error:
             return self.problem(request, error)
         reasons = sorted({letter.reason for letter in everything})
@@ -175,9 +193,10 @@ class Console:
         )
 
     async def dead_letter(self, request: Request) -> Response:
+        bus = self.bus_for(request)
         seq = int(request.path_params["seq"])
         try:
-            letter = await self.bus.dead_letter(seq)
+            letter = await bus.dead_letter(seq)
         except NotFoundError:
             return self.page(
                 "problem.html", request, 404, message=f"no dead letter {seq}", refused=False
@@ -187,6 +206,7 @@ class Console:
         return self.page("dead_letter.html", request, letter=letter)
 
     async def replay(self, request: Request) -> Response:
+        bus = self.bus_for(request)
         form = await request.form()
         if not self.access.form_ok(str(form.get("form_token", ""))):
             return self.page(
@@ -203,7 +223,7 @@ class Console:
                 "problem.html", request, 400, message="no dead letter chosen", refused=False
             )
         try:
-            results = await self.bus.replay(seqs)
+            results = await bus.replay(seqs)
         except BusRefusedError as error:
             return self.problem(request, error)
         return self.page("replayed.html", request, results=results)
@@ -211,17 +231,20 @@ class Console:
     # Health
 
     async def health_page(self, request: Request) -> Response:
+        bus = self.bus_for(request)
+
         async def letters_or_why() -> tuple[list[Any], str | None]:
             try:
-                return await self.bus.dead_letters(), None
+                return await bus.dead_letters(), None
             except (BusRefusedError, BusUnavailableError) as error:
                 return [], str(error)
 
-        self.health.wanted()
+        health = self.health_for(bus)
+        health.wanted()
         # Side by side: each waits on the bus (the statistics gather their replies, an
         # empty dead-letter stream is waited on briefly).
-        snap, (letters, dlq_error) = await asyncio.gather(self.health.snapshot(), letters_or_why())
-        history = self.health.history
+        snap, (letters, dlq_error) = await asyncio.gather(health.snapshot(), letters_or_why())
+        history = health.history
         hourly = plots.bars(per_hour([letter.position.time for letter in letters]))
         return self.page(
             "health.html",
@@ -252,13 +275,43 @@ class Console:
     async def login(self, request: Request) -> Response:
         form = await request.form()
         target = _local(str(form.get("next", "")))
-        if not self.access.check_token(str(form.get("token", ""))):
+        offered_spec = str(form.get("spec", "")).strip()
+        session_bus: ConsoleBus | None = None
+        if offered_spec:
+            session_bus = await self._connect_as(offered_spec)
+            if session_bus is None:
+                return self.page("login.html", request, 403, next=target, failed=True)
+        elif not self.access.check_token(str(form.get("token", ""))):
             return self.page("login.html", request, 403, next=target, failed=True)
         response = RedirectResponse(target, status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE, self.access.new_session(), httponly=True, samesite="strict"
-        )
+        session = self.access.new_session(session_bus)
+        response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict")
         return response
+
+    async def _connect_as(self, offered: str) -> ConsoleBus | None:
+        """A bus of the identity a pasted connection spec names, if NATS lets it in.
+
+        Where to connect stays the console's own (servers, CA): a login names who, never
+        where, so the console is not made to dial other hosts."""
+        try:
+            spec = ConnectionSpec.model_validate_json(offered)
+        except ValidationError:
+            return None
+        if not spec.authenticated:
+            return None
+        spec = spec.model_copy(
+            update={"servers": self.bus.spec.servers, "tls_ca": self.bus.spec.tls_ca}
+        )
+        tenant = spec.tenant or self.bus.identity.tenant
+        try:
+            return await ConsoleBus(spec, tenant, self.bus.settings).start()
+        except (OSError, TimeoutError, NatsError, ValueError):
+            return None
+
+    async def close_sessions(self) -> None:
+        for session_bus in {b for b in self.access.sessions.values() if b is not None}:
+            with contextlib.suppress(Exception):
+                await session_bus.close()
 
 
 def _local(target: str | None) -> str:
@@ -287,6 +340,7 @@ def create_app(
             sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sampler
+            await console.close_sessions()
 
     async def home(_: Request) -> Response:
         return RedirectResponse("/records", status_code=303)

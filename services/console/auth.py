@@ -1,22 +1,27 @@
 """Who may use the console, and that forms are the console's own.
 
 On 127.0.0.1 anyone on the machine may (as with the bus's open dev servers); bound
-elsewhere, a browser logs in once with the token printed at start and gets a session
-cookie. Every POST carries the process's form token (a page of another site cannot make
-the browser replay dead letters), and the Host header must name the console (a DNS
-rebinding page cannot read it through the browser).
+elsewhere, a browser logs in once, with the token printed at start (the session then acts
+as the console's own identity) or with a NATS connection spec (the session then acts as
+that identity, on a connection of its own), and gets a session cookie. Every POST
+carries the process's form token (a page of another site cannot make the browser replay
+dead letters), and the Host header must name the console (a DNS rebinding page cannot
+read it through the browser).
 """
 
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from services.console.bus import ConsoleBus
 
 SESSION_COOKIE: Final = "one_console_session"
 LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -29,22 +34,33 @@ class Access:
 
     token: str | None
     form_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    sessions: set[str] = field(default_factory=set)
+    # Session id → the bus it acts through: None for a token login (the console's own
+    # identity), a ConsoleBus of its own for a login with NATS credentials.
+    sessions: dict[str, "ConsoleBus | None"] = field(default_factory=dict)
     loopback_only: bool = True
 
     def check_token(self, offered: str) -> bool:
         return self.token is not None and hmac.compare_digest(offered.encode(), self.token.encode())
 
-    def new_session(self) -> str:
+    def new_session(self, bus: "ConsoleBus | None" = None) -> str:
         session = secrets.token_urlsafe(32)
-        self.sessions.add(session)
+        self.sessions[session] = bus
         return session
+
+    def _session(self, request: Request) -> str | None:
+        offered = request.cookies.get(SESSION_COOKIE, "")
+        found = [s for s in self.sessions if offered and hmac.compare_digest(offered, s)]
+        return found[0] if found else None
+
+    def session_bus(self, request: Request) -> "ConsoleBus | None":
+        """The bus of a session that logged in with NATS credentials, else None."""
+        session = self._session(request)
+        return self.sessions.get(session) if session else None
 
     def logged_in(self, request: Request) -> bool:
         if self.token is None:
             return True
-        offered = request.cookies.get(SESSION_COOKIE, "")
-        if offered and any(hmac.compare_digest(offered, s) for s in self.sessions):
+        if self._session(request) is not None:
             return True
         bearer = request.headers.get("authorization", "")
         return bearer.startswith("Bearer ") and self.check_token(bearer[len("Bearer ") :])

@@ -118,6 +118,7 @@ class ConsoleBus:
 
     def __init__(self, spec: ConnectionSpec, tenant: str, settings: Settings) -> None:
         self.identity = Identity(tenant=tenant, role=spec.role, user=spec.user)
+        self.spec = spec
         self.settings = settings
         self._violations: deque[str] = deque(maxlen=_VIOLATIONS_KEPT)
         self._violation_count = 0

@@ -9,6 +9,7 @@ import pytest
 
 from contracts.connection_spec import ConnectionSpec
 from one_bus import OneClient
+from services.console.app import create_app
 from services.console.bus import ConsoleBus
 from services.console.server import ConsoleServer
 from services.runtime.service import OneBusService
@@ -83,3 +84,38 @@ async def test_the_subscriber_reads_dead_letters_and_a_refused_replay_says_so(
     assert listing.status_code == 200
     assert 'data-testid="outcome">not replayed<' in replayed.text
     assert "refused" in replayed.text
+
+
+async def test_a_login_with_nats_credentials_acts_as_that_identity(
+    as_identity: list[tuple[ConsoleBus, ConsoleServer]],
+    secure_stack: SecureStack,
+    acme: TenantSpecs,
+) -> None:
+    # The console's own identity is acme's publisher; bound beyond loopback it asks a login.
+    bus = await ConsoleBus(acme.publisher, acme.tenant, secure_stack.settings).start()
+    app = create_app(bus, token="console-token", loopback_only=False)
+    async with OneClient(acme.tenant, acme.publisher) as one:
+        await one.publish_raw("entities.creator.upsert", b"{for the subscriber")
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://console", timeout=60
+            ) as http,
+        ):
+            forged = acme.subscriber.model_copy(update={"password": "wrong"})
+            refused = await http.post("/login", data={"spec": forged.model_dump_json()})
+            accepted = await http.post(
+                "/login", data={"spec": acme.subscriber.model_dump_json(), "next": "/dead-letters"}
+            )
+            letters = await eventually(
+                lambda: http.get("/dead-letters"), lambda r: "malformed_json" in r.text
+            )
+    finally:
+        await bus.close()
+
+    assert refused.status_code == 403
+    assert (accepted.status_code, accepted.headers["location"]) == (303, "/dead-letters")
+    # The publisher may not read dead letters; the subscriber logged in may.
+    assert letters.status_code == 200
+    assert "malformed_json" in letters.text
