@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from nats.js.errors import NotFoundError as JsNotFoundError
 from nats.micro.service import ServiceStats
 
-from contracts.tenancy import tenant_ingest_stream
+from contracts.tenancy import TENANTS_BUCKET, TenantQuotas, tenant_ingest_stream
 from services.console.bus import BusRefusedError, BusUnavailableError, ConsoleBus
 from services.query.micro import SERVICE_NAME
 from services.watch.store import WATCH_PREFIX
@@ -51,6 +52,15 @@ class Endpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class Quotas:
+    """The tenant's quotas in force: its own (`ONE_TENANTS`) over the deployment's."""
+
+    values: TenantQuotas | None
+    own: frozenset[str] = frozenset()
+    refused: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     at: float
     ingest_pending: Probe
@@ -61,6 +71,7 @@ class Snapshot:
     query_time_ns: Probe
     endpoints: list[Endpoint]
     replicas: int
+    quotas: Quotas
 
 
 @dataclass
@@ -124,10 +135,7 @@ class Health:
         return settings.ingest_stream
 
     async def snapshot(self) -> Snapshot:
-        (
-            (pending, stored, tenant, watches),
-            (endpoints, replicas, requests, time_ns),
-        ) = await asyncio.gather(
+        figures, stats, quotas = await asyncio.gather(
             asyncio.gather(
                 _probe("ingest consumer", self._pending),
                 _probe("ingest stream", self._stored),
@@ -135,9 +143,21 @@ class Health:
                 _probe("watches", self._watches),
             ),
             self._query_stats(),
+            self._quotas(),
         )
+        pending, stored, tenant, watches = figures
+        endpoints, replicas, requests, time_ns = stats
         snap = Snapshot(
-            time.time(), pending, stored, tenant, watches, requests, time_ns, endpoints, replicas
+            time.time(),
+            pending,
+            stored,
+            tenant,
+            watches,
+            requests,
+            time_ns,
+            endpoints,
+            replicas,
+            quotas,
         )
         self.history.samples.append(snap)
         return snap
@@ -172,6 +192,24 @@ class Health:
                 bucket, subjects_filter=f"$KV.{self.bus.settings.watch_kv_bucket}.{WATCH_PREFIX}>"
             )
         return Probe(float(len(info.state.subjects or {})), "live queries, all tenants")
+
+    async def _quotas(self) -> Quotas:
+        defaults = self.bus.settings.tenant_defaults
+        try:
+            with self.bus.guard("the tenant's quotas"):
+                try:
+                    kv = await self._js.key_value(TENANTS_BUCKET)
+                    entry = await kv.get(self.bus.identity.tenant)
+                except JsNotFoundError:  # KeyNotFound, KeyDeleted, BucketNotFound
+                    # No bucket (no tenants registered) or no key: the deployment's.
+                    return Quotas(defaults)
+        except (BusRefusedError, BusUnavailableError) as error:
+            return Quotas(None, refused=str(error))
+        try:
+            own = TenantQuotas.model_validate_json(entry.value or b"{}")
+        except ValueError:
+            return Quotas(defaults, refused="the tenant's stored quotas are not valid")
+        return Quotas(own.over(defaults), frozenset(own.model_dump(exclude_none=True)))
 
     async def _query_stats(self) -> tuple[list[Endpoint], int, Probe, Probe]:
         nc = self.bus.client.nats

@@ -6,12 +6,15 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from nats.aio.client import Client as NatsClient
 
 from contracts.connection_spec import ConnectionSpec
+from contracts.tenancy import TenantQuotas
 from one_bus import OneClient
 from services.console.app import create_app
 from services.console.bus import ConsoleBus
 from services.console.server import ConsoleServer
+from services.runtime.tenant_directory import put_quotas, tenants_bucket
 from services.settings import Settings
 from tests.fixtures.waiting import eventually
 from tests.services.console.seed import HOSTILE_NAMES, Seeded
@@ -213,7 +216,21 @@ async def test_the_health_page_shows_the_query_service_and_ingest(
 
     assert "entities_list" in page  # $SRV.STATS of one-bus-query, per endpoint
     assert "ingest backlog" in page
+    assert "max_backlog_msgs" in page  # the tenant's quotas: here the deployment's defaults
     assert "refused" not in page  # the open dev server lets this identity see it all
+
+
+async def test_the_health_page_shows_the_tenants_own_quotas_over_the_defaults(
+    http: httpx.AsyncClient, nats_client: NatsClient, tenant: str
+) -> None:
+    kv = await tenants_bucket(nats_client.jetstream())
+    await put_quotas(kv, tenant, TenantQuotas(max_backlog_msgs=7777))
+
+    page = (await http.get("/health")).text
+    quotas = page.split('id="quotas"')[1].split("</table>")[0]
+
+    assert re.search(r"max_backlog_msgs</td><td>7,777</td>\s*<td>the tenant&#39;s own", quotas)
+    assert re.search(r"max_watches</td><td>[0-9,]+</td>\s*<td>deployment default", quotas)
 
 
 async def test_beyond_loopback_a_login_token_is_needed(
