@@ -128,8 +128,13 @@ async def take(directory: Path) -> list[Path]:
                         await page.get_by_test_id("replay-selected").click()
                         await page.locator("#replayed").wait_for()
                         await shot("replayed", "")
-                        for _ in range(30):  # queries between samples: a latency line
+                        await page.goto(server.url + "health")  # sampling starts
+                        for n in range(60):  # load between samples: rate and latency lines
                             await one.list_entities(EntitiesList(limit=5))
+                            if n % 2:
+                                await one.upsert_entity(
+                                    type="lead", name=f"Lead {n + 5}", actor_id="u1"
+                                )
                             await asyncio.sleep(0.05)
                         await shot("health", "/health")
                         await browser.close()
