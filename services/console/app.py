@@ -169,6 +169,10 @@ class Console:
         bus = self.bus_for(request)
         return live.changes(bus, request, self.stopping)
 
+    async def entity_watch(self, request: Request) -> Response:
+        bus = self.bus_for(request)
+        return live.entity_watch(bus, request.path_params["entity_id"], self.stopping)
+
     async def records_watch(self, request: Request) -> Response:
         bus = self.bus_for(request)
         return live.records_watch(bus, request, self.stopping)
@@ -351,6 +355,7 @@ def create_app(
         Route("/records/live", console.records_watch),
         Route("/records/{entity_id}", console.entity),
         Route("/records/{entity_id}/graph", console.graph),
+        Route("/records/{entity_id}/live", console.entity_watch),
         Route("/live", console.live_page),
         Route("/live/changes", console.live_changes),
         Route("/dead-letters", console.dead_letters),

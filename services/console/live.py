@@ -17,7 +17,14 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from contracts.ontology import COLLECTIONS
-from contracts.queries import EntitiesSearch
+from contracts.queries import (
+    ConnectionsList,
+    EntitiesGet,
+    EntitiesSearch,
+    EventsList,
+    Query,
+    TagsList,
+)
 from one_bus.delivered import ChangeMessage
 from one_bus.errors import OneBusError
 from services.console.bus import BusRefusedError, BusUnavailableError, ConsoleBus, records_query
@@ -162,3 +169,55 @@ def _rows(result: Any) -> list[dict[str, Any]]:
 
 async def _single(name: str, data: Any) -> AsyncIterator[str]:
     yield _event(name, data)
+
+
+def entity_watch(bus: ConsoleBus, entity_id: str, stopping: asyncio.Event) -> StreamingResponse:
+    """An entity page switched to live: a watch on each of its lists; `changed` when any
+    of them has a new result (the page then shows itself again)."""
+    try:
+        watched: list[tuple[str, Query]] = [
+            ("entities.get", EntitiesGet(id=entity_id)),
+            ("tags.list", TagsList(entityId=entity_id, limit=100)),
+            ("connections.list", ConnectionsList(fromEntityId=entity_id, limit=100)),
+            ("connections.list", ConnectionsList(toEntityId=entity_id, limit=100)),
+            ("events.list", EventsList(targetId=entity_id, limit=100)),
+        ]
+    except ValidationError as error:
+        return _response(_single("problem", f"not an entity id: {error}"))
+
+    async def events() -> AsyncIterator[str]:
+        news: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+
+        async def follow(name: str, query: Query) -> None:
+            try:
+                with bus.guard(f"watching {name}"):
+                    async with bus.client.watch(name, query) as watch:
+                        first = True
+                        async for _ in watch:
+                            await news.put(("ready", name) if first else ("changed", name))
+                            first = False
+            except (BusRefusedError, BusUnavailableError, OneBusError) as error:
+                await news.put(("problem", str(error)))
+
+        followers = [asyncio.create_task(follow(name, query)) for name, query in watched]
+        ready = 0
+        try:
+            while True:
+                item = await _unless_stopped(news.get(), stopping)
+                if not isinstance(item, tuple):
+                    return
+                kind, what = item
+                if kind == "ready":
+                    ready += 1
+                    if ready == len(followers):
+                        yield _event("ready", {"watches": ready})
+                    continue
+                yield _event(kind, what)
+                if kind == "problem":
+                    return
+        finally:
+            for follower in followers:
+                follower.cancel()
+            await asyncio.gather(*followers, return_exceptions=True)
+
+    return _response(events())

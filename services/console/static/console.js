@@ -146,7 +146,45 @@ function watchList(button) {
   });
 }
 
+// A page switched to live: watches on what it shows; on a change the page shows itself
+// again, still live (`?live=1`), so every value is rendered by the server as before.
+function livePage(button) {
+  let source = null;
+  const url = new URL(window.location.href);
+
+  function start() {
+    button.classList.add("on");
+    status("page", "starting the watches…");
+    source = new EventSource(button.dataset.livePage);
+    source.addEventListener("ready", () => status("page", "live"));
+    source.addEventListener("changed", () => {
+      source.close();
+      url.searchParams.set("live", "1");
+      window.location.replace(url.toString());
+    });
+    source.addEventListener("problem", (event) => {
+      status("page", JSON.parse(event.data));
+      source.close();
+    });
+  }
+
+  button.addEventListener("click", () => {
+    if (source) {
+      source.close();
+      source = null;
+      button.classList.remove("on");
+      status("page", "");
+      url.searchParams.delete("live");
+      window.history.replaceState(null, "", url.toString());
+    } else {
+      start();
+    }
+  });
+  if (url.searchParams.get("live") === "1") start();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-live-page]").forEach(livePage);
   document.querySelectorAll("table[data-changes]").forEach(followChanges);
   document.querySelectorAll("[data-live-toggle]").forEach(watchList);
   document.querySelectorAll("[data-select-all]").forEach((box) => {

@@ -106,6 +106,24 @@ async def test_a_records_list_switched_to_live_shows_a_new_entity(
     await expect(page.locator(f'#records tr[data-id="{seeded.course}"]')).to_have_count(1)
 
 
+async def test_an_entity_page_switched_to_live_shows_a_new_tag_and_connection(
+    page: Page, console: ConsoleServer, seeded: Seeded, one: OneClient
+) -> None:
+    await page.goto(f"{console.url}records/{seeded.course}")
+    await page.get_by_test_id("entity-live").click()
+    await expect(page.locator("[data-live-status='page']")).to_have_text("live")
+
+    await one.set_tag(seeded.course, "level", "advanced")
+
+    await expect(page.locator(".tag", has_text="level = advanced")).to_have_count(1)
+    # Still live after showing itself again: a connection in arrives too.
+    await expect(page.locator("[data-live-status='page']")).to_have_text("live")
+    await one.create_connection(
+        from_id=seeded.ada, to_id=seeded.course, relationship_type="following"
+    )
+    await expect(page.locator("section", has_text="Connections in")).to_contain_text("Ada Lovelace")
+
+
 async def test_a_dead_letter_is_replayed_from_the_page(
     page: Page, console: ConsoleServer, one: OneClient
 ) -> None:
