@@ -4,13 +4,14 @@ import asyncio
 import json
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from contracts.asyncapi import asyncapi_document
 from contracts.json_schemas import message_schemas
+from services.cli import console as console_command
 from services.cli import (
     dlq,
     help_text,
@@ -25,6 +26,7 @@ from services.cli import (
     watch,
 )
 from services.cli.version import installed_version, version_option
+from services.console import DEFAULT_PORT
 from services.runtime import event_loop
 from services.runtime.logs import configure_logging
 from services.runtime.runner import run_until_stopped
@@ -50,8 +52,12 @@ app.command()(watch.watch)
 app.command("import")(importer.import_)
 app.command()(status.status)
 app.command()(req.req)
+app.command("console")(console_command.console)
 # soft_wrap: a URL, a URI or a command in the banner is never broken across lines.
 console = Console(stderr=True, soft_wrap=True)
+
+if TYPE_CHECKING:
+    from services.console.server import ConsoleServer
 
 
 def _observability(level: str, settings: Settings) -> None:
@@ -94,6 +100,13 @@ def dev(
     secure: Annotated[
         bool, typer.Option(help="Authentication, per-role permissions and TLS on both servers.")
     ] = False,
+    web_console: Annotated[
+        bool, typer.Option("--console/--no-console", help="Serve the web console beside them.")
+    ] = True,
+    console_port: Annotated[int, typer.Option(help="The web console's port.")] = DEFAULT_PORT,
+    console_tenant: Annotated[
+        str, typer.Option(envvar="ONE_TENANT", help="The tenant the web console shows.")
+    ] = "dev",
 ) -> None:
     """Run the whole system on embedded real servers: nats-server and SecantusDB."""
     from services.runtime.embedded import EmbeddedServerError, EmbeddedServers  # [embedded]
@@ -114,6 +127,7 @@ def dev(
                 mongodb_uri=servers.mongodb_uri,
                 nats_anonymous_warning=False,  # the banner says it is open, and why
             )
+            web: list[ConsoleServer] = []
 
             def announce(_: OneBusService) -> None:
                 console.print(f"[bold green]ONE Bus is up[/] (data in {data_dir.resolve()})")
@@ -123,11 +137,17 @@ def dev(
                     "  [yellow]Open: no authentication, no TLS (on 127.0.0.1 only); "
                     "`one-bus dev --secure` turns them on.[/]"
                 )
+                if web:
+                    console_command.announce(web[0], console_tenant)
                 console.print("  Ctrl-C stops everything.")
 
             supervisor = asyncio.create_task(servers.supervise(), name="one-bus-supervisor")
             try:
-                await run_until_stopped(settings, stop, on_running=announce)
+                async with console_command.dev_console(
+                    web_console, servers.nats_url, console_tenant, console_port, settings
+                ) as served:
+                    web.extend([served] if served else [])
+                    await run_until_stopped(settings, stop, on_running=announce)
             finally:
                 supervisor.cancel()
         console.print("stopped", highlight=False)
