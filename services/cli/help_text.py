@@ -33,6 +33,10 @@ EXAMPLES: Final[dict[tuple[str, ...], tuple[str, ...]]] = {
     ),
     ("import",): ("one-bus import data.jsonl -t acme",),
     ("status",): ("one-bus status", "one-bus status --json"),
+    ("console",): (
+        "one-bus console -t acme",
+        "one-bus console --credentials acme.org_owner.json --host 0.0.0.0 --port 8085",
+    ),
     ("req",): (
         "one-bus req '$SRV.INFO'",
         'one-bus req one.v1.acme.query.entities.get \'{"id":"ada"}\' -H',

@@ -41,9 +41,11 @@ from one_bus.delivered import DeadLetterMessage
 from one_bus.errors import (
     NotFoundError,
     OneBusError,
+    OutcomeTimeoutError,
     PublishError,
     QueryError,
     QueryUnavailableError,
+    RejectedError,
 )
 from one_bus.subscription import Subscription
 from services.settings import Settings
@@ -100,6 +102,9 @@ class ReplayResult:
     duplicate: bool = False
     # Whether the dead letter was removed after the replay (needs the operator's rights).
     deleted: bool = False
+    # What ingest made of the replay (docs/outcomes.md): "stored", "rejected" (again), or
+    # "unknown" (no outcome in time); "" when nothing was replayed.
+    outcome: str = ""
 
 
 def records_query(
@@ -270,16 +275,45 @@ class ConsoleBus:
         try:
             with self.guard(f"replay of dead letter {seq}"):
                 published = await self.client.publish_raw(
-                    subject, letter.data, letter.original_headers, msg_id=f"replay:{seq}"
+                    subject, letter.data, letter.original_headers, msg_id=f"replay:{seq}", wait=True
                 )
+        except RejectedError as error:
+            # In the stream, then dead-lettered again: the new letter replaces this one.
+            deleted, note = await self._remove(seq)
+            message = (
+                f"rejected again: {error.code}: {error.message} ({error.stream} seq {error.seq})"
+            )
+            return ReplayResult(
+                seq, subject, True, f"{message}; {note}", error.seq, False, deleted, "rejected"
+            )
+        except OutcomeTimeoutError as error:
+            deleted, note = await self._remove(seq)
+            message = (
+                f"republished to {subject}: {error.stream} seq {error.seq}, no outcome in time"
+            )
+            return ReplayResult(
+                seq, subject, True, f"{message}; {note}", error.seq, False, deleted, "unknown"
+            )
         except (BusRefusedError, BusUnavailableError, OneBusError) as error:
             return ReplayResult(seq, subject, False, str(error))
         deleted, note = await self._remove(seq)
         message = f"republished to {subject}: {published.stream} seq {published.seq}"
         if published.duplicate:
             message += " (a duplicate: already replayed within the duplicate window)"
+        elif published.outcome is not None:
+            effects = ", ".join(
+                f"{r.collection} {r.id} {r.effect}" for r in published.outcome.records
+            )
+            message += f", stored: {effects or 'no record'}"
         return ReplayResult(
-            seq, subject, True, f"{message}; {note}", published.seq, published.duplicate, deleted
+            seq,
+            subject,
+            True,
+            f"{message}; {note}",
+            published.seq,
+            published.duplicate,
+            deleted,
+            "stored",
         )
 
     def _why_not_replayable(self, letter: DeadLetterMessage) -> str | None:

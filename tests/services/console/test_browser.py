@@ -135,7 +135,8 @@ async def test_a_dead_letter_is_replayed_from_the_page(
     await page.locator("#dead-letters input[name=seq]").first.check()
     await page.get_by_test_id("replay-selected").click()
 
-    await expect(page.locator("#replayed [data-testid=outcome]")).to_have_text(["replayed"])
+    await expect(page.locator("#replayed [data-testid=outcome]")).to_have_text(["rejected again"])
+    await expect(page.locator("#replayed")).to_contain_text("malformed_json")
     await expect(page.locator("#replayed")).to_contain_text("ONE_INGEST seq")
 
 

@@ -147,7 +147,9 @@ async def test_a_dead_letter_is_listed_shown_and_replayed_with_its_result(
     assert "{not json" in shown
     assert f'value="{seq.group(1)}"' not in filtered
     assert replayed.status_code == 200
-    assert 'data-testid="outcome">replayed<' in replayed.text
+    # Replayed as it was, it is dead-lettered again, and the page says why.
+    assert 'data-testid="outcome">rejected again<' in replayed.text
+    assert "rejected again: malformed_json" in replayed.text
     assert "ONE_INGEST seq" in replayed.text
 
 

@@ -83,7 +83,7 @@ async def test_the_subscriber_reads_dead_letters_and_a_refused_replay_says_so(
 
     assert listing.status_code == 200
     assert 'data-testid="outcome">not replayed<' in replayed.text
-    assert "refused" in replayed.text
+    assert "not allowed: this identity may not publish to" in replayed.text
 
 
 async def test_a_login_with_nats_credentials_acts_as_that_identity(
