@@ -199,7 +199,31 @@ async def connect(
     if not is_tenant(tenant):
         raise CliError(f"tenant {tenant!r} must match [A-Za-z0-9_-]{{1,64}}", 2)
     settings = Settings()
-    client = OneClient(
+    try:
+        client = _client(tenant, spec, settings, request_timeout_s, reconnect)
+    except ValueError as error:  # a spec of another tenant, said before connecting
+        raise CliError(str(error), 2) from error
+    try:
+        return await client.start()
+    except ConnectError as error:
+        raise CliError(str(error)) from error
+    except (OSError, TimeoutError, NatsError) as error:
+        why = (
+            "no connection within 10 s"
+            if isinstance(error, TimeoutError)
+            else str(error) or type(error).__name__
+        )
+        raise CliError(f"cannot connect to NATS at {', '.join(spec.servers)}: {why}") from error
+
+
+def _client(
+    tenant: str,
+    spec: ConnectionSpec,
+    settings: Settings,
+    request_timeout_s: float,
+    reconnect: bool,
+) -> OneClient:
+    return OneClient(
         tenant,
         spec,
         connect_timeout_s=10,
@@ -213,17 +237,6 @@ async def connect(
         reconnect_time_wait=0.5 if not reconnect else 2.0,
         error_cb=_quiet,
     )
-    try:
-        return await client.start()
-    except ConnectError as error:
-        raise CliError(str(error)) from error
-    except (OSError, TimeoutError, NatsError) as error:
-        why = (
-            "no connection within 10 s"
-            if isinstance(error, TimeoutError)
-            else str(error) or type(error).__name__
-        )
-        raise CliError(f"cannot connect to NATS at {', '.join(spec.servers)}: {why}") from error
 
 
 def run(
@@ -240,9 +253,11 @@ def run(
 
     async def main() -> T:
         spec = connection_spec(nats_url, credentials)
-        # A tenant's credentials name their tenant: no need to say it again.
+        # A tenant's credentials name their tenant: no need to say it again (and a
+        # command for any tenant acts as the identity's own).
+        acting = spec.tenant if tenant in ("", ANY_TENANT) and spec.tenant else tenant
         client = await connect(
-            tenant or spec.tenant or "",
+            acting,
             spec,
             reconnect=reconnect,
             request_timeout_s=request_timeout_s,

@@ -137,7 +137,9 @@ def publish(
     if payload in (None, "-") and sys.stdin.isatty():
         say("reading the payload from stdin: type or paste it, then Ctrl-D")
     full = subject if subject.startswith(PREFIX + ".") else f"{PREFIX}.{tenant}.{subject}"
-    tenant = full.split(".")[2]
+    # The client is the identity's tenant; a full subject of another tenant is published
+    # as it is, for the server to refuse (or an operator to be allowed).
+    tenant = tenant or full.split(".")[2]
     text = read_payload(payload)
     headers = parse_headers(header or [])
     try:
