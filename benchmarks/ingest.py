@@ -72,7 +72,6 @@ def _settings(servers: Servers, database: str) -> Settings:
         nats_url=servers.nats_url,
         mongodb_uri=servers.mongodb_uri,
         mongodb_db=database,
-        fetch_timeout_s=0.2,
     )
 
 
@@ -82,7 +81,6 @@ def service_env(settings: Settings) -> dict[str, str]:
         "ONE_NATS_URL": settings.nats_url,
         "ONE_MONGODB_URI": settings.mongodb_uri,
         "ONE_MONGODB_DB": settings.mongodb_db,
-        "ONE_FETCH_TIMEOUT_S": str(settings.fetch_timeout_s),
         "ONE_MONGODB_JOURNAL": str(settings.mongodb_journal).lower(),
     }
 

@@ -39,7 +39,6 @@ async def run_once(
         mongodb_uri=mongodb_uri,
         mongodb_db=f"bench_{tag}",
         batch_size=batch_size,
-        fetch_timeout_s=0.2,
         mongodb_journal=journal,
     )
     client = await nats.connect(nats_url)

@@ -51,7 +51,6 @@ async def run(servers: Servers, count: int) -> RssRun:
         nats_url=servers.nats_url,
         mongodb_uri=servers.mongodb_uri,
         mongodb_db="bench_rss",
-        fetch_timeout_s=0.2,
     )
     client = await nats.connect(settings.nats_url)
     js = client.jetstream()

@@ -142,7 +142,7 @@ class OneBusService:
                     settings.max_deliveries,
                 ),
             )
-            self._ingest_consumer = PullConsumer(js, settings, handler.handle)
+            self._ingest_consumer = PullConsumer(client, js, settings, handler.handle)
         if self._query:
             self._responder = QueryResponder(client, database, settings, self.metrics_registry)
             await self._responder.start()
@@ -244,6 +244,8 @@ class OneBusService:
 
     async def _nats_reconnected(self) -> None:
         log.info("NATS reconnected")
+        if self._ingest_consumer is not None:
+            self._ingest_consumer.connection_restored()
 
     async def _nats_closed(self) -> None:
         if not self._stopping:

@@ -82,7 +82,6 @@ class Scenario:
             # Short timings: a killed replica's batch comes back within seconds.
             "ONE_ACK_WAIT_S": "5",
             "ONE_BATCH_SIZE": "100",
-            "ONE_FETCH_TIMEOUT_S": "0.5",
             "ONE_RETRY_BASE_DELAY_S": "0.2",
             "ONE_RETRY_MAX_DELAY_S": "2",
             "ONE_MONGODB_TIMEOUT_S": "2",
