@@ -322,14 +322,17 @@ class Lane:
         self._outstanding = 0
 
     async def _arrived(self, msg: Msg) -> None:
-        current = msg.subject.rsplit(".", 1)[-1] == str(self._request)
         status = (msg.headers or {}).get(_STATUS)
         if status is None and msg.reply:
-            if current and self._outstanding:
+            # A stored message comes under its own subject, not the request's inbox: it
+            # is counted against the request outstanding (one that ended early may still
+            # deliver a little, which only makes the next request come sooner).
+            if self._outstanding:
                 self._outstanding -= 1
             self._on_message(self, msg)
             return
-        if status == _HEARTBEAT or not current:
+        # Statuses come on the request's inbox: only the current request's count.
+        if status == _HEARTBEAT or msg.subject.rsplit(".", 1)[-1] != str(self._request):
             return
         # 404/408: the request ended (expired, or nothing more); 409: ended by the
         # server (too many waiting, leadership moved, consumer deleted).

@@ -11,8 +11,9 @@ Roles:
 - tenant **subscriber**: its own `changes` and `events`, and ordered consumers on
   `ONE_CHANGES` and `ONE_DLQ` filtered to its own changes and dead letters (the filter is
   in the API subject, which the server checks against the consumer's configuration);
-- **ingest**: its stream consumer, changes and dead letters for every tenant, declaring
-  the streams (create and info, never delete or purge);
+- **ingest**: its lanes (a consumer per tenant on the ingest streams), changes and dead
+  letters for every tenant, declaring the shared streams (create and info, never delete
+  or purge);
 - **query**: the only identity that may subscribe to query and watch subjects (no rogue
   responder can join the queue group), `$SRV` discovery; it may publish replies, and for
   live queries use their KV bucket, follow the changes and push to tenants' inboxes;
@@ -119,17 +120,33 @@ def tenant_permissions(role: Role, tenant: str) -> Permissions:
 
 
 def _ingest_publish(ingest_consumer: str) -> tuple[str, ...]:
+    """Ingest's lanes (services/ingest/lanes.py): a durable per tenant on the shared
+    stream (`<ingest_consumer>_<tenant>`, so any consumer name there), and on each
+    tenant's own stream the durable `<ingest_consumer>` (a permission cannot match part
+    of a stream name, so the consumer name is what is pinned). Creating one needs its
+    filter in the API subject under the ingest subjects, which nats-server accepts only
+    on a stream holding them. Finding lanes: the shared stream's subjects, the names of
+    the streams. Never a delete but of the single consumer earlier versions used (taken
+    over by lanes), never a purge, never a stream of a tenant created."""
+    stream_consumer = f"{INGEST_STREAM}.*"
+    tenant_consumer = f"*.{ingest_consumer}"
     return (
         f"{PREFIX}.*.changes.>",
         f"{PREFIX}.*.dlq.>",
         *(f"$JS.API.STREAM.CREATE.{stream}" for stream in STREAMS),
         *(f"$JS.API.STREAM.INFO.{stream}" for stream in STREAMS),
-        f"$JS.API.CONSUMER.CREATE.{INGEST_STREAM}.{ingest_consumer}",
-        f"$JS.API.CONSUMER.CREATE.{INGEST_STREAM}.{ingest_consumer}.>",
-        f"$JS.API.CONSUMER.DURABLE.CREATE.{INGEST_STREAM}.{ingest_consumer}",
-        f"$JS.API.CONSUMER.INFO.{INGEST_STREAM}.{ingest_consumer}",
-        f"$JS.API.CONSUMER.MSG.NEXT.{INGEST_STREAM}.{ingest_consumer}",
-        f"$JS.ACK.{INGEST_STREAM}.{ingest_consumer}.>",
+        "$JS.API.STREAM.NAMES",
+        *(
+            subject
+            for consumer in (stream_consumer, tenant_consumer)
+            for subject in (
+                f"$JS.API.CONSUMER.CREATE.{consumer}.{PREFIX}.*.>",
+                f"$JS.API.CONSUMER.INFO.{consumer}",
+                f"$JS.API.CONSUMER.MSG.NEXT.{consumer}",
+                f"$JS.ACK.{consumer}.>",
+            )
+        ),
+        f"$JS.API.CONSUMER.DELETE.{INGEST_STREAM}.{ingest_consumer}",
     )
 
 
