@@ -16,6 +16,8 @@ from rich.console import Console
 from services.security.applied import users_applied
 from services.security.identities import TenantError
 from services.security.layout import SecureLayout
+from services.security.secure_dev import declare_missing_tenant_streams
+from services.settings import Settings
 
 app = typer.Typer(help="Tenants' NATS identities (secure layout).", no_args_is_help=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -53,6 +55,9 @@ def add(
     except TenantError as error:
         raise _fail(error) from error
     _await_reload(layout)
+    if layout.running():
+        # The secure layout is the per-tenant one: the tenant's input needs its stream.
+        asyncio.run(declare_missing_tenant_streams(layout, Settings(ingest_layout="per_tenant")))
     # Plain print: the passwords are shown this once, and must not be reflowed.
     print(json.dumps(created))
 

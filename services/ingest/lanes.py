@@ -64,8 +64,16 @@ def lane_consumer(settings: Settings, tenant: str) -> tuple[str, str]:
     return settings.ingest_stream, f"{settings.ingest_consumer}~{digest}"
 
 
-def lane_filter(tenant: str) -> str:
-    """What a lane takes: the tenant's ingest subjects (on its own stream, all of it)."""
+def lane_filter(settings: Settings, tenant: str) -> str:
+    """What a lane takes: on the shared stream, the tenant's subjects; on the tenant's
+    own stream, all of it. All of it is more than the tenant's ingest subjects: a
+    JetStream delivery aimed at one of them (another tenant's consumer with that
+    deliver subject) is stored there under its original subject, and must be taken
+    (and dead-lettered) rather than left filling the tenant's backlog quota. Every such
+    subject is under `one.v1.`, which keeps the filter in the API subject that the
+    ingest identity's permissions check."""
+    if settings.ingest_layout == "per_tenant":
+        return f"{PREFIX}.>"
     return f"{PREFIX}.{tenant}.>"
 
 
@@ -78,7 +86,7 @@ def lane_config(settings: Settings, tenant: str, start_seq: int | None = None) -
         durable_name=durable,
         # The filter is in the API subject too, which the ingest identity's permissions
         # check (docs/security.md).
-        filter_subject=lane_filter(tenant),
+        filter_subject=lane_filter(settings, tenant),
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL if start_seq is None else DeliverPolicy.BY_START_SEQUENCE,
         opt_start_seq=start_seq,
@@ -117,7 +125,7 @@ async def remove_lane(js: JetStreamContext, settings: Settings, tenant: str) -> 
     stream, durable = lane_consumer(settings, tenant)
     if settings.ingest_layout == "shared":
         with contextlib.suppress(NotFoundError):
-            await js.purge_stream(stream, subject=lane_filter(tenant))
+            await js.purge_stream(stream, subject=lane_filter(settings, tenant))
     try:
         return await js.delete_consumer(stream, durable)
     except NotFoundError:
@@ -277,6 +285,7 @@ class Lane:
         self._queued = queued
         self._inbox = nc.new_inbox()
         self._sub: Subscription | None = None
+        self._closing = False
         # The outstanding pull: its number (the last token of its reply subject), the
         # messages it may still deliver, and when it has surely expired.
         self._request = 0
@@ -293,12 +302,16 @@ class Lane:
             self._sub = None
         self._outstanding = 0
 
+    def stop_asking(self) -> None:
+        """Closing: no more pull requests (what is delivered meanwhile still arrives)."""
+        self._closing = True
+
     async def want(self, queued: int) -> None:
         """Ask for more if fewer than `low` are queued and no request is out."""
         loop = asyncio.get_running_loop()
         if self._outstanding and loop.time() < self._expires_at:
             return
-        if self._sub is None or queued > self._policy.low:
+        if self._sub is None or self._closing or queued > self._policy.low:
             return
         batch = self._policy.high - queued
         self._request += 1
@@ -411,5 +424,12 @@ class LaneSet:
             lane.forget_request()
 
     async def close(self) -> None:
+        """Stop asking, take in what the server already sent, then unsubscribe: a
+        message delivered to a closed subscription would wait out ack_wait."""
+        for lane in self.lanes.values():
+            lane.stop_asking()
+        with contextlib.suppress(NatsError, TimeoutError):
+            await self._nc.flush()
         for tenant in list(self.lanes):
-            await self._drop(tenant)
+            lane = self.lanes.pop(tenant)
+            await lane.close()

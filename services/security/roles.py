@@ -140,7 +140,7 @@ def _ingest_publish(ingest_consumer: str) -> tuple[str, ...]:
             subject
             for consumer in (stream_consumer, tenant_consumer)
             for subject in (
-                f"$JS.API.CONSUMER.CREATE.{consumer}.{PREFIX}.*.>",
+                f"$JS.API.CONSUMER.CREATE.{consumer}.{PREFIX}.>",
                 f"$JS.API.CONSUMER.INFO.{consumer}",
                 f"$JS.API.CONSUMER.MSG.NEXT.{consumer}",
                 f"$JS.ACK.{consumer}.>",

@@ -101,6 +101,11 @@ class Bench:
     js: JetStreamContext
     db: Database
     replicas: list[OneBusService]
+    suffix: str = ""
+
+    def name(self, tenant: str) -> str:
+        """The test's own tenant of that name (the database is the module's)."""
+        return f"{tenant}{self.suffix}"
 
     async def start(self, count: int = 1) -> None:
         for _ in range(count):
@@ -123,9 +128,21 @@ class Bench:
 BenchFactory = Callable[[IngestLayout], Awaitable[Bench]]
 
 
+@pytest.fixture(scope="module")
+async def fair_db(mongo_client: AsyncMongoClient[dict[str, Any]]) -> AsyncIterator[str]:
+    """One database for the module (dropping one takes seconds on a loaded machine);
+    each test's tenants are its own (`Bench.name`)."""
+    name = f"fair_{uuid.uuid4().hex[:8]}"
+    yield name
+    await mongo_client.drop_database(name)
+
+
 @pytest.fixture
 async def bench(
-    private_nats_url: str, mongodb_uri: str, mongo_client: AsyncMongoClient[dict[str, Any]]
+    private_nats_url: str,
+    mongodb_uri: str,
+    mongo_client: AsyncMongoClient[dict[str, Any]],
+    fair_db: str,
 ) -> AsyncIterator[BenchFactory]:
     made: list[Bench] = []
 
@@ -133,7 +150,7 @@ async def bench(
         settings = Settings(
             nats_url=private_nats_url,
             mongodb_uri=mongodb_uri,
-            mongodb_db=f"fair_{uuid.uuid4().hex[:8]}",
+            mongodb_db=fair_db,
             ingest_layout=layout,
             batch_size=BATCH,
             ingest_lane_discovery_s=0.1,
@@ -142,7 +159,14 @@ async def bench(
         )
         client = await nats.connect(private_nats_url)
         made.append(
-            Bench(settings, client, client.jetstream(), mongo_client[settings.mongodb_db], [])
+            Bench(
+                settings,
+                client,
+                client.jetstream(),
+                mongo_client[fair_db],
+                [],
+                f"-{uuid.uuid4().hex[:6]}",
+            )
         )
         return made[-1]
 
@@ -150,7 +174,6 @@ async def bench(
     for each in made:
         await each.stop()
         await each.client.close()
-        await mongo_client.drop_database(each.settings.mongodb_db)
 
 
 async def drain_while_others_publish(
@@ -162,28 +185,30 @@ async def drain_while_others_publish(
 ) -> tuple[int, int]:
     """Publish the backlog, start ingest, publish the others' writes once it drains;
     returns (bulk stored when the others published, bulk stored before their last)."""
-    others = (*OTHERS, newcomer) if newcomer else OTHERS
-    for tenant in ("bulk", *OTHERS):
+    bulk = bench.name("bulk")
+    regulars = [bench.name(tenant) for tenant in OTHERS]
+    others = [*regulars, bench.name(newcomer)] if newcomer else regulars
+    for tenant in (bulk, *regulars):
         await bench.declare(tenant)
     # The others were here before (they have lanes); a newcomer appears mid-drain.
-    for tenant in OTHERS:
+    for tenant in regulars:
         await publish(bench.js, tenant, 1)
-    await publish(bench.js, "bulk", BACKLOG)
+    await publish(bench.js, bulk, BACKLOG)
     await bench.start(replicas)
-    await eventually(lambda: stored(bench.db, "bulk"), lambda n: n >= BATCH, timeout_s=60)
+    await eventually(lambda: stored(bench.db, bulk), lambda n: n >= BATCH, timeout_s=60)
     if restart:
         await bench.stop()
         await bench.start(replicas)
-    before = await stored(bench.db, "bulk")
+    before = await stored(bench.db, bulk)
     assert before < BACKLOG // 2, "the backlog drained before the others came: no measure"
     if newcomer:
-        await bench.declare(newcomer)
+        await bench.declare(others[-1])
     for tenant in others:
         await publish(bench.js, tenant, PER_OTHER, "user_logout")
 
     async def everything() -> list[int]:
         return [
-            await stored(bench.db, "bulk"),
+            await stored(bench.db, bulk),
             *[await stored(bench.db, tenant, "user_logout") for tenant in others],
         ]
 
@@ -197,7 +222,7 @@ async def drain_while_others_publish(
     order = await storage_order(bench.js, total)
     assert len(order) == total  # each stored once
     last_other = max(i for i, (tenant, kind) in enumerate(order) if kind == "user_logout")
-    bulk_before = sum(1 for tenant, _ in order[:last_other] if tenant == "bulk")
+    bulk_before = sum(1 for tenant, _ in order[:last_other] if tenant == bulk)
     return before, bulk_before
 
 
@@ -245,18 +270,19 @@ async def test_a_tenant_appearing_mid_drain_gets_its_lane_per_tenant_layout(
 
 async def test_a_nats_msg_id_suppresses_only_its_own_tenants_retry(bench: BenchFactory) -> None:
     made = await bench("per_tenant")
-    for tenant in ("a", "b"):
+    a, b = made.name("a"), made.name("b")
+    for tenant in (a, b):
         await made.declare(tenant)
     await made.start()
     headers = {"Nats-Msg-Id": "order-1001"}
     first = await made.js.publish(
-        event_subject("a", "user_login"), event("ea", "user_login"), headers=headers
+        event_subject(a, "user_login"), event("ea", "user_login"), headers=headers
     )
     other = await made.js.publish(
-        event_subject("b", "user_login"), event("eb", "user_login"), headers=headers
+        event_subject(b, "user_login"), event("eb", "user_login"), headers=headers
     )
     retry = await made.js.publish(
-        event_subject("a", "user_login"), event("ea2", "user_login"), headers=headers
+        event_subject(a, "user_login"), event("ea2", "user_login"), headers=headers
     )
     assert (first.duplicate, other.duplicate, retry.duplicate) == (None, None, True)
 
@@ -268,45 +294,47 @@ async def test_a_nats_msg_id_suppresses_only_its_own_tenants_retry(bench: BenchF
                     {"groupId": tenant, "type": "user_login"}
                 ).to_list()
             )
-            for tenant in ("a", "b")
+            for tenant in (a, b)
         }
 
-    assert await eventually(ids, lambda i: all(i.values())) == {"a": ["ea"], "b": ["eb"]}
+    assert await eventually(ids, lambda i: all(i.values())) == {a: ["ea"], b: ["eb"]}
 
 
 async def test_over_its_backlog_quota_a_publish_is_refused_at_once_and_nothing_is_lost(
     bench: BenchFactory,
 ) -> None:
     made = await bench("per_tenant")
-    await made.declare("a", TenantQuotas(max_backlog_msgs=5))
-    await made.declare("b")
-    await publish(made.js, "a", 5)
+    a, b = made.name("a"), made.name("b")
+    await made.declare(a, TenantQuotas(max_backlog_msgs=5))
+    await made.declare(b)
+    await publish(made.js, a, 5)
     with pytest.raises(APIError, match="maximum messages"):
-        await made.js.publish(event_subject("a", "user_login"), event("over", "user_login"))
-    await publish(made.js, "b", 20)  # another tenant: unaffected
+        await made.js.publish(event_subject(a, "user_login"), event("over", "user_login"))
+    await publish(made.js, b, 20)  # another tenant: unaffected
 
     await made.start()
     counts = await eventually(
-        lambda: asyncio.gather(stored(made.db, "a"), stored(made.db, "b")),
+        lambda: asyncio.gather(stored(made.db, a), stored(made.db, b)),
         lambda c: list(c) == [5, 20],
     )
     assert list(counts) == [5, 20]
     # The quota bounds the backlog, not what was ever sent: drained, `a` may publish again.
-    stream, _ = lane_consumer(made.settings, "a")
+    stream, _ = lane_consumer(made.settings, a)
     await eventually(lambda: made.js.stream_info(stream), lambda i: i.state.messages == 0)
-    await made.js.publish(event_subject("a", "user_login"), event("later", "user_login"))
-    assert await eventually(lambda: stored(made.db, "a"), lambda n: n == 6) == 6
+    await made.js.publish(event_subject(a, "user_login"), event("later", "user_login"))
+    assert await eventually(lambda: stored(made.db, a), lambda n: n == 6) == 6
 
 
 async def test_dead_letters_name_their_stream_and_tenants_sequences_do_not_collide(
     bench: BenchFactory,
 ) -> None:
     made = await bench("per_tenant")
-    for tenant in ("a", "b"):
+    a, b = made.name("a"), made.name("b")
+    for tenant in (a, b):
         await made.declare(tenant)
     await made.start()
     # Each is seq 1 of its own stream: one dead letter each, none deduplicated away.
-    for tenant in ("a", "b"):
+    for tenant in (a, b):
         await made.js.publish(event_subject(tenant, "user_login"), b"not json")
     box = DeadLetterBox(made.js, made.settings.dlq_stream, made.settings.ingest_stream)
 
@@ -315,10 +343,10 @@ async def test_dead_letters_name_their_stream_and_tenants_sequences_do_not_colli
 
     found = await eventually(letters, lambda got: len(got) == 2)
     assert sorted((letter.headers[HEADER_STREAM], letter.ingest_seq) for letter in found) == [
-        ("ONE_INGEST_a", 1),
-        ("ONE_INGEST_b", 1),
+        (f"ONE_INGEST_{a}", 1),
+        (f"ONE_INGEST_{b}", 1),
     ]
-    assert {letter.ingest_stream for letter in found} == {"ONE_INGEST_a", "ONE_INGEST_b"}
+    assert {letter.ingest_stream for letter in found} == {f"ONE_INGEST_{a}", f"ONE_INGEST_{b}"}
 
 
 async def test_a_deployment_of_the_single_consumer_moves_to_lanes_without_loss_or_repeat(
@@ -327,6 +355,7 @@ async def test_a_deployment_of_the_single_consumer_moves_to_lanes_without_loss_o
     """Earlier versions had one durable over the whole stream. What it acked is not taken
     again; what it had not (including what it held unacked) is."""
     made = await bench("shared")
+    a, b = made.name("a"), made.name("b")
     settings = made.settings
     await declare_streams(made.js, settings)
     legacy = await made.js.pull_subscribe(
@@ -335,7 +364,7 @@ async def test_a_deployment_of_the_single_consumer_moves_to_lanes_without_loss_o
         stream=settings.ingest_stream,
         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, max_deliver=-1, ack_wait=60),
     )
-    for tenant in ("a", "b"):
+    for tenant in (a, b):
         await publish(made.js, tenant, 6)  # a: seq 1-6, b: seq 7-12
     taken = await legacy.fetch(8, timeout=5)
     for msg in taken[:7]:  # done up to seq 7 (the old consumer stored them)
@@ -345,14 +374,14 @@ async def test_a_deployment_of_the_single_consumer_moves_to_lanes_without_loss_o
 
     await made.start()
     counts = await eventually(
-        lambda: asyncio.gather(stored(made.db, "a"), stored(made.db, "b")),
+        lambda: asyncio.gather(stored(made.db, a), stored(made.db, b)),
         lambda c: list(c) == [0, 5],
     )
     await made.stop()  # drained: nothing more would come
     assert list(counts) == [0, 5]
-    assert sorted(await _ids(made.db, "b")) == [f"user_login-{n}" for n in range(1, 6)]
+    assert sorted(await _ids(made.db, b)) == [f"user_login-{n}" for n in range(1, 6)]
     names = {info.name async for info in _consumers(made.js, settings.ingest_stream)}
-    assert names == {lane_consumer(settings, t)[1] for t in ("a", "b")}
+    assert names == {lane_consumer(settings, t)[1] for t in (a, b)}
 
 
 async def _ids(db: Database, tenant: str) -> list[str]:

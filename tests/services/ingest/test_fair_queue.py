@@ -72,11 +72,12 @@ def test_dropping_a_lane_returns_its_items_and_keeps_the_rest() -> None:
 def test_drain_empties_every_lane() -> None:
     queue = filled({"a": 3, "b": 2})
     assert sorted(queue.drain()) == [0, 0, 1, 1, 2]
-    assert len(queue) == 0 and queue.take(5) == []
+    assert len(queue) == 0
+    assert queue.take(5) == []
 
 
 def test_quantum_must_be_positive() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="quantum"):
         FairQueue[str, int](0)
 
 
