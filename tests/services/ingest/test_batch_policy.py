@@ -39,6 +39,7 @@ class FakeMsg:
     def metadata(self) -> SimpleNamespace:
         return SimpleNamespace(
             sequence=SimpleNamespace(stream=self.seq),
+            stream="ONE_INGEST",
             timestamp=datetime(2026, 12, 1, tzinfo=UTC),
             num_delivered=self.delivered,
         )
