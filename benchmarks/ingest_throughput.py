@@ -15,6 +15,7 @@ import nats
 
 from benchmarks.streams import fresh_streams, publish_all
 from benchmarks.workload import messages
+from services.ingest.lanes import ingest_progress
 from services.runtime.service import OneBusService
 from services.settings import Settings
 
@@ -50,12 +51,8 @@ async def run_once(
     started = time.perf_counter()
     async with OneBusService(settings, query=False):
         while True:
-            info = await js.consumer_info(settings.ingest_stream, settings.ingest_consumer)
-            if (
-                info.num_pending == 0
-                and info.num_ack_pending == 0
-                and info.delivered.stream_seq >= count
-            ):
+            progress = await ingest_progress(client, settings)
+            if progress.drained and progress.delivered >= count:
                 break
             await asyncio.sleep(0.02)
         seconds = time.perf_counter() - started

@@ -433,3 +433,49 @@ class LaneSet:
         for tenant in list(self.lanes):
             lane = self.lanes.pop(tenant)
             await lane.close()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestProgress:
+    """Where ingest stands over all lanes (for operators, tests and benchmarks; one
+    `CONSUMER.INFO` per lane, so not for a hot path)."""
+
+    lanes: int
+    # Tenants with input and no lane yet (ingest opens theirs at its next round).
+    missing: int
+    # The highest stream sequence any lane has delivered.
+    delivered: int
+    # Stored, not yet delivered; delivered, not yet acked: over all lanes.
+    pending: int
+    ack_pending: int
+    # Shared layout: the stream sequence up to which every message is acked (or
+    # dead-lettered). Per-tenant layout: the lowest of the lanes' own floors.
+    ack_floor: int
+
+    @property
+    def drained(self) -> bool:
+        return self.missing == 0 and self.pending == 0 and self.ack_pending == 0
+
+
+async def ingest_progress(nc: NatsClient, settings: Settings) -> IngestProgress:
+    """Every lane's consumer state, summed up."""
+    js = nc.jetstream(timeout=settings.publish_ack_timeout_s)
+    infos = []
+    missing = 0
+    for tenant in sorted(await discover_tenants(nc, settings)):
+        try:
+            infos.append(await js.consumer_info(*lane_consumer(settings, tenant)))
+        except NotFoundError:
+            missing += 1  # not opened yet: ingest's next discovery round
+    delivered = max((info.delivered.stream_seq or 0 for info in infos), default=0)
+    busy = [info for info in infos if info.num_pending or info.num_ack_pending]
+    floors = [(info.ack_floor.stream_seq or 0) if info.ack_floor else 0 for info in busy]
+    return IngestProgress(
+        lanes=len(infos),
+        missing=missing,
+        delivered=delivered,
+        pending=sum(info.num_pending or 0 for info in infos),
+        ack_pending=sum(info.num_ack_pending or 0 for info in infos),
+        # Each lane's messages up to its floor are done; an idle lane's are all done.
+        ack_floor=min(floors, default=delivered),
+    )
