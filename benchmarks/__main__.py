@@ -3,7 +3,9 @@
 Ingest (events, entity upserts, the mix; one and two ingest processes), store round trips
 per message, lookups (one and 64 requesters) and the ingest process's RSS, each against
 the plain clients on the same servers in the same run, rounds alternating, medians
-reported. Servers: `ONE_NATS_URL` and `ONE_MONGODB_URI` if set, else embedded ones.
+reported; tenancy (benchmarks/fair_ingest.py): other tenants' write latency while one
+tenant's backlog drains, and that drain against draining alone. Servers: `ONE_NATS_URL`
+and `ONE_MONGODB_URI` if set, else embedded ones.
 Writes `<out>/bench.json` and `<out>/bench.png`.
 """
 
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from benchmarks import ingest, lookups, report, rss
+from benchmarks import fair_ingest, ingest, lookups, report, rss
 from benchmarks.servers import servers
 from benchmarks.workload import WORKLOADS
 
@@ -27,6 +29,7 @@ async def main(arguments: argparse.Namespace) -> None:
     rounds: list[ingest.IngestRound] = []
     lookup_results: list[lookups.LookupResult] = []
     rss_run: rss.RssRun | None = None
+    tenancy: dict[str, object] = {}
     workloads = arguments.workloads or list(WORKLOADS)
     async with servers() as running:
         console.print(f"servers: {running.kind} (NATS {running.nats_url})")
@@ -52,6 +55,16 @@ async def main(arguments: argparse.Namespace) -> None:
             lookup_results = await lookups.run(running, lookup_db, arguments.requests)
         if arguments.rss_messages:
             rss_run = await rss.run(running, arguments.rss_messages)
+        if arguments.tenancy_backlog:
+            fair = await fair_ingest.run(running, arguments.tenancy_backlog)
+            console.print(
+                f"  tenancy: backlog {fair.backlog:,}, {fair.tenants} tenants x "
+                f"{fair.rate_per_tenant:.0f}/s: their writes stored p50 {fair.p50_ms:.0f} ms, "
+                f"p99 {fair.p99_ms:.0f} ms ({fair.samples} writes); backlog drained "
+                f"{fair.drain_shared_per_s:.0f}/s with them, {fair.drain_alone_per_s:.0f}/s "
+                f"alone ({fair.drain_ratio:.2f}x)"
+            )
+            tenancy["ingest"] = fair.as_dict()
         kind = running.kind
     ingest_rows = report.ingest_summary(rounds)
     lookup_rows = report.lookup_summary(lookup_results)
@@ -65,7 +78,9 @@ async def main(arguments: argparse.Namespace) -> None:
         "python": platform.python_version(),
         "arguments": vars(arguments),
     }
-    report.write_json(out / "bench.json", meta, rounds, ingest_rows, lookup_rows, rss_run)
+    report.write_json(
+        out / "bench.json", meta, rounds, ingest_rows, lookup_rows, rss_run, tenancy=tenancy
+    )
     report.plot(out / "bench.png", ingest_rows, lookup_rows, rss_run)
     console.print(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
 
@@ -79,6 +94,12 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=300, help="per lookup; 0 skips")
     parser.add_argument(
         "--rss-messages", type=int, default=10_000, help="sustained run; 0 skips (100000: full)"
+    )
+    parser.add_argument(
+        "--tenancy-backlog",
+        type=int,
+        default=100_000,
+        help="one tenant's backlog while ten others write 20/s each; 0 skips",
     )
     parser.add_argument("--out", default="bench-out")
     asyncio.run(main(parser.parse_args()))
