@@ -56,9 +56,12 @@ async def main(arguments: argparse.Namespace) -> None:
         if arguments.rss_messages:
             rss_run = await rss.run(running, arguments.rss_messages)
         if arguments.tenancy_backlog:
-            fair = await fair_ingest.run(running, arguments.tenancy_backlog)
+            fair = await fair_ingest.run(
+                running, arguments.tenancy_backlog, batch_size=arguments.tenancy_batch_size
+            )
             console.print(
-                f"  tenancy: backlog {fair.backlog:,}, {fair.tenants} tenants x "
+                f"  tenancy (batch {fair.batch_size}): backlog {fair.backlog:,}, "
+                f"{fair.tenants} tenants x "
                 f"{fair.rate_per_tenant:.0f}/s: their writes stored p50 {fair.p50_ms:.0f} ms, "
                 f"p99 {fair.p99_ms:.0f} ms ({fair.samples} writes); backlog drained "
                 f"{fair.drain_shared_per_s:.0f}/s with them, {fair.drain_alone_per_s:.0f}/s "
@@ -100,6 +103,9 @@ if __name__ == "__main__":
         type=int,
         default=100_000,
         help="one tenant's backlog while ten others write 20/s each; 0 skips",
+    )
+    parser.add_argument(
+        "--tenancy-batch-size", type=int, default=512, help="ONE_BATCH_SIZE of that run"
     )
     parser.add_argument("--out", default="bench-out")
     asyncio.run(main(parser.parse_args()))

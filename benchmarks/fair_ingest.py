@@ -36,6 +36,7 @@ class FairIngestResult:
     backlog: int
     tenants: int
     rate_per_tenant: float
+    batch_size: int
     # The others' writes stored while the backlog drained.
     samples: int
     p50_ms: float
@@ -130,7 +131,8 @@ async def _drain(
             next_at += interval
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
 
-    async with service_processes("ingest", 1, service_env(settings)):
+    env = {**service_env(settings), "ONE_BATCH_SIZE": str(settings.batch_size)}
+    async with service_processes("ingest", 1, env):
         await asyncio.wait_for(bulk.started.wait(), 600)
         publishers = [asyncio.create_task(steady(tenant)) for tenant in others]
         await asyncio.wait_for(bulk.done.wait(), 1800)
@@ -151,9 +153,11 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 async def run(
-    servers: Servers, backlog: int, tenants: int = 10, rate: float = 20.0
+    servers: Servers, backlog: int, tenants: int = 10, rate: float = 20.0, batch_size: int = 512
 ) -> FairIngestResult:
-    settings = Settings(nats_url=servers.nats_url, mongodb_uri=servers.mongodb_uri)
+    settings = Settings(
+        nats_url=servers.nats_url, mongodb_uri=servers.mongodb_uri, batch_size=batch_size
+    )
     client = await nats.connect(settings.nats_url)
     try:
         alone, _ = await _drain(client, settings, backlog, 0, rate)
@@ -164,6 +168,7 @@ async def run(
         backlog=backlog,
         tenants=tenants,
         rate_per_tenant=rate,
+        batch_size=batch_size,
         samples=len(latencies),
         p50_ms=statistics.median(latencies) if latencies else 0.0,
         p99_ms=_percentile(latencies, 0.99),
