@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 _STATUS = "Status"
 _HEARTBEAT = "100"
 _CONSUMER_DELETED = "Consumer Deleted"
+# The request expired (408) or, asked not to wait, found nothing (404).
+_REQUEST_ENDED = frozenset({"404", "408"})
 _API = "$JS.API"
 
 
@@ -354,8 +356,11 @@ class Lane:
         if _CONSUMER_DELETED.lower() in description.lower():
             self._on_gone(self)
             return
-        # An idle lane renews its long poll at once: its next message is not kept waiting.
-        await self.want(self._queued(self.tenant))
+        # An idle lane renews its expired long poll at once: its next message is not
+        # kept waiting. Ended otherwise (409), the next discovery round asks again, so a
+        # server refusing requests is not asked in a tight loop.
+        if status in _REQUEST_ENDED:
+            await self.want(self._queued(self.tenant))
 
 
 class LaneSet:

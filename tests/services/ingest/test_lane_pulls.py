@@ -117,6 +117,15 @@ async def test_an_expired_request_is_renewed_at_once_and_a_stale_status_ignored(
     ]
 
 
+async def test_a_request_the_server_ended_is_asked_again_by_the_next_round_only() -> None:
+    h = await harness()
+    await h.lane.want(0)
+    await h.arrive(status("409", 1, "Exceeded MaxWaiting"))
+    assert len(h.nats.published) == 1
+    await h.lane.want(0)  # what the discovery round does
+    assert len(h.nats.published) == 2
+
+
 async def test_a_deleted_consumer_drops_the_lane_and_asks_nothing_more() -> None:
     h = await harness()
     await h.lane.want(0)
