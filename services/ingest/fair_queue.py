@@ -35,6 +35,10 @@ class FairQueue(Generic[K, T]):
     def __len__(self) -> int:
         return self._size
 
+    @property
+    def lanes_with_work(self) -> int:
+        return len(self._active)
+
     def queued(self, key: K) -> int:
         queue = self._queues.get(key)
         return len(queue) if queue is not None else 0
