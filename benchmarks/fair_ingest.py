@@ -138,8 +138,9 @@ async def _drain(
         await asyncio.wait_for(bulk.done.wait(), 1800)
         await asyncio.gather(*publishers)
         # The others' last writes, published just before the backlog's end.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(everything_stored.wait(), 10)
+        if sent:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(everything_stored.wait(), 10)
     for subscription in subscriptions:
         await subscription.unsubscribe()
     return bulk.rate, latencies
