@@ -22,7 +22,7 @@ idempotent.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -139,9 +139,11 @@ class PullConsumer:
                 await self._lanes.refresh()
             except (NatsError, TimeoutError) as error:
                 log.warning("lane discovery failed, retrying: %r", error)
-            await self._refill(self._lanes.lanes)
+            await self._refill(list(self._lanes.lanes))
 
-    async def _refill(self, tenants: Sequence[str] | dict[str, Lane] | set[str]) -> None:
+    async def _refill(self, tenants: Iterable[str]) -> None:
+        """Lanes that have room ask for more (a lane that still has a request out or
+        enough queued does nothing)."""
         for tenant in tenants:
             lane = self._lanes.lanes.get(tenant)
             if lane is not None:
@@ -151,7 +153,7 @@ class PullConsumer:
         slots = asyncio.Semaphore(self._settings.ingest_concurrency)
         in_hand: set[asyncio.Task[None]] = set()
         try:
-            await self._refill(self._lanes.lanes)
+            await self._refill(list(self._lanes.lanes))
             while not self._stopping.is_set():
                 await slots.acquire()
                 while not self._queue and not self._stopping.is_set():

@@ -3,6 +3,7 @@ rest of the consumer API is refused; the secure deployments run the per-tenant l
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from services.ingest.lanes import lane_consumer
 from services.runtime.service import OneBusService
 from services.security.roles import Role
-from services.security.secure_dev import SecureStack
+from services.security.secure_dev import SecureStack, secure_servers
 from tests.deploy.manifests import KUSTOMIZATIONS, compose, one, rendered
 from tests.fixtures.secure import Connection, TenantSpecs, add_tenant, connect, service_spec
 from tests.fixtures.waiting import eventually
@@ -97,3 +98,20 @@ def test_the_secure_deployments_run_the_per_tenant_layout(secure_stack: SecureSt
     for name in KUSTOMIZATIONS:
         config = one(rendered(name), "ConfigMap", "one-bus")["data"]
         assert config["ONE_INGEST_LAYOUT"] == "per_tenant", name
+
+
+@pytest.mark.integration
+async def test_dev_secure_declares_the_streams_of_the_tenants_it_already_knows(
+    tmp_path: Path,
+) -> None:
+    """A data dir from before the per-tenant layout: its tenants have identities and no
+    stream; the next start gives each one, with its quotas (defaults here)."""
+    async with secure_servers(tmp_path) as stack:
+        stack.layout.add_tenant("old")  # identities only, as earlier versions did
+    async with secure_servers(tmp_path) as stack:
+        operator = await connect(service_spec(stack, Role.OPERATOR))
+        try:
+            info = await operator.client.jetstream().stream_info("ONE_INGEST_old")
+        finally:
+            await operator.client.close()
+    assert info.config.max_msgs == stack.settings.tenant_max_backlog_msgs
