@@ -4,7 +4,9 @@ Ingest (events, entity upserts, the mix; one and two ingest processes), store ro
 per message, lookups (one and 64 requesters), the ingest process's RSS, and write outcomes
 with read-your-writes (benchmarks/outcomes.py), each against
 the plain clients on the same servers in the same run, rounds alternating, medians
-reported. Servers: `ONE_NATS_URL` and `ONE_MONGODB_URI` if set, else embedded ones.
+reported; tenancy (benchmarks/fair_ingest.py): other tenants' write latency while one
+tenant's backlog drains, and that drain against draining alone. Servers: `ONE_NATS_URL`
+and `ONE_MONGODB_URI` if set, else embedded ones.
 Writes `<out>/bench.json` and `<out>/bench.png`.
 """
 
@@ -18,7 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks import ingest, lookups, outcomes, report, rss
+from benchmarks import fair_ingest, ingest, lookups, outcomes, report, rss
 from benchmarks.servers import servers
 from benchmarks.workload import WORKLOADS
 
@@ -30,6 +32,7 @@ async def main(arguments: argparse.Namespace) -> None:
     lookup_results: list[lookups.LookupResult] = []
     rss_run: rss.RssRun | None = None
     outcome_run: dict[str, Any] | None = None
+    tenancy: dict[str, object] = {}
     workloads = arguments.workloads or list(WORKLOADS)
     async with servers() as running:
         console.print(f"servers: {running.kind} (NATS {running.nats_url})")
@@ -57,6 +60,19 @@ async def main(arguments: argparse.Namespace) -> None:
             rss_run = await rss.run(running, arguments.rss_messages)
         if arguments.outcome_messages:
             outcome_run = await outcomes.run(running, arguments.outcome_messages, arguments.rounds)
+        if arguments.tenancy_backlog:
+            fair = await fair_ingest.run(
+                running, arguments.tenancy_backlog, batch_size=arguments.tenancy_batch_size
+            )
+            console.print(
+                f"  tenancy (batch {fair.batch_size}): backlog {fair.backlog:,}, "
+                f"{fair.tenants} tenants x "
+                f"{fair.rate_per_tenant:.0f}/s: their writes stored p50 {fair.p50_ms:.0f} ms, "
+                f"p99 {fair.p99_ms:.0f} ms ({fair.samples} writes); backlog drained "
+                f"{fair.drain_shared_per_s:.0f}/s with them, {fair.drain_alone_per_s:.0f}/s "
+                f"alone ({fair.drain_ratio:.2f}x)"
+            )
+            tenancy["ingest"] = fair.as_dict()
         kind = running.kind
     ingest_rows = report.ingest_summary(rounds)
     lookup_rows = report.lookup_summary(lookup_results)
@@ -73,7 +89,14 @@ async def main(arguments: argparse.Namespace) -> None:
         "arguments": vars(arguments),
     }
     report.write_json(
-        out / "bench.json", meta, rounds, ingest_rows, lookup_rows, rss_run, outcome_run
+        out / "bench.json",
+        meta,
+        rounds,
+        ingest_rows,
+        lookup_rows,
+        rss_run,
+        outcome_run,
+        tenancy=tenancy,
     )
     report.plot(out / "bench.png", ingest_rows, lookup_rows, rss_run)
     console.print(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
@@ -91,6 +114,15 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--outcome-messages", type=int, default=2000, help="outcomes section (0 skips)"
+    )
+    parser.add_argument(
+        "--tenancy-backlog",
+        type=int,
+        default=100_000,
+        help="one tenant's backlog while ten others write 20/s each; 0 skips",
+    )
+    parser.add_argument(
+        "--tenancy-batch-size", type=int, default=512, help="ONE_BATCH_SIZE of that run"
     )
     parser.add_argument("--out", default="bench-out")
     asyncio.run(main(parser.parse_args()))

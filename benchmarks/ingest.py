@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import nats
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from pymongo import AsyncMongoClient, WriteConcern
@@ -35,6 +36,7 @@ from benchmarks.processes import service_processes
 from benchmarks.servers import Servers
 from benchmarks.streams import fresh_streams, publish_all
 from benchmarks.workload import WORKLOADS
+from services.ingest.lanes import ingest_progress
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
 
@@ -72,7 +74,6 @@ def _settings(servers: Servers, database: str) -> Settings:
         nats_url=servers.nats_url,
         mongodb_uri=servers.mongodb_uri,
         mongodb_db=database,
-        fetch_timeout_s=0.2,
     )
 
 
@@ -82,7 +83,6 @@ def service_env(settings: Settings) -> dict[str, str]:
         "ONE_NATS_URL": settings.nats_url,
         "ONE_MONGODB_URI": settings.mongodb_uri,
         "ONE_MONGODB_DB": settings.mongodb_db,
-        "ONE_FETCH_TIMEOUT_S": str(settings.fetch_timeout_s),
         "ONE_MONGODB_JOURNAL": str(settings.mongodb_journal).lower(),
     }
 
@@ -96,14 +96,10 @@ async def publish(settings: Settings, workload: str, count: int) -> None:
     await client.close()
 
 
-async def _drained(js: JetStreamContext, settings: Settings, count: int) -> None:
+async def _drained(client: NatsClient, settings: Settings, count: int) -> None:
     while True:
-        info = await js.consumer_info(settings.ingest_stream, settings.ingest_consumer)
-        if (
-            info.num_pending == 0
-            and info.num_ack_pending == 0
-            and (info.delivered.stream_seq or 0) >= count
-        ):
+        progress = await ingest_progress(client, settings)
+        if progress.drained and progress.delivered >= count:
             return
         await asyncio.sleep(0.02)
 
@@ -114,9 +110,8 @@ async def run_bus(
     """(records/s from the first store write to the last, store commands per message,
     the commands by name, the store's seconds by kind of command)."""
     client = await nats.connect(settings.nats_url)
-    js = client.jetstream()
     async with service_processes("ingest", processes, service_env(settings)) as running:
-        await asyncio.wait_for(_drained(js, settings, count), 600)
+        await asyncio.wait_for(_drained(client, settings, count), 600)
     await client.close()
     starts = [p.stats["first_write_started"] for p in running]
     ends = [p.stats["last_write_finished"] for p in running]

@@ -15,6 +15,7 @@ import nats
 
 from benchmarks.streams import fresh_streams, publish_all
 from benchmarks.workload import messages
+from services.ingest.lanes import ingest_progress
 from services.runtime.service import OneBusService
 from services.settings import Settings
 
@@ -39,7 +40,6 @@ async def run_once(
         mongodb_uri=mongodb_uri,
         mongodb_db=f"bench_{tag}",
         batch_size=batch_size,
-        fetch_timeout_s=0.2,
         mongodb_journal=journal,
     )
     client = await nats.connect(nats_url)
@@ -51,12 +51,8 @@ async def run_once(
     started = time.perf_counter()
     async with OneBusService(settings, query=False):
         while True:
-            info = await js.consumer_info(settings.ingest_stream, settings.ingest_consumer)
-            if (
-                info.num_pending == 0
-                and info.num_ack_pending == 0
-                and info.delivered.stream_seq >= count
-            ):
+            progress = await ingest_progress(client, settings)
+            if progress.drained and progress.delivered >= count:
                 break
             await asyncio.sleep(0.02)
         seconds = time.perf_counter() - started

@@ -2,7 +2,7 @@
 
 import json
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -149,9 +149,12 @@ def write_json(
     lookups: list[dict[str, Any]],
     rss: RssRun | None,
     outcomes: dict[str, Any] | None = None,
+    *,
+    tenancy: Mapping[str, object] | None = None,
 ) -> None:
     document = {
         "meta": meta,
+        "tenancy": dict(tenancy or {}),
         "ingest": ingest,
         "ingest_rounds": [asdict(r) for r in rounds],
         "lookups": lookups,

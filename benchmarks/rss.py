@@ -17,6 +17,7 @@ from benchmarks.processes import service_processes
 from benchmarks.servers import Servers
 from benchmarks.streams import fresh_streams, publish_all
 from benchmarks.workload import messages
+from services.ingest.lanes import ingest_progress
 from services.settings import Settings
 
 WARM_UP = 0.2
@@ -51,7 +52,6 @@ async def run(servers: Servers, count: int) -> RssRun:
         nats_url=servers.nats_url,
         mongodb_uri=servers.mongodb_uri,
         mongodb_db="bench_rss",
-        fetch_timeout_s=0.2,
     )
     client = await nats.connect(settings.nats_url)
     js = client.jetstream()
@@ -62,11 +62,11 @@ async def run(servers: Servers, count: int) -> RssRun:
         publisher = asyncio.create_task(publish_all(js, messages("bench", count)))
         started = time.perf_counter()
         while True:
-            info = await js.consumer_info(settings.ingest_stream, settings.ingest_consumer)
-            acked = info.ack_floor.stream_seq or 0
+            progress = await ingest_progress(client, settings)
+            acked = progress.ack_floor
             rss = process.memory_info().rss / 2**20
             samples.append((time.perf_counter() - started, acked, rss))
-            if acked >= count and info.num_ack_pending == 0:
+            if acked >= count and progress.drained:
                 break
             await asyncio.sleep(0.5)
         seconds = time.perf_counter() - started

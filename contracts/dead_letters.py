@@ -7,7 +7,10 @@ which are renamed `One-Original-*` so they do not steer the dead letter's own pu
 A dead letter always fits the server's max payload: what does not fit is cut, and the cut
 is said (`One-Dlq-Payload-Cut`: the original body's size; `One-Dlq-Headers-Cut`: how many
 original headers were dropped or shortened). The whole original stays in the ingest
-stream, at `One-Dlq-Stream-Seq`, while that stream retains it.
+stream it came from (`One-Dlq-Stream`: `ONE_INGEST`, or `ONE_INGEST_<tenant>` in the
+per-tenant layout), at `One-Dlq-Stream-Seq`, while that stream retains it: the shared
+stream keeps input for `ingest_max_age_s`; a tenant's own stream is a work queue and
+keeps nothing once it is taken, so there a cut dead letter stays cut.
 """
 
 from typing import Any, Final, Literal, get_args
@@ -15,6 +18,7 @@ from typing import Any, Final, Literal, get_args
 HEADER_REASON: Final = "One-Dlq-Reason"
 HEADER_ERROR: Final = "One-Dlq-Error"
 HEADER_SUBJECT: Final = "One-Dlq-Subject"
+HEADER_STREAM: Final = "One-Dlq-Stream"
 HEADER_STREAM_SEQ: Final = "One-Dlq-Stream-Seq"
 HEADER_PAYLOAD_CUT: Final = "One-Dlq-Payload-Cut"
 HEADER_HEADERS_CUT: Final = "One-Dlq-Headers-Cut"

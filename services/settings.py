@@ -72,13 +72,18 @@ class Settings(BaseSettings):
     changes_max_age_s: float = Field(default=7 * 24 * 3600, gt=0)
     dlq_max_age_s: float = Field(default=30 * 24 * 3600, gt=0)
 
-    # Batching: a fetch returns up to `batch_size` messages as soon as any are there,
-    # waiting at most `fetch_timeout_s` for the first (and for stop() to be noticed).
+    # Batching: a write batch takes up to `batch_size` messages as soon as any are
+    # there, from the tenants' lanes in turn (docs/tenancy.md, "Fair ingest").
     batch_size: int = Field(default=512, ge=1, le=10_000)
     # Batches a replica has in hand at once: while one batch's changes are published and
     # acked, the next is written, so the store does not wait on NATS (docs/benchmarks.md).
     ingest_concurrency: int = Field(default=2, ge=1, le=16)
-    fetch_timeout_s: float = Field(default=1.0, gt=0)
+    # How often ingest looks for tenants that appeared (a lane each) or went: a new
+    # tenant's first message waits at most about this long for its lane.
+    ingest_lane_discovery_s: float = Field(default=0.25, gt=0)
+    # An idle lane's long-poll pull lasts this long (then it is renewed): what an idle
+    # tenant costs, one small request per this many seconds per replica.
+    ingest_lane_pull_expiry_s: float = Field(default=30.0, ge=1)
     # Sized together with the batch: a whole batch must be written well within
     # ack_wait, and max_ack_pending bounds what one replica holds unacknowledged.
     ack_wait_s: float = Field(default=30.0, gt=0)

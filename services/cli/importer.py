@@ -48,6 +48,7 @@ from one_bus.errors import OutcomeTimeoutError, PublishError
 from one_bus.outcomes import PendingOutcome
 from services.cli.connect import Credentials, NatsUrl, Tenant, fail, run
 from services.cli.output import print_json
+from services.ingest.lanes import lane_consumer
 from services.settings import Settings
 
 err = Console(stderr=True)
@@ -242,20 +243,31 @@ async def collect_outcomes(
 
 
 async def wait_processed(
-    client: OneClient, settings: Settings, last_seq: int, wait_s: float
+    client: OneClient, settings: Settings, tenants: set[str], last_seq: int, wait_s: float
 ) -> bool:
-    """Whether ingest's consumer acknowledged everything up to `last_seq` within `wait_s`."""
+    """Whether each tenant's ingest lane acknowledged everything up to `last_seq` (or
+    everything it had) within `wait_s`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     while True:
         try:
-            info = await client.jetstream.consumer_info(
-                settings.ingest_stream, settings.ingest_consumer
-            )
-            if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= last_seq:
+            done = True
+            for tenant in tenants:
+                try:
+                    info = await client.jetstream.consumer_info(*lane_consumer(settings, tenant))
+                except NotFoundError:
+                    # A new tenant's lane opens at ingest's next discovery round.
+                    done = False
+                    continue
+                floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
+                # A lane's floor stops at the tenant's own last message: with several
+                # tenants in one stream, an idle lane is done too.
+                idle = not info.num_pending and not info.num_ack_pending
+                done = done and ((floor or 0) >= last_seq or idle)
+            if done:
                 return True
-        except (NatsError, NotFoundError):
-            # No consumer info (not permitted, or ingest not running): nothing to wait on.
+        except NatsError:
+            # No consumer info (not permitted): nothing to wait on.
             return False
         if loop.time() >= deadline:
             return False
@@ -346,7 +358,7 @@ def import_(
         if earlier:
             # In the stream before this run: done by ingest, stored or dead-lettered?
             left = max(0.0, wait - (asyncio.get_running_loop().time() - started))
-            done = await wait_processed(client, settings, max(earlier), left)
+            done = await wait_processed(client, settings, tenants, max(earlier), left)
             await read_dead_letters(client, earlier, tenants, outcome)
             outcome.processed = outcome.processed and done
         outcome.dead.sort()

@@ -18,6 +18,7 @@ from contracts.dead_letters import (
     HEADER_HEADERS_CUT,
     HEADER_PAYLOAD_CUT,
     HEADER_REASON,
+    HEADER_STREAM,
     HEADER_STREAM_SEQ,
     HEADER_SUBJECT,
     ORIGINAL_HEADER_PREFIX,
@@ -57,8 +58,14 @@ class DeadLetter:
         return HEADER_PAYLOAD_CUT in self.headers or HEADER_HEADERS_CUT in self.headers
 
     @property
+    def ingest_stream(self) -> str:
+        """The ingest stream the original came from ('' for dead letters of versions that
+        had only `ONE_INGEST`)."""
+        return self.headers.get(HEADER_STREAM, "")
+
+    @property
     def ingest_seq(self) -> int:
-        """The original message's sequence in the ingest stream."""
+        """The original message's sequence in its ingest stream (`ingest_stream`)."""
         value = self.headers.get(HEADER_STREAM_SEQ, "")
         return int(value) if value.isdigit() else 0
 
@@ -101,12 +108,14 @@ class DeadLetterBox:
 
     async def get(self, seq: int) -> DeadLetter:
         """One dead letter; if it was cut, with the whole original from the ingest stream
-        while that stream still holds it (else as cut: `cut` stays true)."""
+        it came from while that stream still holds it (else as cut: `cut` stays true)."""
         letter = DeadLetter.from_stream(await self._js.get_msg(self._stream, seq=seq))
         if not letter.cut or not letter.ingest_seq:
             return letter
         try:
-            original = await self._js.get_msg(self._ingest_stream, seq=letter.ingest_seq)
+            original = await self._js.get_msg(
+                letter.ingest_stream or self._ingest_stream, seq=letter.ingest_seq
+            )
         except NotFoundError:
             return letter
         reason_headers = {

@@ -18,6 +18,7 @@ from contracts.dead_letters import (
     HEADER_HEADERS_CUT,
     HEADER_PAYLOAD_CUT,
     HEADER_REASON,
+    HEADER_STREAM,
     HEADER_STREAM_SEQ,
     HEADER_SUBJECT,
     ORIGINAL_HEADER_PREFIX,
@@ -88,9 +89,11 @@ def dead_letter(msg: Msg, rejection: Rejection, max_payload: int) -> DeadLetterM
             HEADER_REASON: rejection.code,
             HEADER_ERROR: _one_line(rejection.message, MAX_ERROR_HEADER),
             HEADER_SUBJECT: _one_line(raw.subject, MAX_SUBJECT_HEADER),
+            HEADER_STREAM: raw.stream,
             HEADER_STREAM_SEQ: str(raw.stream_seq),
-            # One dead letter per ingest message, however often it is redelivered.
-            "Nats-Msg-Id": f"dlq:{raw.stream_seq}",
+            # One dead letter per ingest message, however often it is redelivered (the
+            # sequence is the stream's own: each tenant stream counts from 1).
+            "Nats-Msg-Id": f"dlq:{raw.stream}:{raw.stream_seq}",
         }
     )
     if headers_cut:

@@ -13,6 +13,7 @@ def raw_message(msg: Msg) -> RawMessage:
         stream_seq=metadata.sequence.stream,
         received_ms=int(metadata.timestamp.timestamp() * 1000),
         headers=msg.headers or {},
+        stream=metadata.stream,
     )
 
 

@@ -11,3 +11,5 @@ class RawMessage:
     stream_seq: int
     received_ms: int
     headers: Mapping[str, str] = field(default_factory=dict)
+    # The stream it was read from (`ONE_INGEST`, or a tenant's own in the per-tenant layout).
+    stream: str = ""

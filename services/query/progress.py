@@ -2,9 +2,10 @@
 
 A request with `after: <seq>` (an ingest stream sequence, from a PubAck or an outcome) is
 answered once every message of its tenant up to `seq` is done: stored or dead-lettered.
-The ingest consumer's ack floor says exactly that: `ack_floor.stream_seq` is the highest
-sequence at and below which every message was acked (stored) or terminated
-(dead-lettered), and a message is acked only after its write is in the store.
+The tenant's ingest lane says exactly that: its `ack_floor.stream_seq` is the highest
+sequence at and below which every message of its was acked (stored) or terminated
+(dead-lettered), and a message is acked only after its write is in the store; a lane with
+nothing pending is done up to the stream's end.
 
 Reading the floor is a JetStream API round trip, so it is shared: the requests waiting on
 one consumer register their sequence, and one task per consumer reads the floor every
@@ -20,18 +21,22 @@ from dataclasses import dataclass, field
 
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerInfo
 
+from services.ingest.lanes import lane_consumer
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def progress_consumer(settings: Settings, tenant: str) -> tuple[str, str]:
-    """(stream, durable) of the consumer whose ack floor is `tenant`'s ingest progress.
+    """(stream, durable) of the consumer whose ack floor is `tenant`'s ingest progress:
+    the tenant's lane (services/ingest/lanes.py)."""
+    return lane_consumer(settings, tenant)
 
-    One shared consumer takes every tenant's messages in the shared layout; with a lane
-    per tenant this is the tenant's lane."""
-    return settings.ingest_stream, settings.ingest_consumer
+
+def _idle(info: ConsumerInfo) -> bool:
+    return not info.num_pending and not info.num_ack_pending
 
 
 @dataclass(slots=True)
@@ -92,6 +97,14 @@ class IngestProgress:
                     info = await self._js.consumer_info(stream, durable)
                     floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
                     mark.floor = max(mark.floor, floor or 0)
+                    if _idle(info) and any(seq > mark.floor for seq, _ in mark.waiters):
+                        # A lane's floor stops at its tenant's last message (the stream
+                        # holds other tenants' too). The stream's end first, then the
+                        # lane again: still nothing pending means every message of the
+                        # tenant up to that end (all in the stream before) is done.
+                        last = (await self._js.stream_info(stream)).state.last_seq
+                        if _idle(await self._js.consumer_info(stream, durable)):
+                            mark.floor = max(mark.floor, last)
                 except (NatsError, TimeoutError) as error:
                     # Not there yet, or NATS is reconnecting: the waiters' deadlines bound it.
                     log.debug("ingest progress of %s/%s unknown: %r", stream, durable, error)

@@ -164,7 +164,7 @@ class OneBusService:
                     answering, self.metrics_registry, plain_inbox=settings.replies_to_plain_inbox
                 ),
             )
-            self._ingest_consumer = PullConsumer(js, settings, handler.handle)
+            self._ingest_consumer = PullConsumer(client, js, settings, handler.handle)
         if self._query:
             # One for queries and watches: their waits on `after` share each read.
             self._progress = IngestProgress(
@@ -314,6 +314,8 @@ class OneBusService:
 
     async def _nats_reconnected(self) -> None:
         log.info("NATS reconnected")
+        if self._ingest_consumer is not None:
+            self._ingest_consumer.connection_restored()
 
     async def _nats_closed(self) -> None:
         if not self._stopping:

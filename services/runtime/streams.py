@@ -102,13 +102,17 @@ async def declare_streams(js: JetStreamContext, settings: Settings) -> None:
 def tenant_stream_config(settings: Settings, tenant: str, quotas: TenantQuotas) -> StreamConfig:
     """A tenant's own ingest stream (per-tenant layout): its duplicate window is its own,
     and its backlog quotas are the stream's limits with `discard: new`, so nats-server
-    refuses a publish over quota at once instead of dropping older input."""
+    refuses a publish over quota at once instead of dropping older input.
+
+    Work-queue retention: a message leaves the stream once ingest has acked (or
+    dead-lettered) it, so the limits bound the backlog, what waits to be stored, and not
+    everything the tenant sent within `ingest_max_age_s`."""
     limits = quotas.over(settings.tenant_defaults)
     return StreamConfig(
         name=tenant_ingest_stream(settings.ingest_stream, tenant),
         description=f"ONE Bus input of tenant {tenant}",
         subjects=tenant_ingest_subjects(tenant),
-        retention=RetentionPolicy.LIMITS,
+        retention=RetentionPolicy.WORK_QUEUE,
         discard=DiscardPolicy.NEW,
         storage=StorageType.FILE,
         num_replicas=settings.stream_replicas,

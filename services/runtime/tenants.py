@@ -27,7 +27,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.ontology import COLLECTIONS
 from contracts.subjects import PREFIX, is_tenant
-from contracts.tenancy import TENANTS_BUCKET, TenantQuotas, tenant_ingest_stream
+from contracts.tenancy import TENANTS_BUCKET, TenantQuotas
+from services.ingest.lanes import lane_consumer
 from services.runtime.streams import declare_tenant_stream, delete_tenant_stream
 from services.runtime.tenant_directory import (
     delete_quotas,
@@ -35,7 +36,6 @@ from services.runtime.tenant_directory import (
     read_quotas,
     tenants_bucket,
 )
-from services.security.roles import lane_consumer_name
 from services.settings import Settings
 from services.watch.service import ended_body
 from services.watch.store import WATCH_PREFIX, WatchRecord
@@ -55,15 +55,9 @@ class TenantAdminError(Exception):
     """What the platform owner should read instead of a traceback."""
 
 
-def lane_consumer(settings: Settings, tenant: str) -> str:
-    """The durable consumer that takes `tenant`'s input from the shared ingest stream."""
-    return lane_consumer_name(settings.ingest_consumer, tenant)
-
-
 def ingest_stream_of(settings: Settings, tenant: str) -> str:
-    if settings.ingest_layout == "per_tenant":
-        return tenant_ingest_stream(settings.ingest_stream, tenant)
-    return settings.ingest_stream
+    """The stream holding `tenant`'s input (its lane's)."""
+    return lane_consumer(settings, tenant)[0]
 
 
 def _tenant_filter(tenant: str) -> str:
@@ -189,7 +183,7 @@ async def backlog(js: JetStreamContext, settings: Settings, tenant: str) -> Back
     except NotFoundError:
         return Backlog(messages=0, bytes=None, oldest_age_s=None, measured_from="no stream")
     held = stream_info.state.bytes if settings.ingest_layout == "per_tenant" else None
-    lane = lane_consumer(settings, tenant)
+    _, lane = lane_consumer(settings, tenant)
     consumer = await _consumer(js, stream, (lane, settings.ingest_consumer))
     if consumer is None and settings.ingest_layout == "per_tenant":
         # The tenant's own stream: whatever consumer ingest took it with.
@@ -294,7 +288,7 @@ async def tenant_consumers(
     js: JetStreamContext, settings: Settings, tenant: str
 ) -> list[tuple[str, str]]:
     """(stream, consumer) of every consumer that reads this tenant's subjects only."""
-    lane = lane_consumer(settings, tenant)
+    _, lane = lane_consumer(settings, tenant)
     streams = dict.fromkeys(
         (ingest_stream_of(settings, tenant), settings.changes_stream, settings.dlq_stream)
     )

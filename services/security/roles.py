@@ -23,8 +23,9 @@ Roles of a tenant (the seed's, which `one-bus tenant add` issues by default):
   that need only one half.
 
 The platform owner is the **operator** below.
-- **ingest**: its stream consumer, changes and dead letters for every tenant, declaring
-  the streams (create and info, never delete or purge);
+- **ingest**: its lanes (a consumer per tenant on the ingest streams), changes and dead
+  letters for every tenant, declaring the shared streams (create and info, never delete
+  or purge), write outcomes to the askers' inboxes where it has no responder;
 - **responder**: the connection that answers requests, and the only identity that may
   subscribe to query and watch subjects and `$SRV` discovery (no rogue responder can join
   the queue group). It may publish to tenants' inboxes and the operator's, nothing else,
@@ -203,17 +204,33 @@ def tenant_permissions(
 
 
 def _ingest_publish(ingest_consumer: str) -> tuple[str, ...]:
+    """Ingest's lanes (services/ingest/lanes.py): a durable per tenant on the shared
+    stream (`<ingest_consumer>_<tenant>`, so any consumer name there), and on each
+    tenant's own stream the durable `<ingest_consumer>` (a permission cannot match part
+    of a stream name, so the consumer name is what is pinned). Creating one needs its
+    filter in the API subject under the ingest subjects, which nats-server accepts only
+    on a stream holding them. Finding lanes: the shared stream's subjects, the names of
+    the streams. Never a delete but of the single consumer earlier versions used (taken
+    over by lanes), never a purge, never a stream of a tenant created."""
+    stream_consumer = f"{INGEST_STREAM}.*"
+    tenant_consumer = f"*.{ingest_consumer}"
     return (
         f"{PREFIX}.*.changes.>",
         f"{PREFIX}.*.dlq.>",
         *(f"$JS.API.STREAM.CREATE.{stream}" for stream in STREAMS),
         *(f"$JS.API.STREAM.INFO.{stream}" for stream in STREAMS),
-        f"$JS.API.CONSUMER.CREATE.{INGEST_STREAM}.{ingest_consumer}",
-        f"$JS.API.CONSUMER.CREATE.{INGEST_STREAM}.{ingest_consumer}.>",
-        f"$JS.API.CONSUMER.DURABLE.CREATE.{INGEST_STREAM}.{ingest_consumer}",
-        f"$JS.API.CONSUMER.INFO.{INGEST_STREAM}.{ingest_consumer}",
-        f"$JS.API.CONSUMER.MSG.NEXT.{INGEST_STREAM}.{ingest_consumer}",
-        f"$JS.ACK.{INGEST_STREAM}.{ingest_consumer}.>",
+        "$JS.API.STREAM.NAMES",
+        *(
+            subject
+            for consumer in (stream_consumer, tenant_consumer)
+            for subject in (
+                f"$JS.API.CONSUMER.CREATE.{consumer}.{PREFIX}.>",
+                f"$JS.API.CONSUMER.INFO.{consumer}",
+                f"$JS.API.CONSUMER.MSG.NEXT.{consumer}",
+                f"$JS.ACK.{consumer}.>",
+            )
+        ),
+        f"$JS.API.CONSUMER.DELETE.{INGEST_STREAM}.{ingest_consumer}",
         # Write outcomes (docs/outcomes.md) to the asking publisher's inbox (the reply
         # rule keeps each tenant's in its own) and to operators replaying dead letters.
         f"{TENANT_INBOX}.*.>",
@@ -222,8 +239,14 @@ def _ingest_publish(ingest_consumer: str) -> tuple[str, ...]:
 
 
 def _progress_read(ingest_consumer: str) -> tuple[str, ...]:
-    """Read-your-writes (`after`): the ingest consumer's ack floor, nothing else of it."""
-    return (f"$JS.API.CONSUMER.INFO.{INGEST_STREAM}.{ingest_consumer}",)
+    """Read-your-writes (`after`, services/query/progress.py): the info of ingest's lanes
+    (their ack floors) and of the ingest streams (their last sequence), nothing else."""
+    return (
+        f"$JS.API.CONSUMER.INFO.{INGEST_STREAM}.*",
+        f"$JS.API.CONSUMER.INFO.*.{ingest_consumer}",
+        # A permission's wildcard is a whole token: every stream's info (no contents).
+        "$JS.API.STREAM.INFO.*",
+    )
 
 
 _REQUESTS: Final = (f"{PREFIX}.*.query.>", f"{PREFIX}.*.watch.>", "$SRV.>")

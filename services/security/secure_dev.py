@@ -12,10 +12,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import nats
+from nats.js.errors import NotFoundError
 from pydantic import SecretStr
 
+from contracts.tenancy import TenantQuotas, tenant_ingest_stream
 from one_bus.connection import nats_options
 from services.runtime.embedded import HOST, EmbeddedServers, free_port
+from services.runtime.streams import tenant_stream_config
+from services.runtime.tenant_directory import read_quotas, tenants_bucket
 from services.security.layout import SecureLayout
 from services.security.mongo_users import create_users
 from services.security.roles import Role
@@ -82,5 +87,33 @@ async def secure_servers(
             mongodb_db=mongodb_db,
             mongodb_user=mongo.service_user,
             mongodb_password=SecretStr(mongo.service_password),
+            # Each tenant's input in a stream of its own: its own duplicate window, its
+            # backlog quotas enforced by nats-server (docs/tenancy.md).
+            ingest_layout="per_tenant",
         )
+        await declare_missing_tenant_streams(layout, settings)
         yield SecureStack(servers=servers, layout=layout, settings=settings)
+
+
+async def declare_missing_tenant_streams(layout: SecureLayout, settings: Settings) -> list[str]:
+    """The ingest stream of every tenant in the identity store that has none (a data dir
+    from before the per-tenant layout), with the tenant's stored quotas; streams that
+    exist are left as `tenant add/set` made them. Returns the tenants given one."""
+    client = await nats.connect(**nats_options(layout.service_spec(Role.OPERATOR)))
+    declared: list[str] = []
+    try:
+        js = client.jetstream(timeout=settings.publish_ack_timeout_s)
+        tenants = layout.tenants()
+        kv = await tenants_bucket(js) if tenants else None
+        for tenant in tenants:
+            try:
+                await js.stream_info(tenant_ingest_stream(settings.ingest_stream, tenant))
+                continue
+            except NotFoundError:
+                pass
+            quotas = (await read_quotas(kv, tenant) if kv else None) or TenantQuotas()
+            await js.add_stream(tenant_stream_config(settings, tenant, quotas))
+            declared.append(tenant)
+    finally:
+        await client.close()
+    return declared

@@ -10,11 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.workload import WORKLOADS
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# As long as the run itself may take: every part starts service processes of its own.
+@pytest.mark.timeout(300)
 def test_a_small_benchmark_runs_every_part_and_writes_its_report(tmp_path: Path) -> None:
     out = tmp_path / "bench-out"
     argv = [sys.executable, "-m", "benchmarks", "--messages", "60", "--rounds", "1",

@@ -63,7 +63,8 @@ class _Command:
 def expected_state(by_seq: Mapping[int, Message], stream_ms: Mapping[int, int]) -> Expected:
     expected = Expected()
     entity_commands: dict[tuple[str, str], list[_Command]] = defaultdict(list)
-    connection_messages: dict[tuple[str, str], list[tuple[int, str, Any]]] = defaultdict(list)
+    # (seq, op, the subject's relationship type, payload) per connection.
+    connection_messages: dict[tuple[str, str], list[tuple[int, str, str, Any]]] = defaultdict(list)
     last_tag_write: dict[tuple[str, str, str, str], tuple[int, str]] = {}
     for seq in sorted(by_seq):
         message = by_seq[seq]
@@ -81,7 +82,7 @@ def expected_state(by_seq: Mapping[int, Message], stream_ms: Mapping[int, int]) 
             key = f"{tenant}:{payload['id']}"
             expected.store["events"].setdefault(key, {"_id": key, "groupId": tenant, **payload})
         elif kind == "connections":
-            connection_messages[(tenant, payload["id"])].append((seq, rest[1], payload))
+            connection_messages[(tenant, payload["id"])].append((seq, rest[1], rest[0], payload))
         elif kind == "tags":
             triple = (tenant, payload["entityId"], payload["key"], payload["value"])
             last_tag_write[triple] = (seq, rest[0])
@@ -149,17 +150,21 @@ def _connection(
     expected: Expected,
     tenant: str,
     connection_id: str,
-    writes: list[tuple[int, str, Any]],
+    writes: list[tuple[int, str, str, Any]],
     stream_ms: Mapping[int, int],
 ) -> None:
     key = f"{tenant}:{connection_id}"
     connection: Document = {"_id": key, "id": connection_id, "groupId": tenant}
-    creates = [(seq, payload) for seq, op, payload in writes if op == "create"]
+    creates = [(seq, payload) for seq, op, _, payload in writes if op == "create"]
     if creates:
         seq, payload = min(creates, key=lambda create: create[0])
         connection.update(payload)
         connection.setdefault("createdAt", stream_ms[seq])
-    deletes = [p.get("updatedAt", stream_ms[seq]) for seq, op, p in writes if op == "delete"]
+    else:
+        # A tombstone carries its delete subject's type (the workload deletes a
+        # connection under its own type only).
+        connection["relationshipType"] = min(writes)[2]
+    deletes = [p.get("updatedAt", stream_ms[seq]) for seq, op, _, p in writes if op == "delete"]
     if deletes:
         connection["deletedAt"] = min(deletes)
         connection["updatedAt"] = max(deletes)

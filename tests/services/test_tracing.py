@@ -53,7 +53,6 @@ async def traced_bus(
         nats_url=servers.nats_url,
         mongodb_uri=mongodb_uri,
         mongodb_db=f"traced_{uuid.uuid4().hex[:8]}",
-        fetch_timeout_s=0.2,
     )
     try:
         async with OneBusService(settings):

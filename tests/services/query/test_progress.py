@@ -21,7 +21,10 @@ class Floors:
 
     async def consumer_info(self, stream: str, durable: str) -> SimpleNamespace:
         self.reads += 1
-        return SimpleNamespace(ack_floor=SimpleNamespace(stream_seq=self.reads))
+        # Always more to come: the floor is all that tells progress.
+        return SimpleNamespace(
+            ack_floor=SimpleNamespace(stream_seq=self.reads), num_pending=1, num_ack_pending=0
+        )
 
 
 def progress(floors: Floors) -> IngestProgress:

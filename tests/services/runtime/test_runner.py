@@ -24,7 +24,6 @@ def settings_for(nats_url: str, mongodb_uri: str) -> Settings:
         mongodb_db=f"runner_{uuid.uuid4().hex[:8]}",
         mongodb_timeout_s=0.5,
         connect_timeout_s=1,
-        fetch_timeout_s=0.2,
     )
 
 

@@ -84,7 +84,7 @@ async def test_a_publisher_publishes_and_queries_its_own_tenant_only(
     js = publisher.client.jetstream()
     entity_id = f"c-{uuid.uuid4().hex[:8]}"
     ack = await js.publish("one.v1.acme.entities.creator.upsert", entity(entity_id))
-    assert ack.stream == "ONE_INGEST"
+    assert ack.stream == "ONE_INGEST_acme"  # the per-tenant layout
     for subject, body in [
         ("one.v1.acme.tags.set", {"entityId": entity_id, "key": "k", "value": "v"}),
         ("one.v1.acme.connections.owns.create",
@@ -94,13 +94,13 @@ async def test_a_publisher_publishes_and_queries_its_own_tenant_only(
          {"id": f"e-{entity_id}", "type": "entity_created", "actorId": "u",
           "targetId": entity_id, "timestamp": 1}),
     ]:  # fmt: skip
-        assert (await js.publish(subject, json.dumps(body).encode())).stream == "ONE_INGEST"
+        assert (await js.publish(subject, json.dumps(body).encode())).stream == "ONE_INGEST_acme"
     protocol = await js.publish(
         "one.v1.acme.protocols.a2a.Message",
         b'{"messageId": "m1", "role": "ROLE_USER", "parts": []}',
         headers={"Nats-Msg-Id": f"p-{entity_id}", "One-Actor-Id": "agent"},
     )
-    assert protocol.stream == "ONE_INGEST"
+    assert protocol.stream == "ONE_INGEST_acme"
 
     async def get() -> dict[str, object]:
         return await ask(publisher, "one.v1.acme.query.entities.get", lookup(entity_id))
@@ -377,8 +377,15 @@ async def test_deliveries_aimed_at_another_tenant_store_nothing_there(
     assert await eventually(lambda: asyncio.sleep(0, heard), bool)
     # Labelled as the sender's: every record carries groupId "acme".
     assert {json.loads(data)["record"]["groupId"] for data in heard} == {"acme"}
-    # Deliveries are not stream input: nothing reached ingest, nothing was stored.
-    assert await count("ONE_INGEST", victim.tenant) == 0
+    # The victim's own ingest stream captures them, under their original subject (the
+    # sender's changes): ingest takes them all the same and dead-letters them as the
+    # sender's, so they do not stay to fill the victim's backlog quota.
+    victim_stream = f"ONE_INGEST_{victim.tenant}"
+    drained = await eventually(
+        lambda: js.stream_info(victim_stream), lambda i: i.state.messages == 0
+    )
+    assert drained.state.messages == 0
+    assert await count("ONE_DLQ", victim.tenant) == 0
     asker = await opened(connections, victim.publisher)
     for query in ["entities.list", "events.list"]:
         listed = await ask(asker, f"one.v1.{victim.tenant}.query.{query}", b"{}")

@@ -26,7 +26,7 @@ async def test_the_sdk_works_within_a_tenants_permissions(acme: TenantSpecs) -> 
         entity_id, published = await publisher.upsert_entity(
             type="creator", name="Ada", actor_id="u"
         )
-        assert published.stream == "ONE_INGEST"
+        assert published.stream == "ONE_INGEST_acme"  # the per-tenant layout
         change = await live.next(wait_s=15)
         assert change.change.record["id"] == entity_id
         await live.close()

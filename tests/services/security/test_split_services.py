@@ -21,7 +21,7 @@ async def test_ingest_and_query_run_apart_on_their_own_identities(tmp_path: Path
         acme = await add_tenant(stack, "acme")
         layout = stack.layout
         ingest = stack.settings.model_copy(
-            update={"nats_credentials_file": layout.spec_path(Role.INGEST), "fetch_timeout_s": 0.5}
+            update={"nats_credentials_file": layout.spec_path(Role.INGEST)}
         )
         query = stack.settings.model_copy(
             update={"nats_credentials_file": layout.spec_path(Role.QUERY)}

@@ -77,7 +77,7 @@ async def test_a_tenant_added_connects_at_once_and_a_removed_one_is_cut_off(
         "one.v1.gamma.entities.creator.upsert",
         b'{"id":"g1","type":"creator","name":"G","updatedAt":1,"actorId":"u"}',
     )
-    assert ack.stream == "ONE_INGEST"
+    assert ack.stream == "ONE_INGEST_gamma"  # the per-tenant layout
     assert nats_pid(secure_stack) == pid
 
     code, out, _ = await tenant_cli(data_dir, "add", "gamma")
