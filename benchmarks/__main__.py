@@ -1,9 +1,10 @@
 """`python -m benchmarks` (`make bench`): ONE Bus against the raw limits of its servers.
 
 Ingest (events, entity upserts, the mix; one and two ingest processes), store round trips
-per message, lookups (one and 64 requesters) and the ingest process's RSS, each against
-the plain clients on the same servers in the same run, rounds alternating, medians
-reported. Servers: `ONE_NATS_URL` and `ONE_MONGODB_URI` if set, else embedded ones.
+per message, lookups (one and 64 requesters), the ingest process's RSS, and CPU per
+message and per lookup with the ingest scale-out (benchmarks/cpu.py), each against the
+plain clients on the same servers in the same run, rounds alternating, medians reported.
+Servers: `ONE_NATS_URL` and `ONE_MONGODB_URI` if set, else embedded ones.
 Writes `<out>/bench.json` and `<out>/bench.png`.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from benchmarks import ingest, lookups, report, rss
+from benchmarks import cpu, ingest, lookups, report, rss
 from benchmarks.servers import servers
 from benchmarks.workload import WORKLOADS
 
@@ -52,10 +53,24 @@ async def main(arguments: argparse.Namespace) -> None:
             lookup_results = await lookups.run(running, lookup_db, arguments.requests)
         if arguments.rss_messages:
             rss_run = await rss.run(running, arguments.rss_messages)
+        cpu_document = None
+        if arguments.cpu_messages:
+            cpu_run = await cpu.run(
+                running,
+                workloads,
+                arguments.cpu_processes,
+                arguments.cpu_messages,
+                arguments.cpu_rounds,
+                arguments.cpu_requests,
+                arguments.cpu_profile,
+            )
+            cpu_document = cpu.summary(cpu_run)
         kind = running.kind
     ingest_rows = report.ingest_summary(rounds)
     lookup_rows = report.lookup_summary(lookup_results)
     report.print_tables(ingest_rows, lookup_rows, rss_run)
+    if cpu_document is not None:
+        cpu.print_tables(cpu_document)
     out = Path(arguments.out)
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, after the measurements)
     meta = {
@@ -65,7 +80,9 @@ async def main(arguments: argparse.Namespace) -> None:
         "python": platform.python_version(),
         "arguments": vars(arguments),
     }
-    report.write_json(out / "bench.json", meta, rounds, ingest_rows, lookup_rows, rss_run)
+    report.write_json(
+        out / "bench.json", meta, rounds, ingest_rows, lookup_rows, rss_run, cpu=cpu_document
+    )
     report.plot(out / "bench.png", ingest_rows, lookup_rows, rss_run)
     console.print(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
 
@@ -81,4 +98,5 @@ if __name__ == "__main__":
         "--rss-messages", type=int, default=10_000, help="sustained run; 0 skips (100000: full)"
     )
     parser.add_argument("--out", default="bench-out")
+    cpu.add_arguments(parser)
     asyncio.run(main(parser.parse_args()))

@@ -148,7 +148,10 @@ def write_json(
     ingest: list[dict[str, Any]],
     lookups: list[dict[str, Any]],
     rss: RssRun | None,
+    *,
+    cpu: dict[str, Any] | None = None,
 ) -> None:
+    """`cpu`: benchmarks/cpu.py's summary, under its own key."""
     document = {
         "meta": meta,
         "ingest": ingest,
@@ -163,6 +166,7 @@ def write_json(
             "spread": rss.spread,
             "samples": rss.samples,
         },
+        "cpu": cpu,
     }
     path.write_text(json.dumps(document, indent=2))
 
