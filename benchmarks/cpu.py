@@ -338,29 +338,33 @@ async def run(
     return result
 
 
-# Where py-spy's samples went: the first rule (in this order) whose text appears in a
-# stack names its part of the work. Frames are "function (file:line)".
+# Where py-spy's samples went. A sample belongs to the innermost frame of its stack that
+# names a part of ONE Bus's work (so PyMongo under the writer is the writer's, pydantic
+# under decoding is decoding's); a stack with none goes by the libraries in it. Frames
+# read "function (file:line)"; the first rule whose text a frame holds names its part.
 PROFILE_PARTS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
-    ("following changes (watch)", ("services/watch/service.py",)),
-    ("tracing", ("services/tracing.py", "opentelemetry")),
-    ("metrics", ("prometheus_client", "services/ingest/metrics.py")),
-    ("dead letters", ("dead_letter",)),
-    ("decode and validation", (
-        "services/ingest/decode.py", "services/ingest/protocol_decode.py",
-        "services/ingest/raw_message.py", "services/ingest/jetstream_message.py",
-        "pydantic", "contracts/",
-    )),
-    ("document building", ("services/store/documents.py", "services/store/entity_fold.py",
-                           "services/store/keys.py")),
+    ("following changes (watch)", ("services/watch/",)),
+    ("tracing", ("services/tracing.py",)),
+    ("metrics", ("services/ingest/metrics.py", "prometheus_client/")),
+    ("dead letters", ("services/ingest/dead_letter",)),
+    ("acks", ("Msg.ack (", "Msg.nak (", "Msg.term (")),
     ("change encoding and publishing", ("services/ingest/change_feed.py",
                                         "services/store/stored_change.py")),
-    ("acks", ("ack (nats/aio/msg.py", "_ack")),
-    ("store writer (PyMongo, BSON)", ("services/store/", "pymongo", "bson")),
-    ("query responder", ("services/query/",)),
-    ("fetch (nats-py JetStream)", ("fetch", "nats/js/")),
-    ("NATS client I/O", ("nats/",)),
-    ("event loop, other", ("",)),
+    ("document building", ("services/store/documents.py", "services/store/entity_fold.py",
+                           "services/store/keys.py")),
+    ("store writer (with PyMongo, BSON)", ("services/store/",)),
+    ("decode and validation (with pydantic)", (
+        "services/ingest/decode.py", "services/ingest/protocol_decode.py",
+        "services/ingest/jetstream_message.py", "services/ingest/input_limits.py",
+    )),
+    ("fetch (nats-py pull)", ("PullConsumer._fetch (", "fetch (nats/js/")),
+    ("batch handling, own code", ("services/ingest/",)),
+    ("query responder (with PyMongo)", ("services/query/",)),
 )  # fmt: skip
+LIBRARY_PARTS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    ("NATS client I/O (read loop, flusher)", ("nats/",)),
+    ("PyMongo, BSON (no ONE Bus frame)", ("pymongo/", "bson/")),
+)
 
 
 def profile_shares(path: Path) -> dict[str, float]:
@@ -377,7 +381,12 @@ def profile_shares(path: Path) -> dict[str, float]:
 
 
 def _part(stack: str) -> str:
-    for part, needles in PROFILE_PARTS:
+    frames = stack.split(";")
+    for frame in reversed(frames):
+        for part, needles in PROFILE_PARTS:
+            if any(needle in frame for needle in needles):
+                return part
+    for part, needles in LIBRARY_PARTS:
         if any(needle in stack for needle in needles):
             return part
     return "event loop, other"
