@@ -526,7 +526,7 @@ def print_tables(document: Mapping[str, Any]) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--cpu-messages", type=int, default=3000, help="per CPU ingest round; 0 skips"
+        "--cpu-messages", type=int, default=2000, help="per CPU ingest round; 0 skips"
     )
     parser.add_argument("--cpu-rounds", type=int, default=2)
     parser.add_argument("--cpu-processes", type=int, nargs="+", default=[1, 2, 4])
