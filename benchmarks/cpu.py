@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import shutil
 import signal
 import statistics
 import sys
@@ -157,12 +158,13 @@ async def _profiled(
     """py-spy recording each target while the block runs (nothing if no `directory`)."""
     recorders: list[tuple[asyncio.subprocess.Process, Path]] = []
     if directory is not None:
+        py_spy = _py_spy()
         directory.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (before the clock)
         for name, group in targets.items():
             for n, service in enumerate(group):
                 out = directory / f"{name}-{n}.txt"
                 recorder = await asyncio.create_subprocess_exec(
-                    Path(sys.executable).with_name("py-spy"),
+                    py_spy,
                     "record", "--nonblocking", "--format", "raw", "--rate", "1000",
                     "--pid", str(service.pid), "--output", str(out),
                     stdout=asyncio.subprocess.DEVNULL,
@@ -179,6 +181,15 @@ async def _profiled(
                 recorder.send_signal(signal.SIGINT)
         for recorder, _ in recorders:
             await asyncio.wait_for(recorder.wait(), 60)
+
+
+def _py_spy() -> str:
+    """py-spy beside this interpreter (the `bench` extra installs it), else on PATH."""
+    beside = Path(sys.executable).with_name("py-spy")
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if found is None:
+        raise SystemExit("--cpu-profile needs py-spy: pip install 'one-bus[bench]'")
+    return found
 
 
 async def ingest_round(
