@@ -1,12 +1,13 @@
 """`python -m benchmarks` (`make bench`): ONE Bus against the raw limits of its servers.
 
 Ingest (events, entity upserts, the mix; one and two ingest processes), store round trips
-per message, lookups (one and 64 requesters), the ingest process's RSS, and write outcomes
-with read-your-writes (benchmarks/outcomes.py), each against
-the plain clients on the same servers in the same run, rounds alternating, medians
-reported; tenancy (benchmarks/fair_ingest.py): other tenants' write latency while one
-tenant's backlog drains, and that drain against draining alone. Servers: `ONE_NATS_URL`
-and `ONE_MONGODB_URI` if set, else embedded ones.
+per message, lookups (one and 64 requesters), the ingest process's RSS, write outcomes
+with read-your-writes (benchmarks/outcomes.py), and CPU per message and per lookup with
+the ingest scale-out (benchmarks/cpu.py), each against the plain clients on the same
+servers in the same run, rounds alternating, medians reported; tenancy
+(benchmarks/fair_ingest.py): other tenants' write latency while one tenant's backlog
+drains, and that drain against draining alone. Servers: `ONE_NATS_URL` and
+`ONE_MONGODB_URI` if set, else embedded ones.
 Writes `<out>/bench.json` and `<out>/bench.png`.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks import fair_ingest, ingest, lookups, outcomes, report, rss
+from benchmarks import cpu, fair_ingest, ingest, lookups, outcomes, report, rss
 from benchmarks.servers import servers
 from benchmarks.workload import WORKLOADS
 
@@ -73,12 +74,26 @@ async def main(arguments: argparse.Namespace) -> None:
                 f"alone ({fair.drain_ratio:.2f}x)"
             )
             tenancy["ingest"] = fair.as_dict()
+        cpu_document = None
+        if arguments.cpu_messages:
+            cpu_run = await cpu.run(
+                running,
+                workloads,
+                arguments.cpu_processes,
+                arguments.cpu_messages,
+                arguments.cpu_rounds,
+                arguments.cpu_requests,
+                arguments.cpu_profile,
+            )
+            cpu_document = cpu.summary(cpu_run)
         kind = running.kind
     ingest_rows = report.ingest_summary(rounds)
     lookup_rows = report.lookup_summary(lookup_results)
     report.print_tables(ingest_rows, lookup_rows, rss_run)
     if outcome_run is not None:
         outcomes.print_table(outcome_run)
+    if cpu_document is not None:
+        cpu.print_tables(cpu_document)
     out = Path(arguments.out)
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, after the measurements)
     meta = {
@@ -97,6 +112,7 @@ async def main(arguments: argparse.Namespace) -> None:
         rss_run,
         outcome_run,
         tenancy=tenancy,
+        cpu=cpu_document,
     )
     report.plot(out / "bench.png", ingest_rows, lookup_rows, rss_run)
     console.print(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
@@ -125,4 +141,5 @@ if __name__ == "__main__":
         "--tenancy-batch-size", type=int, default=512, help="ONE_BATCH_SIZE of that run"
     )
     parser.add_argument("--out", default="bench-out")
+    cpu.add_arguments(parser)
     asyncio.run(main(parser.parse_args()))

@@ -151,7 +151,9 @@ def write_json(
     outcomes: dict[str, Any] | None = None,
     *,
     tenancy: Mapping[str, object] | None = None,
+    cpu: dict[str, Any] | None = None,
 ) -> None:
+    """`cpu`: benchmarks/cpu.py's summary, under its own key."""
     document = {
         "meta": meta,
         "tenancy": dict(tenancy or {}),
@@ -169,6 +171,7 @@ def write_json(
         },
         # benchmarks/outcomes.py: asking for write outcomes, and read-your-writes.
         "outcomes": outcomes,
+        "cpu": cpu,
     }
     path.write_text(json.dumps(document, indent=2))
 

@@ -10,8 +10,10 @@ import contextlib
 import os
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 from services.runtime.embedded import EmbeddedServers
 
@@ -22,6 +24,9 @@ class Servers:
     mongodb_uri: str
     # "embedded" or "external": printed beside the figures.
     kind: str
+    # Embedded only: process id by server ("nats-server", "store"), whose CPU time the
+    # CPU benchmark reports beside the service's.
+    pids: dict[str, int] = field(default_factory=dict)
 
 
 @contextlib.asynccontextmanager
@@ -35,4 +40,16 @@ async def servers() -> AsyncIterator[Servers]:
         raise SystemExit("set both ONE_NATS_URL and ONE_MONGODB_URI, or neither (embedded)")
     with tempfile.TemporaryDirectory(prefix="one-bench-") as data:
         async with EmbeddedServers(Path(data)) as embedded:
-            yield Servers(embedded.nats_url, embedded.mongodb_uri, "embedded")
+            yield Servers(embedded.nats_url, embedded.mongodb_uri, "embedded", _server_pids())
+
+
+def _server_pids() -> dict[str, int]:
+    """The embedded servers among this process's children, by what they are."""
+    pids = {}
+    for child in psutil.Process().children(recursive=True):
+        name = child.name()
+        if name.startswith("nats-server"):
+            pids["nats-server"] = child.pid
+        elif name.startswith("secantus"):
+            pids["store"] = child.pid
+    return pids

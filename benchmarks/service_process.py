@@ -1,7 +1,10 @@
 """One ONE Bus process for the benchmarks, as in production: its own interpreter.
 
-`python -m benchmarks.service_process <ingest|query|echo> <stats.json>`, settings from
-`ONE_*` variables (echo: a trivial NATS responder, the baseline of a lookup's round trip).
+`python -m benchmarks.service_process <role> <stats.json>`, settings from `ONE_*`
+variables. Roles: `ingest` and `query` (ONE Bus), and the plain clients ONE Bus is
+measured against: `echo` (a trivial NATS responder, the baseline of a lookup's round
+trip), `plain-ingest` (fetch a batch, parse, bulk write, ack each) and `plain-lookup`
+(receive, `find_one` or the page's aggregation, reply).
 Runs until SIGTERM, then stops the service (draining the batch in hand) and writes what
 PyMongo command monitoring saw while it ran: the store commands by name, and when the
 first write command started and the last one finished (wall clock, comparable across
@@ -18,13 +21,19 @@ from pathlib import Path
 
 import nats
 from nats.aio.msg import Msg
-from pymongo import monitoring
+from pymongo import AsyncMongoClient, WriteConcern, monitoring
 
 from services.runtime import event_loop
 from services.runtime.service import OneBusService
 from services.settings import Settings
 
 ECHO_SUBJECT = "bench.echo"
+# The plain ingest client's durable consumer on the ingest stream (the parent declares it).
+PLAIN_CONSUMER = "bench-plain"
+# The plain lookup responder: `<subject>.get` ({"id"}) and `<subject>.list` ({"type"}).
+PLAIN_LOOKUP_SUBJECT = "bench.plain"
+PLAIN_TENANT = "bench"
+PLAIN_PAGE = 20
 _WRITES = frozenset({"insert", "update", "delete", "findAndModify"})
 
 
@@ -75,8 +84,9 @@ async def main(role: str, stats_path: Path) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     settings = Settings()
-    if role == "echo":
-        await echo(settings, stop)
+    plain = {"echo": echo, "plain-ingest": plain_ingest, "plain-lookup": plain_lookup}
+    if role in plain:
+        await plain[role](settings, stop)
         return
     async with OneBusService(settings, ingest=role == "ingest", query=role == "query"):
         counter.counting = True
@@ -103,6 +113,66 @@ async def echo(settings: Settings, stop: asyncio.Event) -> None:
     print("ready", flush=True)
     await stop.wait()
     await client.close()
+
+
+async def plain_ingest(settings: Settings, stop: asyncio.Event) -> None:
+    """What a user would write without ONE Bus: fetch a batch, parse every body, one
+    `insert_many` with the service's write concern, then ack each message."""
+    client = await nats.connect(settings.nats_url)
+    js = client.jetstream()
+    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri)
+    concern = WriteConcern(w="majority", j=settings.mongodb_journal)
+    records = mongo.get_database(settings.mongodb_db, write_concern=concern)["plain"]
+    subscription = await js.pull_subscribe(
+        "one.v1.>", durable=PLAIN_CONSUMER, stream=settings.ingest_stream
+    )
+    print("ready", flush=True)
+    while not stop.is_set():
+        try:
+            batch = await subscription.fetch(settings.batch_size, timeout=1.0)
+        except TimeoutError:
+            continue
+        if not batch:
+            continue
+        await records.insert_many([json.loads(msg.data) for msg in batch], ordered=False)
+        for msg in batch:
+            await msg.ack()
+    await client.close()
+    await mongo.close()
+
+
+async def plain_lookup(settings: Settings, stop: asyncio.Event) -> None:
+    """What a user would write without ONE Bus: receive, parse, read, reply."""
+    client = await nats.connect(settings.nats_url)
+    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri)
+    entities = mongo[settings.mongodb_db]["entities"]
+
+    async def get(msg: Msg) -> None:
+        key = f"{PLAIN_TENANT}:{json.loads(msg.data)['id']}"
+        document = await entities.find_one({"_id": key})
+        await msg.respond(
+            json.dumps({"ok": True, "data": document}, default=str, separators=(",", ":")).encode()
+        )
+
+    async def page(msg: Msg) -> None:
+        match = {"groupId": PLAIN_TENANT, "type": json.loads(msg.data)["type"], "deletedAt": None}
+        pipeline: list[dict[str, object]] = [
+            {"$match": match},
+            {"$sort": {"createdAt": -1, "_id": -1}},
+            {"$limit": PLAIN_PAGE + 1},
+        ]
+        documents = await (await entities.aggregate(pipeline)).to_list()
+        await msg.respond(
+            json.dumps({"ok": True, "data": documents}, default=str, separators=(",", ":")).encode()
+        )
+
+    await client.subscribe(f"{PLAIN_LOOKUP_SUBJECT}.get", cb=get)
+    await client.subscribe(f"{PLAIN_LOOKUP_SUBJECT}.list", cb=page)
+    await client.flush()
+    print("ready", flush=True)
+    await stop.wait()
+    await client.close()
+    await mongo.close()
 
 
 if __name__ == "__main__":

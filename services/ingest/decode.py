@@ -66,7 +66,10 @@ def _decode_command(raw: RawMessage, subject: IngestSubject) -> tuple[WriteReque
             metadata = check_protocol_payload(command.metadata)
         except ProtocolMessageError as error:
             return Rejection("invalid_payload", f"metadata.payload: {error}")
-        command = command.model_copy(update={"metadata": metadata})
+        if metadata is not command.metadata:
+            # Only a protocol payload is rewritten (redacted); copying every event's model
+            # for nothing cost a twentieth of ingest's CPU.
+            command = command.model_copy(update={"metadata": metadata})
     return (WriteRequest(subject.tenant, subject.type, command, raw.stream_seq, raw.received_ms),)
 
 

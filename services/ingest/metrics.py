@@ -35,8 +35,14 @@ class IngestMetrics:
             "Batches nak'ed because the store or NATS was unavailable.",
             registry=registry,
         )
+        # Counted once per message: `labels()` (a lock and keyword handling) each time
+        # was a fiftieth of ingest's CPU. The counter keeps a child per label set anyway.
+        self._messages_by: dict[tuple[str, str], Counter] = {}
 
     def count(self, subject: str, outcome: str, n: int = 1) -> None:
-        tokens = subject.split(".")
+        tokens = subject.split(".", 4)
         kind = tokens[3] if len(tokens) > 3 else "unknown"
-        self.messages.labels(kind=kind, outcome=outcome).inc(n)
+        child = self._messages_by.get((kind, outcome))
+        if child is None:
+            child = self._messages_by[kind, outcome] = self.messages.labels(kind, outcome)
+        child.inc(n)

@@ -334,6 +334,10 @@ class WatchService:
         tokens = msg.subject.split(".")
         if len(tokens) < 5:
             return
+        if not self.registry and not self._reading:
+            # No watch here and no read in flight: nothing a change could mark. A replica
+            # without watches then pays the delivery alone, not the decoding (issue 22).
+            return
         try:
             change = json.loads(msg.data)
             collection, record = change["collection"], change["record"]

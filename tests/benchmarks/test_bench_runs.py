@@ -23,7 +23,9 @@ def test_a_small_benchmark_runs_every_part_and_writes_its_report(tmp_path: Path)
     out = tmp_path / "bench-out"
     argv = [sys.executable, "-m", "benchmarks", "--messages", "60", "--rounds", "1",
             "--processes", "1", "--requests", "5", "--rss-messages", "200",
-            "--outcome-messages", "64", "--out", str(out)]  # fmt: skip
+            "--outcome-messages", "64",
+            "--cpu-messages", "60", "--cpu-rounds", "1", "--cpu-processes", "1", "2",
+            "--cpu-requests", "5", "--out", str(out)]  # fmt: skip
     run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -44,4 +46,20 @@ def test_a_small_benchmark_runs_every_part_and_writes_its_report(tmp_path: Path)
         for publishers in (1, 64)
     }
     assert all(row["samples"] > 0 for row in outcomes["latency"] + outcomes["queries"])
+    cpu = report["cpu"]
+    assert {(row["workload"], row["processes"]) for row in cpu["ingest"]} == {
+        *((workload, 1) for workload in WORKLOADS),
+        ("events", 2),
+    }
+    for row in cpu["ingest"]:
+        # Both clients measured in the round, each with CPU spent on the messages.
+        assert row["rounds"] == 1
+        assert row["bus_us_per_message"] > 0
+        assert row["plain_us_per_message"] > 0
+        assert row["query_us_per_message"] is not None
+        assert row["bus_store_us_per_message"] is not None
+    assert {row["query"] for row in cpu["lookups"]} == {"entities.get", "entities.list"}
+    for row in cpu["lookups"]:
+        assert row["bus_us_per_request"] > 0
+        assert row["plain_us_per_request"] > 0
     assert (out / "bench.png").stat().st_size > 0
