@@ -9,22 +9,26 @@ from typing import Any, Self
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from contracts.tenancy import TENANTS_BUCKET
 from services.ingest.batch_handler import BatchHandler, RetryPolicy
 from services.ingest.change_feed import ChangeFeed
 from services.ingest.dead_letters import DeadLetters
 from services.ingest.input_limits import InputLimits
 from services.ingest.metrics import IngestMetrics
 from services.ingest.pull_consumer import PullConsumer
+from services.query.admission import Admission, replica_admission
 from services.query.responder import QueryResponder
 from services.runtime.health import Check, HealthServer, HealthState, beat
 from services.runtime.redact import redact_uri
 from services.runtime.streams import declare_streams
+from services.runtime.tenant_directory import TenantDirectory, tenants_bucket
 from services.security.credentials import mongo_credentials, new_broker
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
@@ -68,6 +72,9 @@ class OneBusService:
         self.watches: WatchService | None = None
         self._watch_responder: WatchResponder | None = None
         self._watch_retry: asyncio.Task[None] | None = None
+        # Every tenant's quotas (ONE_TENANTS), followed once for every part of the process.
+        self.tenants: TenantDirectory | None = None
+        self._admission: Admission | None = None
         # Per instance, not prometheus_client's global registry: several services may
         # share a process (tests), and each must count only its own work.
         self.metrics_registry = CollectorRegistry()
@@ -144,7 +151,12 @@ class OneBusService:
             )
             self._ingest_consumer = PullConsumer(js, settings, handler.handle)
         if self._query:
-            self._responder = QueryResponder(client, database, settings, self.metrics_registry)
+            tenants = await self._open_tenants(js)
+            # One count of requests in hand per tenant, for queries and watches alike.
+            self._admission = replica_admission(settings, tenants.quotas)
+            self._responder = QueryResponder(
+                client, database, settings, self.metrics_registry, self._admission
+            )
             await self._responder.start()
             if settings.watch_enabled:
                 await self._start_watches(client, database)
@@ -175,6 +187,30 @@ class OneBusService:
             redact_uri(settings.nats_url),
             settings.mongodb_db,
         )
+
+    async def _open_tenants(self, js: JetStreamContext) -> TenantDirectory:
+        """The tenant directory, following ONE_TENANTS (created here when this process
+        declares streams). Out of reach, every tenant has the deployment's defaults
+        (`ONE_TENANT_*`), said loudly: quotas set by `tenant add/set` then do not apply."""
+        settings = self.settings
+        directory = TenantDirectory(js, settings.tenant_defaults)
+        try:
+            kv = await tenants_bucket(
+                js, settings.stream_replicas, declare=settings.declare_streams and self._ingest
+            )
+            await directory.start(kv)
+            await asyncio.wait_for(directory.loaded.wait(), settings.connect_timeout_s)
+        except (NatsError, TimeoutError) as error:
+            log.error(
+                "tenant quotas are the defaults for every tenant: KV bucket %s out of reach: %s",
+                TENANTS_BUCKET,
+                _first_line(error),
+            )
+            with contextlib.suppress(NatsError):
+                await directory.stop()
+            directory = TenantDirectory(js, settings.tenant_defaults)
+        self.tenants = directory
+        return directory
 
     async def _start_watches(
         self, client: NatsClient, database: AsyncDatabase[dict[str, Any]]
@@ -212,7 +248,8 @@ class OneBusService:
     async def _open_watches(
         self, client: NatsClient, database: AsyncDatabase[dict[str, Any]]
     ) -> None:
-        watches = WatchService(client, database, self.settings, self.metrics_registry)
+        quotas = None if self.tenants is None else self.tenants.quotas
+        watches = WatchService(client, database, self.settings, self.metrics_registry, quotas)
         try:
             await watches.start()
         except (NatsError, TimeoutError) as error:
@@ -225,7 +262,7 @@ class OneBusService:
             await watches.stop()
             return
         self.watches = watches
-        self._watch_responder = WatchResponder(client, watches, self.settings)
+        self._watch_responder = WatchResponder(client, watches, self.settings, self._admission)
         await self._watch_responder.start()
 
     @property
@@ -271,6 +308,10 @@ class OneBusService:
         if self.watches is not None:
             await self.watches.stop()
             self.watches = None
+        if self.tenants is not None:
+            with contextlib.suppress(NatsError):
+                await self.tenants.stop()
+            self.tenants = None
         self.health.checks["started"] = "stopping"
         if self._beat is not None:
             self._beat.cancel()

@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Final
 
 from contracts.subjects import INGEST_KINDS, PREFIX
+from contracts.tenancy import TENANTS_BUCKET
 
 INGEST_STREAM: Final = "ONE_INGEST"
 CHANGES_STREAM: Final = "ONE_CHANGES"
@@ -157,6 +158,18 @@ _WATCH_PUBLISH: Final = (
     "_INBOX_TENANT.*.>",
 )
 
+# Following the tenants' quotas (services/runtime/tenant_directory.py): read only, as an
+# ordered consumer; `one-bus tenant add/set` (operator) writes them. The service identity
+# may also create the bucket, as it declares the other streams.
+_TENANTS_READ: Final = (
+    f"$JS.API.STREAM.INFO.KV_{TENANTS_BUCKET}",
+    f"$JS.API.CONSUMER.CREATE.KV_{TENANTS_BUCKET}",
+    f"$JS.API.CONSUMER.CREATE.KV_{TENANTS_BUCKET}.>",
+    f"$JS.API.CONSUMER.INFO.KV_{TENANTS_BUCKET}.>",
+    f"$JS.API.CONSUMER.DELETE.KV_{TENANTS_BUCKET}.>",
+    f"$JS.FC.KV_{TENANTS_BUCKET}.>",
+)
+
 
 def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> Permissions:
     inbox = inbox_prefix(role)
@@ -166,14 +179,19 @@ def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> 
         )
     if role is Role.QUERY:
         return Permissions(
-            publish=_WATCH_PUBLISH,
+            publish=(*_WATCH_PUBLISH, *_TENANTS_READ),
             subscribe=(*_QUERY_SUBSCRIBE, f"{inbox}.>"),
             allow_responses=True,
             inbox_prefix=inbox,
         )
     if role is Role.SERVICE:
         return Permissions(
-            publish=(*_ingest_publish(ingest_consumer), *_WATCH_PUBLISH),
+            publish=(
+                *_ingest_publish(ingest_consumer),
+                *_WATCH_PUBLISH,
+                *_TENANTS_READ,
+                f"$JS.API.STREAM.CREATE.KV_{TENANTS_BUCKET}",
+            ),
             subscribe=(*_QUERY_SUBSCRIBE, f"{inbox}.>"),
             allow_responses=True,
             inbox_prefix=inbox,

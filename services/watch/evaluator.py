@@ -4,7 +4,10 @@ So a watch's `result` is byte for byte what `one.v1.<tenant>.query.<name>` answe
 first page). `not_found` (`entities.get` of an id with no live entity) is the result
 `null`: a watch waits for the entity to appear. Reads are bounded like queries' (a store
 slot, `query_timeout_s`, maxTimeMS); `reads` counts them, so tests and benchmarks can
-check that an unrelated change cost none.
+check that an unrelated change cost none. The `watch_max_concurrency` slots are granted
+to waiting tenants in turn (services/query/admission.py), so one tenant's thousand
+re-evaluations cannot keep another tenant's waiting behind them all; a read keeps its
+slot until the store answers (maxTimeMS ends it), never cut off mid-command.
 """
 
 import asyncio
@@ -18,6 +21,7 @@ import pymongo
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.queries import Query
+from services.query.admission import FairSlots
 from services.query.context import QueryContext
 from services.query.errors import NotFoundError
 from services.query.replies import encode_json
@@ -49,7 +53,7 @@ class Evaluator:
         self._database = database
         self._settings = settings
         self._on_read = on_read
-        self._slots = asyncio.Semaphore(settings.watch_max_concurrency)
+        self.slots = FairSlots(settings.watch_max_concurrency)
         self.reads = 0
 
     async def evaluate(self, tenant: str, name: str, request: Query) -> Evaluation:
@@ -57,7 +61,9 @@ class Evaluator:
         route = ROUTES[name]
         context = QueryContext(self._database, tenant, name, self._settings)
         timeout_s = self._settings.query_timeout_s
-        async with asyncio.timeout(timeout_s + 0.25), self._slots:
+        async with asyncio.timeout(timeout_s):
+            await self.slots.acquire(tenant)
+        try:
             self.reads += 1
             self._on_read()
             with pymongo.timeout(timeout_s):
@@ -65,6 +71,8 @@ class Evaluator:
                     result = await route.handle(context, request)
                 except NotFoundError:
                     result = None
+        finally:
+            self.slots.release(tenant)
         # As query replies encode it: strict JSON, non-finite numbers as null.
         encoded = encode_json(result)
         return Evaluation(result, encoded, hashlib.sha256(encoded).hexdigest()[:32])
