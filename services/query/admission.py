@@ -112,8 +112,9 @@ class FairSlots:
         # next to be served first (a tenant served goes to the back).
         self._waiting: dict[str, deque[_Waiter]] = {}
         self._turns: deque[str] = deque()
-        # Slots held, per tenant (for stats and tests).
+        # Slots held now, and slots granted so far, per tenant (for stats and tests).
         self.held: Counter[str] = Counter()
+        self.granted: Counter[str] = Counter()
 
     @property
     def free(self) -> int:
@@ -163,6 +164,7 @@ class FairSlots:
     def _take(self, tenant: str) -> None:
         self._free -= 1
         self.held[tenant] += 1
+        self.granted[tenant] += 1
 
     def _grant(self) -> None:
         while self._free > 0 and self._turns:

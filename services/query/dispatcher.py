@@ -63,6 +63,12 @@ class QueryDispatcher:
         # until done (the event loop keeps only weak references to tasks).
         self._reads: set[asyncio.Task[Any]] = set()
 
+    async def drain(self, timeout_s: float) -> None:
+        """Wait (up to `timeout_s`) for reads still running for requesters answered
+        `timeout` already: their commands end at their maxTimeMS."""
+        if self._reads:
+            await asyncio.wait(self._reads, timeout=timeout_s)
+
     async def dispatch(self, subject: str, body: bytes, deadline: float | None = None) -> Reply:
         """The reply to a request; `deadline` is on the event loop's clock (by default,
         `query_timeout_s` from now)."""

@@ -36,7 +36,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.errors import TIMEOUT_HEADER
 from contracts.subjects import QUERY_WILDCARD, SubjectError, parse_request_subject
-from services.query.admission import Admission, OverloadedError, replica_admission
+from services.query.admission import Admission, FairSlots, OverloadedError, replica_admission
 from services.query.dispatcher import QueryDispatcher
 from services.query.metrics import QueryMetrics
 from services.query.micro import Endpoint, MicroService
@@ -86,6 +86,10 @@ class QueryResponder:
         self._subscriptions: list[Subscription] = []
         self._in_flight: set[asyncio.Task[None]] = set()
 
+    @property
+    def store_slots(self) -> FairSlots:
+        return self._dispatcher.store_slots
+
     async def start(self) -> None:
         await self._subscribe(QUERY_WILDCARD, self._settings.query_queue_group, self._arrived)
         for verb, subject in self.micro.control_subjects():
@@ -102,8 +106,11 @@ class QueryResponder:
             with contextlib.suppress(NatsError):
                 await subscription.unsubscribe()
         self._subscriptions.clear()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         if self._in_flight:
             await asyncio.wait(self._in_flight, timeout=timeout_s)
+        await self._dispatcher.drain(max(0.0, deadline - loop.time()))
 
     async def _subscribe(
         self, subject: str, queue: str, callback: Callable[[Msg], Awaitable[None]]

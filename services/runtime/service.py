@@ -266,6 +266,11 @@ class OneBusService:
         await self._watch_responder.start()
 
     @property
+    def query_responder(self) -> QueryResponder | None:
+        """The query side of a started service (None when it runs ingest only)."""
+        return self._responder
+
+    @property
     def nats(self) -> NatsClient:
         """The service's NATS connection (started services only)."""
         if self._client is None:

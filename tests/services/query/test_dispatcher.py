@@ -211,8 +211,14 @@ async def test_a_query_that_cannot_get_a_store_slot_in_time_is_a_timeout(
     reply = await dispatcher.dispatch(f"one.v1.{tenant}.query.entities.list", b"{}")
     assert _body(reply)["error"]["code"] == "timeout"
     assert reply.headers[SERVICE_ERROR_CODE_HEADER] == "408"
-    # The holder ran past its own deadline too.
+    # The holder ran past its own deadline too: answered `timeout`, its read still holds
+    # the slot (a store command is never cut off; maxTimeMS ends a real one) until it ends.
     assert _body(await holder)["error"]["code"] == "timeout"
+    assert dispatcher.store_slots.held == {tenant: 1}
+    held.release.set()
+    await dispatcher.drain(10)
+    assert not dispatcher.store_slots.held
+    assert dispatcher.store_slots.free == 1
 
 
 @pytest.mark.integration
