@@ -101,12 +101,14 @@ class _Waiter:
 
 
 class FairSlots:
-    """`size` slots; a released slot goes to the next waiting tenant in turn."""
+    """`size` slots, at most `per_tenant` of them held by one tenant at once; a released
+    slot goes to the next waiting tenant in turn."""
 
-    def __init__(self, size: int) -> None:
-        if size < 1:
+    def __init__(self, size: int, per_tenant: int | None = None) -> None:
+        if size < 1 or (per_tenant is not None and per_tenant < 1):
             raise ValueError("at least one slot")
         self.size = size
+        self.per_tenant = size if per_tenant is None else min(per_tenant, size)
         self._free = size
         # Per tenant, its waiters in arrival order; `_turns`: tenants with waiters, the
         # next to be served first (a tenant served goes to the back).
@@ -127,15 +129,13 @@ class FairSlots:
 
     async def acquire(self, tenant: str) -> None:
         """Wait for a slot for `tenant`; cancel-safe (a cancelled waiter takes none)."""
-        if self._free > 0 and not self._turns:
-            self._take(tenant)
-            return
         waiter = _Waiter(tenant, asyncio.get_running_loop().create_future())
         queue = self._waiting.get(tenant)
         if queue is None:
             queue = self._waiting[tenant] = deque()
             self._turns.append(tenant)
         queue.append(waiter)
+        self._grant()
         try:
             await waiter.granted
         except asyncio.CancelledError:
@@ -161,24 +161,34 @@ class FairSlots:
         finally:
             self.release(tenant)
 
-    def _take(self, tenant: str) -> None:
-        self._free -= 1
-        self.held[tenant] += 1
-        self.granted[tenant] += 1
-
     def _grant(self) -> None:
+        # Tenants holding their share keep their place in line (at the front, in order)
+        # for the next release of one of their own slots.
+        capped: list[str] = []
         while self._free > 0 and self._turns:
             tenant = self._turns.popleft()
+            if self.held[tenant] >= self.per_tenant:
+                capped.append(tenant)
+                continue
             queue = self._waiting[tenant]
             waiter = queue.popleft()
+            if waiter.granted.done():
+                # Cancelled, its task not yet told: it takes nothing, and its tenant
+                # keeps its turn for its next waiter.
+                if queue:
+                    self._turns.appendleft(tenant)
+                else:
+                    del self._waiting[tenant]
+                continue
             if queue:
                 self._turns.append(tenant)  # the back of the line, behind the others
             else:
                 del self._waiting[tenant]
-            if waiter.granted.done():
-                continue  # cancelled, its task not yet told: it takes nothing
-            self._take(tenant)
+            self._free -= 1
+            self.held[tenant] += 1
+            self.granted[tenant] += 1
             waiter.granted.set_result(None)
+        self._turns.extendleft(reversed(capped))
 
     def _drop(self, waiter: _Waiter) -> None:
         queue = self._waiting.get(waiter.tenant)

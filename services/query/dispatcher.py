@@ -57,7 +57,9 @@ class QueryDispatcher:
     def __init__(self, database: AsyncDatabase[dict[str, Any]], settings: Settings) -> None:
         self._database = database
         self._settings = settings
-        self.store_slots = FairSlots(settings.query_max_concurrency)
+        self.store_slots = FairSlots(
+            settings.query_max_concurrency, settings.query_max_concurrency_per_tenant
+        )
         self._entity_lookups = EntityLookups(database, settings.query_timeout_s)
         # Reads whose requester was answered `timeout` before the store answered: held
         # until done (the event loop keeps only weak references to tasks).

@@ -53,15 +53,23 @@ class Evaluator:
         self._database = database
         self._settings = settings
         self._on_read = on_read
-        self.slots = FairSlots(settings.watch_max_concurrency)
+        self.slots = FairSlots(
+            settings.watch_max_concurrency, settings.watch_max_concurrency_per_tenant
+        )
         self.reads = 0
 
-    async def evaluate(self, tenant: str, name: str, request: Query) -> Evaluation:
-        """The query's current result; raises what the store raises (the caller retries)."""
+    async def evaluate(
+        self, tenant: str, name: str, request: Query, *, in_turn: bool = False
+    ) -> Evaluation:
+        """The query's current result; raises what the store raises (the caller retries).
+
+        A requester waits for a slot within `query_timeout_s`; a re-evaluation (`in_turn`)
+        waits for its turn however long the line: giving up would only put it back at the
+        end of the same line."""
         route = ROUTES[name]
         context = QueryContext(self._database, tenant, name, self._settings)
         timeout_s = self._settings.query_timeout_s
-        async with asyncio.timeout(timeout_s):
+        async with asyncio.timeout(None if in_turn else timeout_s):
             await self.slots.acquire(tenant)
         try:
             self.reads += 1

@@ -420,7 +420,9 @@ class WatchService:
         first = group[0]
         try:
             with self._noting_changes(first.tenant) as noted:
-                evaluation = await self.evaluator.evaluate(first.tenant, first.name, first.request)
+                evaluation = await self.evaluator.evaluate(
+                    first.tenant, first.name, first.request, in_turn=True
+                )
         except Exception as error:
             # The store is slow or away: try again after a pause, as ingest does.
             log.warning("re-evaluating %s for %d watches failed: %r", first.name, len(group), error)
