@@ -201,8 +201,15 @@ async def watches(running: Servers, settings: Settings, arguments: argparse.Name
     async def calm_pushed(msg: Msg) -> None:
         body = json.loads(msg.data)
         name = ((body.get("result") or {}).get("name")) or ""
-        if name.startswith("v") and name[1:].isdigit() and int(name[1:]) in sent:
-            phase.samples_ms.append((time.perf_counter() - sent.pop(int(name[1:]))) * 1000)
+        if not (name.startswith("v") and name[1:].isdigit()):
+            return
+        version = int(name[1:])
+        if version in sent:
+            phase.samples_ms.append((time.perf_counter() - sent.pop(version)) * 1000)
+        for older in [n for n in sent if n < version]:
+            # Folded into this push (coalescing): its result was never the latest pushed.
+            del sent[older]
+            phase.errors["coalesced"] += 1
 
     async def flood_pushed(_msg: Msg) -> None:
         nonlocal flood_pushes

@@ -5,6 +5,7 @@ from one_bus.delivered import ChangeMessage, DeadLetterMessage, StreamPosition
 from one_bus.errors import (
     NotFoundError,
     OneBusError,
+    OverloadedError,
     PublishError,
     QueryError,
     QueryUnavailableError,
@@ -20,6 +21,7 @@ __all__ = [
     "NotFoundError",
     "OneBusError",
     "OneClient",
+    "OverloadedError",
     "PublishError",
     "Published",
     "QueryError",

@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts.errors import OVERLOADED
 from contracts.subjects import query_subject
 from contracts.tenancy import TenantQuotas
+from one_bus import OneClient, OverloadedError
 from services.runtime.service import OneBusService
 from services.runtime.tenant_directory import put_quotas, tenants_bucket
 from services.settings import Settings
@@ -137,6 +138,17 @@ async def test_a_quota_set_while_running_applies_to_the_next_requests(
         assert refused
         assert all(a["error"]["details"]["limit"] == 1 for a in refused)
         assert any(a["ok"] for a in answers)
+
+        # The SDK raises the refusal as an OverloadedError (a QueryError, code `timeout`).
+        async with OneClient(tenant, settings.nats_url) as one:
+            outcomes = await asyncio.gather(
+                *(one.query("entities.list", {"limit": 200}) for _ in range(20)),
+                return_exceptions=True,
+            )
+        overloaded = [o for o in outcomes if isinstance(o, OverloadedError)]
+        assert overloaded
+        assert all(o.code == "timeout" and o.details["scope"] == "tenant" for o in overloaded)
+        assert all(isinstance(o, dict | OverloadedError) for o in outcomes), outcomes
 
 
 async def test_without_the_tenants_bucket_the_defaults_apply(
