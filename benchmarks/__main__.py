@@ -3,7 +3,9 @@
 Ingest (events, entity upserts, the mix; one and two ingest processes), store round trips
 per message, lookups (one and 64 requesters) and the ingest process's RSS, each against
 the plain clients on the same servers in the same run, rounds alternating, medians
-reported. Servers: `ONE_NATS_URL` and `ONE_MONGODB_URI` if set, else embedded ones.
+reported; then fair queries and watches (benchmarks/query_tenancy.py: one tenant's
+latency while another floods the query side, and under its watch churn). Servers:
+`ONE_NATS_URL` and `ONE_MONGODB_URI` if set, else embedded ones.
 Writes `<out>/bench.json` and `<out>/bench.png`.
 """
 
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from benchmarks import ingest, lookups, report, rss
+from benchmarks import ingest, lookups, query_tenancy, report, rss
 from benchmarks.servers import servers
 from benchmarks.workload import WORKLOADS
 
@@ -27,6 +29,7 @@ async def main(arguments: argparse.Namespace) -> None:
     rounds: list[ingest.IngestRound] = []
     lookup_results: list[lookups.LookupResult] = []
     rss_run: rss.RssRun | None = None
+    fair: dict[str, object] | None = None
     workloads = arguments.workloads or list(WORKLOADS)
     async with servers() as running:
         console.print(f"servers: {running.kind} (NATS {running.nats_url})")
@@ -52,10 +55,14 @@ async def main(arguments: argparse.Namespace) -> None:
             lookup_results = await lookups.run(running, lookup_db, arguments.requests)
         if arguments.rss_messages:
             rss_run = await rss.run(running, arguments.rss_messages)
+        if arguments.fair_flooders:
+            fair = await query_tenancy.run(running, arguments)
         kind = running.kind
     ingest_rows = report.ingest_summary(rounds)
     lookup_rows = report.lookup_summary(lookup_results)
     report.print_tables(ingest_rows, lookup_rows, rss_run)
+    if fair is not None:
+        query_tenancy.print_report(fair)
     out = Path(arguments.out)
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, after the measurements)
     meta = {
@@ -65,7 +72,9 @@ async def main(arguments: argparse.Namespace) -> None:
         "python": platform.python_version(),
         "arguments": vars(arguments),
     }
-    report.write_json(out / "bench.json", meta, rounds, ingest_rows, lookup_rows, rss_run)
+    report.write_json(
+        out / "bench.json", meta, rounds, ingest_rows, lookup_rows, rss_run, query_tenancy=fair
+    )
     report.plot(out / "bench.png", ingest_rows, lookup_rows, rss_run)
     console.print(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
 
@@ -81,4 +90,5 @@ if __name__ == "__main__":
         "--rss-messages", type=int, default=10_000, help="sustained run; 0 skips (100000: full)"
     )
     parser.add_argument("--out", default="bench-out")
+    query_tenancy.add_arguments(parser)
     asyncio.run(main(parser.parse_args()))

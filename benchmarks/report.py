@@ -148,7 +148,9 @@ def write_json(
     ingest: list[dict[str, Any]],
     lookups: list[dict[str, Any]],
     rss: RssRun | None,
+    **sections: Any,
 ) -> None:
+    """`sections`: further parts of the run, each under its own key (None: not run)."""
     document = {
         "meta": meta,
         "ingest": ingest,
@@ -164,6 +166,7 @@ def write_json(
             "samples": rss.samples,
         },
     }
+    document.update(sections)
     path.write_text(json.dumps(document, indent=2))
 
 

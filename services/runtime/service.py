@@ -10,7 +10,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import BucketNotFoundError, NotFoundError
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
@@ -75,6 +75,7 @@ class OneBusService:
         # Every tenant's quotas (ONE_TENANTS), followed once for every part of the process.
         self.tenants: TenantDirectory | None = None
         self._admission: Admission | None = None
+        self._tenants_retry: asyncio.Task[None] | None = None
         # Per instance, not prometheus_client's global registry: several services may
         # share a process (tests), and each must count only its own work.
         self.metrics_registry = CollectorRegistry()
@@ -190,26 +191,49 @@ class OneBusService:
 
     async def _open_tenants(self, js: JetStreamContext) -> TenantDirectory:
         """The tenant directory, following ONE_TENANTS (created here when this process
-        declares streams). Out of reach, every tenant has the deployment's defaults
-        (`ONE_TENANT_*`), said loudly: quotas set by `tenant add/set` then do not apply."""
+        declares streams). Until the bucket exists (`one-bus tenant add` creates it), every
+        tenant has the deployment's defaults (`ONE_TENANT_*`) and the bucket is looked for
+        in the background; out of reach for another reason (permissions), the defaults
+        stay, said loudly: quotas set by `tenant add/set` then do not apply."""
         settings = self.settings
         directory = TenantDirectory(js, settings.tenant_defaults)
-        try:
-            kv = await tenants_bucket(
-                js, settings.stream_replicas, declare=settings.declare_streams and self._ingest
-            )
+        self.tenants = directory
+        declare = settings.declare_streams and self._ingest
+
+        async def follow() -> None:
+            kv = await tenants_bucket(js, settings.stream_replicas, declare=declare)
             await directory.start(kv)
             await asyncio.wait_for(directory.loaded.wait(), settings.connect_timeout_s)
+
+        async def when_created() -> None:
+            delay = 1.0
+            while True:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                try:
+                    await follow()
+                except BucketNotFoundError:
+                    continue
+                except (NatsError, TimeoutError) as error:
+                    log.error("tenant quotas stay the defaults: %s", _first_line(error))
+                    return
+                log.info("tenant quotas: following %s", TENANTS_BUCKET)
+                return
+
+        try:
+            await follow()
+        except BucketNotFoundError:
+            log.warning(
+                "tenant quotas are the defaults until KV bucket %s exists (tenant add)",
+                TENANTS_BUCKET,
+            )
+            self._tenants_retry = asyncio.create_task(when_created(), name="one-bus-tenants")
         except (NatsError, TimeoutError) as error:
             log.error(
                 "tenant quotas are the defaults for every tenant: KV bucket %s out of reach: %s",
                 TENANTS_BUCKET,
                 _first_line(error),
             )
-            with contextlib.suppress(NatsError):
-                await directory.stop()
-            directory = TenantDirectory(js, settings.tenant_defaults)
-        self.tenants = directory
         return directory
 
     async def _start_watches(
@@ -313,6 +337,11 @@ class OneBusService:
         if self.watches is not None:
             await self.watches.stop()
             self.watches = None
+        if self._tenants_retry is not None:
+            self._tenants_retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError, NatsError, TimeoutError):
+                await self._tenants_retry
+            self._tenants_retry = None
         if self.tenants is not None:
             with contextlib.suppress(NatsError):
                 await self.tenants.stop()

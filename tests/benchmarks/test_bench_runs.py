@@ -19,6 +19,8 @@ def test_a_small_benchmark_runs_every_part_and_writes_its_report(tmp_path: Path)
     out = tmp_path / "bench-out"
     argv = [sys.executable, "-m", "benchmarks", "--messages", "60", "--rounds", "1",
             "--processes", "1", "--requests", "5", "--rss-messages", "200",
+            "--fair-flooders", "8", "--fair-creators", "200", "--fair-requests", "5",
+            "--fair-watches", "10", "--fair-writes", "3",
             "--out", str(out)]  # fmt: skip
     run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
@@ -31,4 +33,12 @@ def test_a_small_benchmark_runs_every_part_and_writes_its_report(tmp_path: Path)
         "entities.get", "entities.list", "events.list", "graph.traverse"
     }  # fmt: skip
     assert report["rss"]["messages"] == 200
+    fair = report["query_tenancy"]
+    assert (
+        fair["queries"]["calm_get_unloaded"]["n"]
+        + sum(fair["queries"]["calm_get_unloaded"]["errors"].values())
+        == 5
+    )
+    assert sum(fair["queries"]["flood_outcomes"].values()) > 0
+    assert fair["watches"]["flood_watches"] == 10
     assert (out / "bench.png").stat().st_size > 0

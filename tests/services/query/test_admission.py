@@ -172,3 +172,32 @@ async def test_slots_free_and_nobody_waiting_are_taken_at_once() -> None:
     assert slots.free == 3
     assert not slots.held
     assert slots.granted == {"a": 2, "b": 1}
+
+
+async def test_a_tenant_holds_at_most_its_share_even_with_slots_free() -> None:
+    slots = FairSlots(3, per_tenant=1)
+    await slots.acquire("a")
+    order: list[str] = []
+    tasks = await _waiters(slots, order, ["a", "a", "b"])
+    await asyncio.sleep(0)
+    # a's next requests wait for a's own slot; b, arriving after them, is served at once.
+    assert order == ["b2"]
+    assert slots.free == 1
+    assert slots.waiting("a") == 2
+    slots.release("a")
+    await asyncio.sleep(0)
+    assert order == ["b2", "a0"]
+    slots.release("b")
+    await asyncio.sleep(0)
+    assert order == ["b2", "a0"]  # b's slot freed, but a holds its share already
+    slots.release("a")
+    await asyncio.gather(*tasks)
+    assert order == ["b2", "a0", "a1"]
+    assert slots.held == {"a": 1}
+
+
+def test_a_share_is_at_least_one_and_at_most_the_slots() -> None:
+    assert FairSlots(4, per_tenant=10).per_tenant == 4
+    assert FairSlots(4).per_tenant == 4
+    with pytest.raises(ValueError, match="at least one"):
+        FairSlots(4, per_tenant=0)

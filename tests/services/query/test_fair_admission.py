@@ -151,7 +151,7 @@ async def test_a_quota_set_while_running_applies_to_the_next_requests(
         assert all(isinstance(o, dict | OverloadedError) for o in outcomes), outcomes
 
 
-async def test_without_the_tenants_bucket_the_defaults_apply(
+async def test_without_the_tenants_bucket_the_defaults_apply_until_it_is_created(
     settings: Settings, db: AsyncDatabase[Document]
 ) -> None:
     await insert(db, "entities", *(entity("anyone", f"c{n}") for n in range(200)))
@@ -169,3 +169,17 @@ async def test_without_the_tenants_bucket_the_defaults_apply(
         finally:
             await client.close()
         assert any(not a["ok"] and a["error"]["details"]["limit"] == 3 for a in answers)
+
+        # `tenant add` creates the bucket later: the replica finds it and follows it.
+        client = await nats.connect(settings.nats_url)
+        try:
+            kv = await tenants_bucket(client.jetstream())
+            await put_quotas(kv, "anyone", TenantQuotas(max_concurrent_queries=2))
+        finally:
+            await client.close()
+
+        async def quota() -> int | None:
+            assert service.tenants is not None
+            return service.tenants.quotas("anyone").max_concurrent_queries
+
+        assert await eventually(quota, lambda limit: limit == 2, timeout_s=30) == 2
