@@ -15,9 +15,10 @@ and the reads, and every store command carries what is left of it as `maxTimeMS`
 server stops working on an abandoned query too. The read keeps its slot until the store
 has answered (at the latest when `maxTimeMS` ends it), even once its requester has been
 answered `timeout`: the slots then bound what the store is working on for this replica,
-and no command is cut off mid-flight (a cancelled PyMongo command closes its connection;
-the store goes on working for it, and every retry opens another: that is how 300
-requesters once took 4,351 connections and kept the store busy for minutes).
+abandoned work included. A command cut off mid-flight closes its connection while the
+store goes on working for it, and the next read opens another; with every slot's reads
+overrunning their deadlines together, that once held the store at its connection cap and
+busy for minutes after the requesters had gone (docs/tenancy.md).
 """
 
 import asyncio
@@ -60,7 +61,7 @@ class QueryDispatcher:
         self.store_slots = FairSlots(
             settings.query_max_concurrency, settings.query_max_concurrency_per_tenant
         )
-        self._entity_lookups = EntityLookups(database, settings.query_timeout_s)
+        self._entity_lookups = EntityLookups(database, settings.query_timeout_s, self.store_slots)
         # Reads whose requester was answered `timeout` before the store answered: held
         # until done (the event loop keeps only weak references to tasks).
         self._reads: set[asyncio.Task[Any]] = set()
@@ -107,6 +108,11 @@ class QueryDispatcher:
             deadline = loop.time() + self._settings.query_timeout_s
         if deadline <= loop.time():
             raise TimeoutError  # the requester has given up: no slot, no read
+        if route.shared_read is not None and route.shared_read(request):
+            # The shared read takes its slot itself; this request only waits for it.
+            async with asyncio.timeout_at(deadline + _DEADLINE_SLACK_S):
+                with pymongo.timeout(deadline - loop.time()):
+                    return await route.handle(context, request)
         async with asyncio.timeout_at(deadline):
             await self.store_slots.acquire(tenant)
         read = asyncio.create_task(self._read(route, context, request, deadline))

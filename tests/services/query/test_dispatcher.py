@@ -279,3 +279,19 @@ async def test_every_store_command_carries_the_query_deadline_as_max_time_ms(
     reads = [command for command in listener.sent if "aggregate" in command]
     assert len(reads) >= 8
     assert all(0 < command["maxTimeMS"] <= 2000 for command in reads), reads
+
+
+@pytest.mark.integration
+async def test_lookups_sharing_a_read_share_its_store_slot(
+    db: AsyncDatabase[Document], tenant: str
+) -> None:
+    # One slot per tenant: lookups still share reads (one slot per read, not per lookup).
+    await insert(db, "entities", *(entity(tenant, f"e{n}") for n in range(50)))
+    dispatcher = QueryDispatcher(db, Settings(query_max_concurrency_per_tenant=1))
+    subject = f"one.v1.{tenant}.query.entities.get"
+    replies = await asyncio.gather(
+        *(dispatcher.dispatch(subject, json.dumps({"id": f"e{n}"}).encode()) for n in range(50))
+    )
+    assert [_body(r)["data"]["id"] for r in replies] == [f"e{n}" for n in range(50)]
+    assert dispatcher.store_slots.granted[tenant] < 50
+    assert not dispatcher.store_slots.held
