@@ -246,9 +246,9 @@ async def watches(running: Servers, settings: Settings, arguments: argparse.Name
         unloaded = await calm_writes(arguments.fair_writes, 0)
 
         async def flood_watch(n: int) -> None:
-            # Distinct pages (up to 1,000 of them): one read each, none shared.
-            order = ("createdAt", "updatedAt")[n // 500 % 2]
-            page = {"type": "creator", "limit": 1 + n % 500, "orderBy": order}
+            # Distinct pages (distinct bounds): one read each, none shared; every flood
+            # write (created before every bound) enters all of them.
+            page = {"type": "creator", "limit": 1 + n % 20, "createdBefore": _T0 + 10**9 + n}
             await watch(FLOOD, "entities.list", page, f"_INBOX.flood.{n}")
 
         for first in range(0, arguments.fair_watches, 8):

@@ -136,7 +136,7 @@ class Settings(BaseSettings):
     # Re-evaluations reading the store at once per replica.
     watch_max_concurrency: int = Field(default=16, ge=1, le=1024)
     # Of those, the most one tenant's re-evaluations hold at once (as for queries).
-    watch_max_concurrency_per_tenant: int = Field(default=2, ge=1, le=1024)
+    watch_max_concurrency_per_tenant: int = Field(default=1, ge=1, le=1024)
     # Watch definitions and replica heartbeats, where any replica can find them.
     watch_kv_bucket: str = "ONE_WATCHES"
     watch_heartbeat_s: float = Field(default=1.0, gt=0)
