@@ -11,9 +11,10 @@ slot until the store answers (maxTimeMS ends it), never cut off mid-command.
 """
 
 import asyncio
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,26 +62,34 @@ class Evaluator:
     async def evaluate(
         self, tenant: str, name: str, request: Query, *, in_turn: bool = False
     ) -> Evaluation:
-        """The query's current result; raises what the store raises (the caller retries).
+        """The query's current result, read in a slot; raises what the store raises (the
+        caller retries)."""
+        async with self.slot(tenant, in_turn=in_turn):
+            return await self.read(tenant, name, request)
 
-        A requester waits for a slot within `query_timeout_s`; a re-evaluation (`in_turn`)
-        waits for its turn however long the line: giving up would only put it back at the
-        end of the same line."""
-        route = ROUTES[name]
-        context = QueryContext(self._database, tenant, name, self._settings)
-        timeout_s = self._settings.query_timeout_s
-        async with asyncio.timeout(None if in_turn else timeout_s):
+    @contextlib.asynccontextmanager
+    async def slot(self, tenant: str, *, in_turn: bool = False) -> AsyncIterator[None]:
+        """A store slot of `tenant`'s, granted in turn. A requester waits for it within
+        `query_timeout_s`; a re-evaluation (`in_turn`) waits however long the line:
+        giving up would only put it back at the end of the same line."""
+        async with asyncio.timeout(None if in_turn else self._settings.query_timeout_s):
             await self.slots.acquire(tenant)
         try:
-            self.reads += 1
-            self._on_read()
-            with pymongo.timeout(timeout_s):
-                try:
-                    result = await route.handle(context, request)
-                except NotFoundError:
-                    result = None
+            yield
         finally:
             self.slots.release(tenant)
+
+    async def read(self, tenant: str, name: str, request: Query) -> Evaluation:
+        """The query's current result (the caller holds a slot)."""
+        route = ROUTES[name]
+        context = QueryContext(self._database, tenant, name, self._settings)
+        self.reads += 1
+        self._on_read()
+        with pymongo.timeout(self._settings.query_timeout_s):
+            try:
+                result = await route.handle(context, request)
+            except NotFoundError:
+                result = None
         # As query replies encode it: strict JSON, non-finite numbers as null.
         encoded = encode_json(result)
         return Evaluation(result, encoded, hashlib.sha256(encoded).hexdigest()[:32])

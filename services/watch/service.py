@@ -419,10 +419,11 @@ class WatchService:
     async def _refresh(self, group: list[Watched]) -> None:
         first = group[0]
         try:
-            with self._noting_changes(first.tenant) as noted:
-                evaluation = await self.evaluator.evaluate(
-                    first.tenant, first.name, first.request, in_turn=True
-                )
+            # Changes are noted from the moment the read can start, not while it waits
+            # its turn: one that lands before the read is in what the read sees.
+            async with self.evaluator.slot(first.tenant, in_turn=True):
+                with self._noting_changes(first.tenant) as noted:
+                    evaluation = await self.evaluator.read(first.tenant, first.name, first.request)
         except Exception as error:
             # The store is slow or away: try again after a pause, as ingest does.
             log.warning("re-evaluating %s for %d watches failed: %r", first.name, len(group), error)
