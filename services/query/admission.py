@@ -20,6 +20,7 @@ Pure asyncio bookkeeping (no I/O), so the policy is tested with fakes and plain 
 
 import asyncio
 import contextlib
+import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -101,14 +102,33 @@ class _Waiter:
 
 
 class FairSlots:
-    """`size` slots, at most `per_tenant` of them held by one tenant at once; a released
-    slot goes to the next waiting tenant in turn."""
+    """`size` slots; a released slot goes to the next waiting tenant in turn.
 
-    def __init__(self, size: int, per_tenant: int | None = None) -> None:
-        if size < 1 or (per_tenant is not None and per_tenant < 1):
+    One tenant holds at most `per_tenant` slots while it is the only one reading, and at
+    most `busy_share` while another tenant has asked for a slot within `recent_s`: a busy
+    tenant alone keeps the store busy, and shrinks to its share (as its reads end; none
+    is cut off) as soon as somebody else reads. `recent_s` bridges the gaps between one
+    requester's requests, so a tenant asking one request after another counts as there
+    all along."""
+
+    def __init__(
+        self,
+        size: int,
+        per_tenant: int | None = None,
+        *,
+        busy_share: int = 1,
+        recent_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if size < 1 or busy_share < 1 or (per_tenant is not None and per_tenant < 1):
             raise ValueError("at least one slot")
         self.size = size
         self.per_tenant = size if per_tenant is None else min(per_tenant, size)
+        self.busy_share = min(busy_share, self.per_tenant)
+        self._recent_s = recent_s
+        self._clock = clock
+        # Tenant → when it last asked for or gave back a slot (only the recent ones).
+        self._seen: dict[str, float] = {}
         self._free = size
         # Per tenant, its waiters in arrival order; `_turns`: tenants with waiters, the
         # next to be served first (a tenant served goes to the back).
@@ -127,8 +147,18 @@ class FairSlots:
             return sum(len(queue) for queue in self._waiting.values())
         return len(self._waiting.get(tenant, ()))
 
+    def share(self, tenant: str) -> int:
+        """The most slots `tenant` may hold now."""
+        horizon = self._clock() - self._recent_s
+        for other, at in list(self._seen.items()):
+            if at < horizon:
+                del self._seen[other]
+        alone = self._seen.keys() <= {tenant}
+        return self.per_tenant if alone else self.busy_share
+
     async def acquire(self, tenant: str) -> None:
         """Wait for a slot for `tenant`; cancel-safe (a cancelled waiter takes none)."""
+        self._seen[tenant] = self._clock()
         waiter = _Waiter(tenant, asyncio.get_running_loop().create_future())
         queue = self._waiting.get(tenant)
         if queue is None:
@@ -147,6 +177,7 @@ class FairSlots:
             raise
 
     def release(self, tenant: str) -> None:
+        self._seen[tenant] = self._clock()
         self.held[tenant] -= 1
         if self.held[tenant] <= 0:
             del self.held[tenant]
@@ -167,7 +198,7 @@ class FairSlots:
         capped: list[str] = []
         while self._free > 0 and self._turns:
             tenant = self._turns.popleft()
-            if self.held[tenant] >= self.per_tenant:
+            if self.held[tenant] >= self.share(tenant):
                 capped.append(tenant)
                 continue
             queue = self._waiting[tenant]

@@ -201,3 +201,36 @@ def test_a_share_is_at_least_one_and_at_most_the_slots() -> None:
     assert FairSlots(4).per_tenant == 4
     with pytest.raises(ValueError, match="at least one"):
         FairSlots(4, per_tenant=0)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_tenant_alone_uses_its_full_share_and_one_slot_once_another_reads() -> None:
+    clock = FakeClock()
+    slots = FairSlots(8, per_tenant=3, busy_share=1, recent_s=1.0, clock=clock)
+    order: list[str] = []
+    tasks = await _waiters(slots, order, ["a"] * 5)
+    assert slots.held == {"a": 3}  # alone: its full share, the rest wait for its own
+    # b reads: granted at once, and a is held to one slot from now on.
+    b = await _waiters(slots, order, ["b"])
+    await asyncio.gather(*b)
+    slots.release("a")
+    slots.release("a")
+    await asyncio.sleep(0)
+    assert slots.held == {"a": 1, "b": 1}
+    slots.release("b")  # b has just given its slot back: still there, a stays at one
+    slots.release("a")
+    await asyncio.sleep(0)
+    assert slots.held == {"a": 1}
+    # A second without b: a alone again, its full share.
+    clock.now += 1.5
+    slots.release("a")
+    await asyncio.gather(*tasks)
+    assert slots.held == {"a": 1}
+    assert order == ["a0", "a1", "a2", "b0", "a3", "a4"]
