@@ -105,7 +105,8 @@ class FairSlots:
     """`size` slots; a released slot goes to the next waiting tenant in turn.
 
     One tenant holds at most `per_tenant` slots while it is the only one reading, and at
-    most `busy_share` while another tenant has asked for a slot within `recent_s`: a busy
+    most `busy_share` while another tenant holds a slot, waits for one or has asked for
+    one within `recent_s`: a busy
     tenant alone keeps the store busy, and shrinks to its share (as its reads end; none
     is cut off) as soon as somebody else reads. `recent_s` bridges the gaps between one
     requester's requests, so a tenant asking one request after another counts as there
@@ -153,8 +154,8 @@ class FairSlots:
         for other, at in list(self._seen.items()):
             if at < horizon:
                 del self._seen[other]
-        alone = self._seen.keys() <= {tenant}
-        return self.per_tenant if alone else self.busy_share
+        others = (self._seen.keys() | self.held.keys() | self._waiting.keys()) - {tenant}
+        return self.busy_share if others else self.per_tenant
 
     async def acquire(self, tenant: str) -> None:
         """Wait for a slot for `tenant`; cancel-safe (a cancelled waiter takes none)."""
