@@ -234,3 +234,18 @@ async def test_a_tenant_alone_uses_its_full_share_and_one_slot_once_another_read
     await asyncio.gather(*tasks)
     assert slots.held == {"a": 1}
     assert order == ["a0", "a1", "a2", "b0", "a3", "a4"]
+
+
+async def test_a_tenant_holding_a_slot_counts_as_reading_however_long_it_holds_it() -> None:
+    clock = FakeClock()
+    slots = FairSlots(8, per_tenant=3, busy_share=1, recent_s=1.0, clock=clock)
+    await slots.acquire("b")  # b's one long read
+    clock.now += 10  # long past the window: b still holds its slot
+    order: list[str] = []
+    tasks = await _waiters(slots, order, ["a"] * 3)
+    assert slots.held == {"a": 1, "b": 1}
+    slots.release("b")
+    clock.now += 10
+    slots.release("a")
+    await asyncio.gather(*tasks)
+    assert slots.held == {"a": 2}  # b gone: a's full share again
