@@ -112,9 +112,10 @@ class Settings(BaseSettings):
     # take a slot, so hostile input cannot crowd out good queries.
     query_max_concurrency: int = Field(default=32, ge=1, le=1024)
     # Of those, the most one tenant holds while no other tenant reads; while others do
-    # (asked within the last second), one each: a busy tenant's expensive reads cannot
-    # crowd the store another tenant waits on (docs/tenancy.md has the measurements).
-    query_max_concurrency_per_tenant: int = Field(default=4, ge=1, le=1024)
+    # (or did within the last second), one each. 1: on SecantusDB a busy tenant's
+    # parallel reads slow every other tenant's reads and writes (docs/tenancy.md has the
+    # measurements); a multi-core MongoDB may take more.
+    query_max_concurrency_per_tenant: int = Field(default=1, ge=1, le=1024)
     # Requests a replica holds at once (reading, or waiting for a store slot); beyond it,
     # a request is answered `timeout` at once instead of queueing without bound.
     query_max_pending: int = Field(default=256, ge=1)
@@ -135,7 +136,7 @@ class Settings(BaseSettings):
     watch_max_concurrency: int = Field(default=16, ge=1, le=1024)
     # Of those, the most one tenant's re-evaluations hold while it is alone (as for
     # queries: one each while others read too).
-    watch_max_concurrency_per_tenant: int = Field(default=4, ge=1, le=1024)
+    watch_max_concurrency_per_tenant: int = Field(default=1, ge=1, le=1024)
     # Watch definitions and replica heartbeats, where any replica can find them.
     watch_kv_bucket: str = "ONE_WATCHES"
     watch_heartbeat_s: float = Field(default=1.0, gt=0)
