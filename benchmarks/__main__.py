@@ -6,8 +6,10 @@ with read-your-writes (benchmarks/outcomes.py), and CPU per message and per look
 the ingest scale-out (benchmarks/cpu.py), each against the plain clients on the same
 servers in the same run, rounds alternating, medians reported; tenancy
 (benchmarks/fair_ingest.py): other tenants' write latency while one tenant's backlog
-drains, and that drain against draining alone. Servers: `ONE_NATS_URL` and
-`ONE_MONGODB_URI` if set, else embedded ones.
+drains, and that drain against draining alone; fair queries and watches
+(benchmarks/query_tenancy.py: one tenant's latency while another floods the query side,
+and under its watch churn). Servers: `ONE_NATS_URL` and `ONE_MONGODB_URI` if set, else
+embedded ones.
 Writes `<out>/bench.json` and `<out>/bench.png`.
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks import cpu, fair_ingest, ingest, lookups, outcomes, report, rss
+from benchmarks import cpu, fair_ingest, ingest, lookups, outcomes, query_tenancy, report, rss
 from benchmarks.servers import servers
 from benchmarks.workload import WORKLOADS
 
@@ -34,6 +36,7 @@ async def main(arguments: argparse.Namespace) -> None:
     rss_run: rss.RssRun | None = None
     outcome_run: dict[str, Any] | None = None
     tenancy: dict[str, object] = {}
+    query_fair: dict[str, object] | None = None
     workloads = arguments.workloads or list(WORKLOADS)
     async with servers() as running:
         console.print(f"servers: {running.kind} (NATS {running.nats_url})")
@@ -86,6 +89,8 @@ async def main(arguments: argparse.Namespace) -> None:
                 arguments.cpu_profile,
             )
             cpu_document = cpu.summary(cpu_run)
+        if arguments.fair_flooders:
+            query_fair = await query_tenancy.run(running, arguments)
         kind = running.kind
     ingest_rows = report.ingest_summary(rounds)
     lookup_rows = report.lookup_summary(lookup_results)
@@ -94,6 +99,8 @@ async def main(arguments: argparse.Namespace) -> None:
         outcomes.print_table(outcome_run)
     if cpu_document is not None:
         cpu.print_tables(cpu_document)
+    if query_fair is not None:
+        query_tenancy.print_report(query_fair)
     out = Path(arguments.out)
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, after the measurements)
     meta = {
@@ -110,9 +117,10 @@ async def main(arguments: argparse.Namespace) -> None:
         ingest_rows,
         lookup_rows,
         rss_run,
-        outcome_run,
+        outcomes=outcome_run,
         tenancy=tenancy,
         cpu=cpu_document,
+        query_tenancy=query_fair,
     )
     report.plot(out / "bench.png", ingest_rows, lookup_rows, rss_run)
     console.print(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
@@ -142,4 +150,5 @@ if __name__ == "__main__":
     )
     parser.add_argument("--out", default="bench-out")
     cpu.add_arguments(parser)
+    query_tenancy.add_arguments(parser)
     asyncio.run(main(parser.parse_args()))

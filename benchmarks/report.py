@@ -2,7 +2,7 @@
 
 import json
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -148,15 +148,12 @@ def write_json(
     ingest: list[dict[str, Any]],
     lookups: list[dict[str, Any]],
     rss: RssRun | None,
-    outcomes: dict[str, Any] | None = None,
-    *,
-    tenancy: Mapping[str, object] | None = None,
-    cpu: dict[str, Any] | None = None,
+    **sections: Any,
 ) -> None:
-    """`cpu`: benchmarks/cpu.py's summary, under its own key."""
+    """`sections`: the other parts of the run (`outcomes`, `tenancy`, `cpu`,
+    `query_tenancy`), each under its own key (None: not run)."""
     document = {
         "meta": meta,
-        "tenancy": dict(tenancy or {}),
         "ingest": ingest,
         "ingest_rounds": [asdict(r) for r in rounds],
         "lookups": lookups,
@@ -169,9 +166,7 @@ def write_json(
             "spread": rss.spread,
             "samples": rss.samples,
         },
-        # benchmarks/outcomes.py: asking for write outcomes, and read-your-writes.
-        "outcomes": outcomes,
-        "cpu": cpu,
+        **sections,
     }
     path.write_text(json.dumps(document, indent=2))
 

@@ -23,6 +23,12 @@ ERROR_STATUS: Final[dict[ErrorCode, int]] = {
 }
 """The `Nats-Service-Error-Code` header value for each error code."""
 
+OVERLOADED: Final = "overloaded"
+"""`details.reason` of a `timeout` refused on admission, before any read: the tenant (or
+the replica) holds as many requests as it may (`details.scope`: "tenant" or "replica",
+`details.limit`). Nothing was done; back off and send it again. A plain `timeout` (no
+reason) ran out of time instead."""
+
 SERVICE_ERROR_HEADER: Final = "Nats-Service-Error"
 SERVICE_ERROR_CODE_HEADER: Final = "Nats-Service-Error-Code"
 

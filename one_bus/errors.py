@@ -4,7 +4,7 @@ import re
 from typing import Any, Final, Literal
 
 from contracts.dead_letters import DeadLetterReason
-from contracts.errors import ErrorBody, ErrorCode
+from contracts.errors import OVERLOADED, ErrorBody, ErrorCode
 
 
 class OneBusError(Exception):
@@ -23,11 +23,29 @@ class QueryError(OneBusError):
 
     @classmethod
     def from_body(cls, query: str, body: ErrorBody) -> "QueryError":
-        return cls(query, body.code, body.message, body.details)
+        """The error for `body`: `OverloadedError` for a refusal on admission, unless the
+        caller asked for a more specific class."""
+        kind = cls
+        if cls is QueryError and is_overloaded(body):
+            kind = OverloadedError
+        return kind(query, body.code, body.message, body.details)
 
 
 class NotFoundError(QueryError):
     """`not_found`: raised by `get_entity` for an id with no live record."""
+
+
+class OverloadedError(QueryError):
+    """`timeout` refused at once, before anything was read: the tenant (or the replica)
+    holds as many requests as it may. Nothing was done: back off, then send it again.
+    `details` has `scope` ("tenant" or "replica") and `limit`."""
+
+
+def is_overloaded(body: ErrorBody) -> bool:
+    details = body.details
+    return (
+        body.code == "timeout" and isinstance(details, dict) and details.get("reason") == OVERLOADED
+    )
 
 
 class QueryUnavailableError(OneBusError):

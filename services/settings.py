@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     # Queries reading the store at once per replica; requests refused by validation never
     # take a slot, so hostile input cannot crowd out good queries.
     query_max_concurrency: int = Field(default=32, ge=1, le=1024)
+    # Of those, the most one tenant holds while no other tenant reads; while others do
+    # (or did within the last second), one each. 1: on SecantusDB a busy tenant's
+    # parallel reads slow every other tenant's reads and writes (docs/tenancy.md has the
+    # measurements); a multi-core MongoDB may take more.
+    query_max_concurrency_per_tenant: int = Field(default=1, ge=1, le=1024)
     # Requests a replica holds at once (reading, or waiting for a store slot); beyond it,
     # a request is answered `timeout` at once instead of queueing without bound.
     query_max_pending: int = Field(default=256, ge=1)
@@ -158,6 +163,9 @@ class Settings(BaseSettings):
     watch_coalesce_s: float = Field(default=0.02, ge=0)
     # Re-evaluations reading the store at once per replica.
     watch_max_concurrency: int = Field(default=16, ge=1, le=1024)
+    # Of those, the most one tenant's re-evaluations hold while it is alone (as for
+    # queries: one each while others read too).
+    watch_max_concurrency_per_tenant: int = Field(default=1, ge=1, le=1024)
     # Watch definitions and replica heartbeats, where any replica can find them.
     watch_kv_bucket: str = "ONE_WATCHES"
     # The bucket's limits (services/watch/store.py): its size, and how long a key lives

@@ -6,10 +6,19 @@ unexpected is logged and answered `internal`.
 
 A request is validated completely (subject, size, JSON, model) before anything is read, and
 only a valid one takes one of the replica's `query_max_concurrency` store slots: hostile
-input is answered at once and never queues ahead of good queries. The deadline (set by the
-responder from the request's arrival) covers the wait for a slot and the reads, and every
-store command carries what is left of it as `maxTimeMS`, so the server stops working on
-an abandoned query too.
+input is answered at once and never queues ahead of good queries. Slots are granted to
+waiting tenants in turn (admission.py's `FairSlots`): one tenant's queue of expensive
+queries cannot hold them all while another tenant waits.
+
+The deadline (set by the responder from the request's arrival) covers the wait for a slot
+and the reads, and every store command carries what is left of it as `maxTimeMS`, so the
+server stops working on an abandoned query too. The read keeps its slot until the store
+has answered (at the latest when `maxTimeMS` ends it), even once its requester has been
+answered `timeout`: the slots then bound what the store is working on for this replica,
+abandoned work included. A command cut off mid-flight closes its connection while the
+store goes on working for it, and the next read opens another; with every slot's reads
+overrunning their deadlines together, that once held the store at its connection cap and
+busy for minutes after the requesters had gone (docs/tenancy.md).
 """
 
 import asyncio
@@ -21,14 +30,15 @@ from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from contracts.errors import validation_problems
+from contracts.errors import problem, validation_problems
 from contracts.subjects import SubjectError, parse_request_subject
+from services.query.admission import FairSlots
 from services.query.context import QueryContext
 from services.query.entity_lookups import EntityLookups
 from services.query.errors import InvalidRequestError, NotYetError, QueryError
 from services.query.progress import IngestProgress
 from services.query.replies import Reply, error_reply, ok_reply
-from services.query.routes import ROUTES
+from services.query.routes import ROUTES, Route
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,8 +67,19 @@ class QueryDispatcher:
         self._settings = settings
         # Where `after` waits (progress.py); None: requests with `after` are refused.
         self._progress = progress
-        self._store_slots = asyncio.Semaphore(settings.query_max_concurrency)
-        self._entity_lookups = EntityLookups(database, settings.query_timeout_s)
+        self.store_slots = FairSlots(
+            settings.query_max_concurrency, settings.query_max_concurrency_per_tenant
+        )
+        self._entity_lookups = EntityLookups(database, settings.query_timeout_s, self.store_slots)
+        # Reads whose requester was answered `timeout` before the store answered: held
+        # until done (the event loop keeps only weak references to tasks).
+        self._reads: set[asyncio.Task[Any]] = set()
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait (up to `timeout_s`) for reads still running for requesters answered
+        `timeout` already: their commands end at their maxTimeMS."""
+        if self._reads:
+            await asyncio.wait(self._reads, timeout=timeout_s)
 
     async def dispatch(self, subject: str, body: bytes, deadline: float | None = None) -> Reply:
         """The reply to a request; `deadline` is on the event loop's clock (by default,
@@ -97,14 +118,41 @@ class QueryDispatcher:
         if deadline <= loop.time():
             raise TimeoutError  # the requester has given up: no slot, no read
         await wait_after(self._progress, tenant, request.after, deadline)
-        # asyncio.timeout bounds the wait for a slot and everything else; pymongo.timeout
-        # sets maxTimeMS (what is left of the deadline) on every store command inside.
-        async with asyncio.timeout_at(deadline + _DEADLINE_SLACK_S), self._store_slots:
-            left = deadline - loop.time()
+        if route.shared_read is not None and route.shared_read(request):
+            # The shared read takes its slot itself; this request only waits for it.
+            async with asyncio.timeout_at(deadline + _DEADLINE_SLACK_S):
+                with pymongo.timeout(deadline - loop.time()):
+                    return await route.handle(context, request)
+        async with asyncio.timeout_at(deadline):
+            await self.store_slots.acquire(tenant)
+        read = asyncio.create_task(self._read(route, context, request, deadline))
+        self._reads.add(read)
+        read.add_done_callback(self._retrieved)
+        # The requester waits until its deadline (and a little slack, so that a store
+        # timeout is reported as such); the read goes on in its slot until the store
+        # answers, which maxTimeMS makes soon.
+        return await asyncio.wait_for(
+            asyncio.shield(read), max(0.0, deadline + _DEADLINE_SLACK_S - loop.time())
+        )
+
+    async def _read(
+        self, route: Route[Any], context: QueryContext, request: Any, deadline: float
+    ) -> Any:
+        try:
+            left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 raise TimeoutError
+            # pymongo.timeout sets maxTimeMS (what is left of the deadline) on every store
+            # command inside.
             with pymongo.timeout(left):
                 return await route.handle(context, request)
+        finally:
+            self.store_slots.release(context.tenant)
+
+    def _retrieved(self, read: "asyncio.Task[Any]") -> None:
+        self._reads.discard(read)
+        if not read.cancelled():
+            read.exception()  # seen here too, when its requester was answered already
 
 
 async def wait_after(
@@ -115,8 +163,10 @@ async def wait_after(
     if after is None:
         return
     if progress is None:
-        problem = {"loc": ["after"], "msg": "this responder does not follow ingest progress"}
-        raise InvalidRequestError("`after` is not available here", [problem])
+        invalid = problem(
+            ["after"], "this responder does not follow ingest progress", "no_progress"
+        )
+        raise InvalidRequestError("`after` is not available here", [invalid])
     try:
         await progress.wait_for(tenant, after, deadline)
     except TimeoutError:

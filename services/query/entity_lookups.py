@@ -11,7 +11,9 @@ of one read per request.
 Each request keeps its own deadline: its wait is bounded by the dispatcher's timeout as
 before (a request that gives up stops waiting; the shared read goes on for the others).
 The shared read runs in a task of its own, under `query_timeout_s` (the longest any
-request may have), so one request's cancellation never fails the others.
+request may have), so one request's cancellation never fails the others. Each read takes
+one of the replica's store slots (given, in turn by tenant, like every query's), not one
+per request: the lookups sharing a read share its slot.
 """
 
 import asyncio
@@ -23,6 +25,7 @@ from typing import Any
 import pymongo
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.query.admission import FairSlots
 from services.store import reads
 
 Document = dict[str, Any]
@@ -39,9 +42,12 @@ class _Batch:
 
 
 class EntityLookups:
-    def __init__(self, database: AsyncDatabase[Document], timeout_s: float) -> None:
+    def __init__(
+        self, database: AsyncDatabase[Document], timeout_s: float, slots: FairSlots | None = None
+    ) -> None:
         self._database = database
         self._timeout_s = timeout_s
+        self._slots = slots
         # Per scope: the batch gathering ids for the next read, and whether a read runs.
         self._next: dict[_Scope, _Batch] = {}
         self._reading: set[_Scope] = set()
@@ -66,24 +72,49 @@ class EntityLookups:
         return found.get(entity_id)
 
     async def _read(self, scope: _Scope) -> None:
-        tenant, entity_type, include_deleted = scope
+        tenant = scope[0]
         try:
-            while (batch := self._next.pop(scope, None)) is not None:
+            while scope in self._next:
                 try:
-                    with pymongo.timeout(self._timeout_s):
-                        found = await reads.get_entities(
-                            self._database,
-                            tenant,
-                            sorted(batch.ids),
-                            entity_type=entity_type,
-                            include_deleted=include_deleted,
-                        )
-                except Exception as error:
-                    batch.found.set_exception(error)
-                    # Retrieved here too, in case every requester has given up.
-                    with contextlib.suppress(Exception):
-                        batch.found.exception()
-                else:
-                    batch.found.set_result(found)
+                    await self._acquire(tenant)
+                except TimeoutError as error:
+                    _settle(self._next.pop(scope), error)
+                    continue
+                try:
+                    # Popped once the slot is ours: lookups arriving while it was awaited
+                    # are in this read too.
+                    batch = self._next.pop(scope)
+                    try:
+                        found = await self._read_batch(scope, batch)
+                    except Exception as error:
+                        _settle(batch, error)
+                    else:
+                        batch.found.set_result(found)
+                finally:
+                    if self._slots is not None:
+                        self._slots.release(tenant)
         finally:
             self._reading.discard(scope)
+
+    async def _acquire(self, tenant: str) -> None:
+        if self._slots is not None:
+            async with asyncio.timeout(self._timeout_s):
+                await self._slots.acquire(tenant)
+
+    async def _read_batch(self, scope: _Scope, batch: _Batch) -> dict[str, Document]:
+        tenant, entity_type, include_deleted = scope
+        with pymongo.timeout(self._timeout_s):
+            return await reads.get_entities(
+                self._database,
+                tenant,
+                sorted(batch.ids),
+                entity_type=entity_type,
+                include_deleted=include_deleted,
+            )
+
+
+def _settle(batch: _Batch, error: Exception) -> None:
+    batch.found.set_exception(error)
+    # Retrieved here too, in case every requester has given up.
+    with contextlib.suppress(Exception):
+        batch.found.exception()

@@ -9,11 +9,12 @@ name picks the endpoint, and an unknown name is answered `invalid_request` at on
 Overload is answered, not queued: a request's deadline runs from the moment it arrives
 (the shorter of `query_timeout_s` and the requester's own `One-Timeout-Ms`), a request
 still waiting for a store slot when it passes is answered `timeout` without reading the
-store, and a replica holding `query_max_pending` requests answers the next ones `timeout`
-at once. That is why the endpoints are plain nats-py subscriptions whose callback only
-notes the arrival and starts the work: a subscriber that queues messages until a worker
-is free (FastStream's, nats.micro's) starts the clock when the work starts, and keeps
-working for requesters that gave up long ago.
+store, and a request beyond its tenant's `max_concurrent_queries` in hand, or beyond the
+replica's `query_max_pending`, is answered `timeout` (`details.reason: "overloaded"`) at
+once (admission.py: the watch responder shares the count). That is why the endpoints are
+plain nats-py subscriptions whose callback only notes the arrival and starts the work: a
+subscriber that queues messages until a worker is free (FastStream's, nats.micro's) starts
+the clock when the work starts, and keeps working for requesters that gave up long ago.
 
 Discovery (micro.py) completes the service: `$SRV.PING|INFO|STATS[.<name>[.<id>]]`,
 without a queue group, so every replica answers for itself.
@@ -45,6 +46,7 @@ from contracts.subjects import (
     parse_request_subject,
     request_tenant,
 )
+from services.query.admission import Admission, FairSlots, OverloadedError, replica_admission
 from services.query.dispatcher import QueryDispatcher
 from services.query.metrics import QueryMetrics
 from services.query.micro import Endpoint, MicroService
@@ -92,6 +94,7 @@ class QueryResponder:
         settings: Settings,
         registry: CollectorRegistry | None = None,
         progress: IngestProgress | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self._client = client
         registry = registry or CollectorRegistry()
@@ -101,6 +104,7 @@ class QueryResponder:
         # Discovery has no tenant: only service identities' inboxes (plain ones in `dev`).
         self._discovery_guard = ReplyGuard(registry, "discovery", plain_inbox=plain_inbox)
         self._settings = settings
+        self.admission = admission or replica_admission(settings)
         # Shared with the watch responder when the service passes one (its reads coalesce).
         progress = progress or IngestProgress(
             client.jetstream(timeout=settings.publish_ack_timeout_s), settings
@@ -110,6 +114,10 @@ class QueryResponder:
         self._endpoints = {endpoint.query: endpoint for endpoint in self.micro.endpoints}
         self._subscriptions: list[Subscription] = []
         self._in_flight: set[asyncio.Task[None]] = set()
+
+    @property
+    def store_slots(self) -> FairSlots:
+        return self._dispatcher.store_slots
 
     async def start(self) -> None:
         await self._subscribe(QUERY_WILDCARD, self._settings.query_queue_group, self._arrived)
@@ -129,8 +137,11 @@ class QueryResponder:
             with contextlib.suppress(NatsError):
                 await subscription.unsubscribe()
         self._subscriptions.clear()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         if self._in_flight:
             await asyncio.wait(self._in_flight, timeout=timeout_s)
+        await self._dispatcher.drain(max(0.0, deadline - loop.time()))
 
     async def _subscribe(
         self, subject: str, queue: str, callback: Callable[[Msg], Awaitable[None]]
@@ -143,7 +154,8 @@ class QueryResponder:
         if not self._guard.allows(request_tenant(msg.subject), msg.reply):
             return  # an answer there would be the service's, aimed by the asker
         try:
-            endpoint = self._endpoints.get(parse_request_subject(msg.subject, "query")[1])
+            tenant, name = parse_request_subject(msg.subject, "query")
+            endpoint = self._endpoints.get(name)
         except SubjectError:
             endpoint = None
         if endpoint is None:
@@ -151,16 +163,17 @@ class QueryResponder:
             await self._publish(msg, await self._dispatcher.dispatch(msg.subject, msg.data))
             return
         arrived_at = asyncio.get_running_loop().time()
-        if len(self._in_flight) >= self._settings.query_max_pending:
-            reply = error_reply(
-                "timeout", f"overloaded: {len(self._in_flight)} requests in hand; try again shortly"
-            )
+        try:
+            self.admission.enter(tenant)
+        except OverloadedError as refused:
+            reply = error_reply("timeout", str(refused), refused.details)
             self._record(endpoint, arrived_at, reply)
             await self._publish(msg, reply)
             return
         task = asyncio.create_task(self._answer(endpoint, msg, arrived_at))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
+        task.add_done_callback(lambda _: self.admission.leave(tenant))
 
     async def _answer(self, endpoint: Endpoint, msg: Msg, arrived_at: float) -> None:
         budget = request_budget_s(self._settings, msg)

@@ -25,10 +25,18 @@ RequestT = TypeVar("RequestT", bound=Query)
 class Route(Generic[RequestT]):
     model: type[RequestT]
     handle: Callable[[QueryContext, RequestT], Awaitable[Any]]
+    # Whether a request reads through a shared read that takes its own store slot
+    # (entity_lookups.py): it then waits for that read, not for a slot of its own, so the
+    # requests sharing one read take one slot between them.
+    shared_read: Callable[[RequestT], bool] | None = None
+
+
+def _by_one_id(request: EntitiesGet) -> bool:
+    return request.id is not None
 
 
 ROUTES: Final[dict[str, Route[Any]]] = {
-    "entities.get": Route(EntitiesGet, entities.get),
+    "entities.get": Route(EntitiesGet, entities.get, shared_read=_by_one_id),
     "entities.list": Route(EntitiesList, entities.list_),
     "entities.search": Route(EntitiesSearch, entities.search),
     "connections.list": Route(ConnectionsList, connections.list_),

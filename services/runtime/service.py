@@ -16,12 +16,14 @@ import nats
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
-from nats.js.errors import NotFoundError
+from nats.js import JetStreamContext
+from nats.js.errors import BucketNotFoundError, NotFoundError
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from contracts.tenancy import TENANTS_BUCKET
 from one_bus.connection import nats_options
 from services.ingest.batch_handler import BatchHandler, RetryPolicy
 from services.ingest.change_feed import ChangeFeed
@@ -30,11 +32,13 @@ from services.ingest.input_limits import InputLimits
 from services.ingest.metrics import IngestMetrics
 from services.ingest.outcomes import OutcomeReplies
 from services.ingest.pull_consumer import PullConsumer
+from services.query.admission import Admission, replica_admission
 from services.query.progress import IngestProgress
 from services.query.responder import QueryResponder
 from services.runtime.health import Check, HealthServer, HealthState, beat
 from services.runtime.redact import redact_uri
 from services.runtime.streams import declare_streams
+from services.runtime.tenant_directory import TenantDirectory, tenants_bucket
 from services.security.consumer_warden import ConsumerWarden
 from services.security.credentials import mongo_credentials, new_broker, responder_spec
 from services.settings import Settings
@@ -84,6 +88,10 @@ class OneBusService:
         self._watch_responder: WatchResponder | None = None
         self._watch_retry: asyncio.Task[None] | None = None
         self.consumer_warden: ConsumerWarden | None = None
+        # Every tenant's quotas (ONE_TENANTS), followed once for every part of the process.
+        self.tenants: TenantDirectory | None = None
+        self._admission: Admission | None = None
+        self._tenants_retry: asyncio.Task[None] | None = None
         # Per instance, not prometheus_client's global registry: several services may
         # share a process (tests), and each must count only its own work.
         self.metrics_registry = CollectorRegistry()
@@ -170,19 +178,28 @@ class OneBusService:
             self._progress = IngestProgress(
                 client.jetstream(timeout=settings.publish_ack_timeout_s), settings
             )
+            tenants = await self._open_tenants(js)
+            # One count of requests in hand per tenant, for queries and watches alike.
+            self._admission = replica_admission(settings, tenants.quotas)
             self._responder = QueryResponder(
-                answering, database, settings, self.metrics_registry, self._progress
+                answering,
+                database,
+                settings,
+                self.metrics_registry,
+                self._progress,
+                self._admission,
             )
             await self._responder.start()
             if settings.watch_enabled:
                 await self._start_watches(client, database)
             if settings.consumer_sweep_s:
                 # Tenants' consumers on the changes and dead letters, bounded per tenant.
-                quota = settings.tenant_max_consumers
                 self.consumer_warden = ConsumerWarden(
                     js,
                     (settings.changes_stream, settings.dlq_stream),
-                    lambda _tenant: quota,
+                    lambda tenant: (
+                        tenants.quotas(tenant).max_consumers or settings.tenant_max_consumers
+                    ),
                     settings.consumer_sweep_s,
                 )
                 self.consumer_warden.start()
@@ -244,6 +261,53 @@ class OneBusService:
             ) from error
         return self._answering
 
+    async def _open_tenants(self, js: JetStreamContext) -> TenantDirectory:
+        """The tenant directory, following ONE_TENANTS (created here when this process
+        declares streams). Until the bucket exists (`one-bus tenant add` creates it), every
+        tenant has the deployment's defaults (`ONE_TENANT_*`) and the bucket is looked for
+        in the background; out of reach for another reason (permissions), the defaults
+        stay, said loudly: quotas set by `tenant add/set` then do not apply."""
+        settings = self.settings
+        directory = TenantDirectory(js, settings.tenant_defaults)
+        self.tenants = directory
+        declare = settings.declare_streams and self._ingest
+
+        async def follow() -> None:
+            kv = await tenants_bucket(js, settings.stream_replicas, declare=declare)
+            await directory.start(kv)
+            await asyncio.wait_for(directory.loaded.wait(), settings.connect_timeout_s)
+
+        async def when_created() -> None:
+            delay = 1.0
+            while True:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                try:
+                    await follow()
+                except BucketNotFoundError:
+                    continue
+                except (NatsError, TimeoutError) as error:
+                    log.error("tenant quotas stay the defaults: %s", _first_line(error))
+                    return
+                log.info("tenant quotas: following %s", TENANTS_BUCKET)
+                return
+
+        try:
+            await follow()
+        except BucketNotFoundError:
+            log.warning(
+                "tenant quotas are the defaults until KV bucket %s exists (tenant add)",
+                TENANTS_BUCKET,
+            )
+            self._tenants_retry = asyncio.create_task(when_created(), name="one-bus-tenants")
+        except (NatsError, TimeoutError) as error:
+            log.error(
+                "tenant quotas are the defaults for every tenant: KV bucket %s out of reach: %s",
+                TENANTS_BUCKET,
+                _first_line(error),
+            )
+        return directory
+
     async def _start_watches(
         self, client: NatsClient, database: AsyncDatabase[dict[str, Any]]
     ) -> None:
@@ -280,7 +344,8 @@ class OneBusService:
     async def _open_watches(
         self, client: NatsClient, database: AsyncDatabase[dict[str, Any]]
     ) -> None:
-        watches = WatchService(client, database, self.settings, self.metrics_registry)
+        quotas = None if self.tenants is None else self.tenants.quotas
+        watches = WatchService(client, database, self.settings, self.metrics_registry, quotas)
         try:
             await watches.start()
         except (NatsError, TimeoutError) as error:
@@ -294,9 +359,19 @@ class OneBusService:
             return
         self.watches = watches
         self._watch_responder = WatchResponder(
-            self._answering or client, watches, self.settings, self.metrics_registry, self._progress
+            self._answering or client,
+            watches,
+            self.settings,
+            self.metrics_registry,
+            self._progress,
+            self._admission,
         )
         await self._watch_responder.start()
+
+    @property
+    def query_responder(self) -> QueryResponder | None:
+        """The query side of a started service (None when it runs ingest only)."""
+        return self._responder
 
     @property
     def nats(self) -> NatsClient:
@@ -354,6 +429,15 @@ class OneBusService:
             if answering is not self._client:
                 with contextlib.suppress(NatsError):
                     await answering.drain()
+        if self._tenants_retry is not None:
+            self._tenants_retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError, NatsError, TimeoutError):
+                await self._tenants_retry
+            self._tenants_retry = None
+        if self.tenants is not None:
+            with contextlib.suppress(NatsError):
+                await self.tenants.stop()
+            self.tenants = None
         self.health.checks["started"] = "stopping"
         if self._beat is not None:
             self._beat.cancel()

@@ -283,6 +283,18 @@ _WATCH_PUBLISH: Final = (
     _TENANT_INBOXES,
 )
 
+# Following the tenants' quotas (services/runtime/tenant_directory.py): read only, as an
+# ordered consumer; `one-bus tenant add/set` (operator) writes them. The service identity
+# may also create the bucket, as it declares the other streams.
+_TENANTS_READ: Final = (
+    f"$JS.API.STREAM.INFO.KV_{TENANTS_BUCKET}",
+    f"$JS.API.CONSUMER.CREATE.KV_{TENANTS_BUCKET}",
+    f"$JS.API.CONSUMER.CREATE.KV_{TENANTS_BUCKET}.>",
+    f"$JS.API.CONSUMER.INFO.KV_{TENANTS_BUCKET}.>",
+    f"$JS.API.CONSUMER.DELETE.KV_{TENANTS_BUCKET}.>",
+    f"$JS.FC.KV_{TENANTS_BUCKET}.>",
+)
+
 
 def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> Permissions:
     inbox = inbox_prefix(role)
@@ -296,13 +308,19 @@ def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> 
         )
     if role is Role.QUERY:
         return Permissions(
-            publish=(*_WATCH_PUBLISH, *_progress_read(ingest_consumer)),
+            publish=(*_WATCH_PUBLISH, *_progress_read(ingest_consumer), *_TENANTS_READ),
             subscribe=(f"{inbox}.>",),
             inbox_prefix=inbox,
         )
     if role is Role.SERVICE:
         return Permissions(
-            publish=(*_ingest_publish(ingest_consumer), *_WATCH_PUBLISH),
+            publish=(
+                *_ingest_publish(ingest_consumer),
+                *_WATCH_PUBLISH,
+                *_progress_read(ingest_consumer),
+                *_TENANTS_READ,
+                f"$JS.API.STREAM.CREATE.KV_{TENANTS_BUCKET}",
+            ),
             subscribe=(f"{inbox}.>",),
             inbox_prefix=inbox,
         )

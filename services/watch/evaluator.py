@@ -4,13 +4,17 @@ So a watch's `result` is byte for byte what `one.v1.<tenant>.query.<name>` answe
 first page). `not_found` (`entities.get` of an id with no live entity) is the result
 `null`: a watch waits for the entity to appear. Reads are bounded like queries' (a store
 slot, `query_timeout_s`, maxTimeMS); `reads` counts them, so tests and benchmarks can
-check that an unrelated change cost none.
+check that an unrelated change cost none. The `watch_max_concurrency` slots are granted
+to waiting tenants in turn (services/query/admission.py), so one tenant's thousand
+re-evaluations cannot keep another tenant's waiting behind them all; a read keeps its
+slot until the store answers (maxTimeMS ends it), never cut off mid-command.
 """
 
 import asyncio
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +22,7 @@ import pymongo
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.queries import Query
+from services.query.admission import FairSlots
 from services.query.context import QueryContext
 from services.query.errors import NotFoundError
 from services.query.replies import encode_json
@@ -49,22 +54,42 @@ class Evaluator:
         self._database = database
         self._settings = settings
         self._on_read = on_read
-        self._slots = asyncio.Semaphore(settings.watch_max_concurrency)
+        self.slots = FairSlots(
+            settings.watch_max_concurrency, settings.watch_max_concurrency_per_tenant
+        )
         self.reads = 0
 
-    async def evaluate(self, tenant: str, name: str, request: Query) -> Evaluation:
-        """The query's current result; raises what the store raises (the caller retries)."""
+    async def evaluate(
+        self, tenant: str, name: str, request: Query, *, in_turn: bool = False
+    ) -> Evaluation:
+        """The query's current result, read in a slot; raises what the store raises (the
+        caller retries)."""
+        async with self.slot(tenant, in_turn=in_turn):
+            return await self.read(tenant, name, request)
+
+    @contextlib.asynccontextmanager
+    async def slot(self, tenant: str, *, in_turn: bool = False) -> AsyncIterator[None]:
+        """A store slot of `tenant`'s, granted in turn. A requester waits for it within
+        `query_timeout_s`; a re-evaluation (`in_turn`) waits however long the line:
+        giving up would only put it back at the end of the same line."""
+        async with asyncio.timeout(None if in_turn else self._settings.query_timeout_s):
+            await self.slots.acquire(tenant)
+        try:
+            yield
+        finally:
+            self.slots.release(tenant)
+
+    async def read(self, tenant: str, name: str, request: Query) -> Evaluation:
+        """The query's current result (the caller holds a slot)."""
         route = ROUTES[name]
         context = QueryContext(self._database, tenant, name, self._settings)
-        timeout_s = self._settings.query_timeout_s
-        async with asyncio.timeout(timeout_s + 0.25), self._slots:
-            self.reads += 1
-            self._on_read()
-            with pymongo.timeout(timeout_s):
-                try:
-                    result = await route.handle(context, request)
-                except NotFoundError:
-                    result = None
+        self.reads += 1
+        self._on_read()
+        with pymongo.timeout(self._settings.query_timeout_s):
+            try:
+                result = await route.handle(context, request)
+            except NotFoundError:
+                result = None
         # As query replies encode it: strict JSON, non-finite numbers as null.
         encoded = encode_json(result)
         return Evaluation(result, encoded, hashlib.sha256(encoded).hexdigest()[:32])

@@ -1,6 +1,9 @@
 """`one.v1.<tenant>.watch.<query>`, `.watch.renew`, `.watch.stop`: request/reply in a queue
 group, like queries (services/query/responder.py: plain nats-py subscriptions whose callback
-only starts the work, bounded by `query_max_pending` requests in hand).
+only starts the work). The replica's `Admission` (services/query/admission.py) is the
+query responder's: a tenant's watch requests and queries share its
+`max_concurrent_queries` in hand, and the replica's `query_max_pending`; beyond, `timeout`
+with `details.reason: "overloaded"` at once.
 
 Everything a caller sends is validated before anything is read or stored; every outcome is
 a reply in the queries' shape (`invalid_request`, `not_found`, `timeout`, `internal`, and
@@ -35,6 +38,7 @@ from contracts.subjects import (
     request_tenant,
 )
 from contracts.watches import WATCH_MODELS, WATCHABLE_MODELS, WatchControl
+from services.query.admission import Admission, OverloadedError, replica_admission
 from services.query.dispatcher import MAX_REQUEST_BYTES, wait_after
 from services.query.errors import InvalidRequestError, QueryError
 from services.query.progress import IngestProgress
@@ -65,6 +69,7 @@ class WatchResponder:
         settings: Settings,
         registry: CollectorRegistry | None = None,
         progress: IngestProgress | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self._client = client
         registry = registry or CollectorRegistry()
@@ -77,6 +82,7 @@ class WatchResponder:
         )
         self._watches = watches
         self._settings = settings
+        self._admission = admission or replica_admission(settings)
         self._subscription: Subscription | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
 
@@ -96,12 +102,20 @@ class WatchResponder:
     async def _arrived(self, msg: Msg) -> None:
         if not msg.reply or not self._guard.allows(request_tenant(msg.subject), msg.reply):
             return  # nobody to answer, or an answer there would be aimed by the asker
-        if len(self._in_flight) >= self._settings.query_max_pending:
-            await self._publish(msg, error_reply("timeout", "overloaded: try again shortly"))
+        try:
+            tenant = parse_watch_subject(msg.subject)[0]
+        except InvalidRequestError:
+            await self._answer(msg)  # refused on the subject: no I/O
+            return
+        try:
+            self._admission.enter(tenant)
+        except OverloadedError as refused:
+            await self._publish(msg, error_reply("timeout", str(refused), refused.details))
             return
         task = asyncio.create_task(self._answer(msg))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
+        task.add_done_callback(lambda _: self._admission.leave(tenant))
 
     async def _answer(self, msg: Msg) -> None:
         try:

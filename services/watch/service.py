@@ -13,18 +13,27 @@
 - **Coalescing.** Dirty watches wait `watch_coalesce_s`, then each distinct query among
   them is read once (watches of the same query share the read), and a watch is pushed
   only when its result's digest differs from the last pushed one.
+- **Fairness.** Each distinct query's re-evaluation runs on its own, its read waiting for
+  a store slot granted to tenants in turn (evaluator.py): the next flush does not wait
+  for the previous one's reads, so a change of one tenant is read after at most one
+  read per other waiting tenant, however many re-evaluations another tenant's churn
+  queued. A query already being re-evaluated is read again once that read is done, if
+  it was made dirty meanwhile (never two reads of one query at once).
+- **Quotas.** A tenant holds at most its `max_watches` (its quota in the tenant
+  directory; `watch_max_per_tenant` by default).
 - **Versions.** A push first writes `version + 1` and the digest to the watch's record
   (compare-and-set), then publishes: versions only grow, whichever replica pushes.
 """
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -38,7 +47,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.queries import Query
 from contracts.subjects import CHANGES_WILDCARD
+from contracts.tenancy import TenantQuotas
 from contracts.watches import WATCHABLE_MODELS, EndReason
+from services.query.admission import watch_quota
 from services.query.dispatcher import MAX_REQUEST_BYTES
 from services.settings import Settings
 from services.watch.evaluator import Evaluation, Evaluator, query_key
@@ -92,9 +103,14 @@ class WatchService:
         database: AsyncDatabase[dict[str, Any]],
         settings: Settings,
         metrics_registry: CollectorRegistry | None = None,
+        quotas: Callable[[str], TenantQuotas] | None = None,
     ) -> None:
         self._client = client
         self._settings = settings
+        # Each tenant's `max_watches` (TenantDirectory.quotas; else the deployment's).
+        self._max_watches = watch_quota(
+            quotas or (lambda _tenant: settings.tenant_defaults), settings.watch_max_per_tenant
+        )
         self.replica_id = uuid.uuid4().hex
         self.evaluator = Evaluator(database, settings, on_read=lambda: self._metrics.reads.inc())
         self.registry = Registry()
@@ -123,6 +139,10 @@ class WatchService:
         self._dirty: set[str] = set()
         self._held: set[str] = set()
         self._dirty_event = asyncio.Event()
+        # Query key → its re-evaluation in progress; the watches of that key made dirty
+        # meanwhile, marked again when it is done.
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._deferred: dict[str, set[str]] = {}
         self._claiming: set[str] = set()
         # Reads in flight → (tenant, the changes of that tenant matched meanwhile). A read
         # may miss a change that lands while it runs, and the index still holds the old
@@ -171,10 +191,11 @@ class WatchService:
         # The flag as well as the cancel: Python 3.11's wait_for (inside nats-py's requests)
         # can swallow a cancel that lands as its reply arrives, and the loop would go on.
         self._stopping = True
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._refreshing.values()]
+        for task in tasks:
             task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=self._settings.publish_ack_timeout_s + 1)
+        if tasks:
+            await asyncio.wait(tasks, timeout=self._settings.publish_ack_timeout_s + 1)
         self._tasks = []
         with contextlib.suppress(NatsError, JetStreamError):
             if self._changes is not None:
@@ -189,7 +210,7 @@ class WatchService:
     def check_limits(self, tenant: str, connection: str) -> None:
         unseen = self._unseen.values()
         tenant_count = self._per_tenant[tenant] + sum(r.tenant == tenant for r in unseen)
-        if tenant_count >= self._settings.watch_max_per_tenant:
+        if tenant_count >= self._max_watches(tenant):
             raise LimitExceededError(
                 f"tenant {tenant!r} has {tenant_count} watches, the most allowed"
             )
@@ -392,9 +413,22 @@ class WatchService:
                 if not watched.ready:
                     self._held.add(watch_id)  # its creation will mark it again
                     continue
+                if watched.query_key in self._refreshing:
+                    self._deferred.setdefault(watched.query_key, set()).add(watch_id)
+                    continue
                 groups.setdefault(watched.query_key, []).append(watched)
-            if groups:
-                await asyncio.gather(*(self._refresh_safely(g) for g in groups.values()))
+            for key, group in groups.items():
+                # Not awaited: the next changes are flushed while these reads wait their
+                # turn for a slot (evaluator.py), so no tenant waits for another's batch.
+                task = asyncio.create_task(self._refresh_safely(group))
+                self._refreshing[key] = task
+                task.add_done_callback(functools.partial(self._refreshed, key))
+
+    def _refreshed(self, key: str, _task: "asyncio.Task[None]") -> None:
+        self._refreshing.pop(key, None)
+        for watch_id in self._deferred.pop(key, ()):
+            if watch_id in self.registry:
+                self._mark(watch_id)
 
     async def _refresh_safely(self, group: list[Watched]) -> None:
         """A failure of one group (the bucket unreachable mid-push, ...) must not end the
@@ -410,8 +444,11 @@ class WatchService:
     async def _refresh(self, group: list[Watched]) -> None:
         first = group[0]
         try:
-            with self._noting_changes(first.tenant) as noted:
-                evaluation = await self.evaluator.evaluate(first.tenant, first.name, first.request)
+            # Changes are noted from the moment the read can start, not while it waits
+            # its turn: one that lands before the read is in what the read sees.
+            async with self.evaluator.slot(first.tenant, in_turn=True):
+                with self._noting_changes(first.tenant) as noted:
+                    evaluation = await self.evaluator.read(first.tenant, first.name, first.request)
         except Exception as error:
             # The store is slow or away: try again after a pause, as ingest does.
             log.warning("re-evaluating %s for %d watches failed: %r", first.name, len(group), error)

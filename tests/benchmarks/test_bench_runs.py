@@ -23,9 +23,12 @@ def test_a_small_benchmark_runs_every_part_and_writes_its_report(tmp_path: Path)
     out = tmp_path / "bench-out"
     argv = [sys.executable, "-m", "benchmarks", "--messages", "60", "--rounds", "1",
             "--processes", "1", "--requests", "5", "--rss-messages", "200",
-            "--outcome-messages", "64",
+            "--outcome-messages", "64", "--tenancy-backlog", "300",
             "--cpu-messages", "60", "--cpu-rounds", "1", "--cpu-processes", "1", "2",
-            "--cpu-requests", "5", "--out", str(out)]  # fmt: skip
+            "--cpu-requests", "5",
+            "--fair-flooders", "8", "--fair-creators", "200", "--fair-requests", "5",
+            "--fair-watches", "10", "--fair-writes", "3",
+            "--out", str(out)]  # fmt: skip
     run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -62,4 +65,17 @@ def test_a_small_benchmark_runs_every_part_and_writes_its_report(tmp_path: Path)
     for row in cpu["lookups"]:
         assert row["bus_us_per_request"] > 0
         assert row["plain_us_per_request"] > 0
+    fair = report["query_tenancy"]
+    assert (
+        fair["queries"]["calm_get_unloaded"]["n"]
+        + sum(fair["queries"]["calm_get_unloaded"]["errors"].values())
+        == 5
+    )
+    assert sum(fair["queries"]["flood_outcomes"].values()) > 0
+    assert fair["watches"]["flood_watches"] == 10
+    tenancy = report["tenancy"]["ingest"]
+    # The backlog drained, with and alone, while the other tenants' writes were timed.
+    assert tenancy["backlog"] == 300
+    assert tenancy["samples"] > 0
+    assert min(tenancy["drain_shared_per_s"], tenancy["drain_alone_per_s"]) > 0
     assert (out / "bench.png").stat().st_size > 0

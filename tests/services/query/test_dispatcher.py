@@ -211,8 +211,14 @@ async def test_a_query_that_cannot_get_a_store_slot_in_time_is_a_timeout(
     reply = await dispatcher.dispatch(f"one.v1.{tenant}.query.entities.list", b"{}")
     assert _body(reply)["error"]["code"] == "timeout"
     assert reply.headers[SERVICE_ERROR_CODE_HEADER] == "408"
-    # The holder ran past its own deadline too.
+    # The holder ran past its own deadline too: answered `timeout`, its read still holds
+    # the slot (a store command is never cut off; maxTimeMS ends a real one) until it ends.
     assert _body(await holder)["error"]["code"] == "timeout"
+    assert dispatcher.store_slots.held == {tenant: 1}
+    held.release.set()
+    await dispatcher.drain(10)
+    assert not dispatcher.store_slots.held
+    assert dispatcher.store_slots.free == 1
 
 
 @pytest.mark.integration
@@ -273,3 +279,19 @@ async def test_every_store_command_carries_the_query_deadline_as_max_time_ms(
     reads = [command for command in listener.sent if "aggregate" in command]
     assert len(reads) >= 8
     assert all(0 < command["maxTimeMS"] <= 2000 for command in reads), reads
+
+
+@pytest.mark.integration
+async def test_lookups_sharing_a_read_share_its_store_slot(
+    db: AsyncDatabase[Document], tenant: str
+) -> None:
+    # One slot per tenant: lookups still share reads (one slot per read, not per lookup).
+    await insert(db, "entities", *(entity(tenant, f"e{n}") for n in range(50)))
+    dispatcher = QueryDispatcher(db, Settings(query_max_concurrency_per_tenant=1))
+    subject = f"one.v1.{tenant}.query.entities.get"
+    replies = await asyncio.gather(
+        *(dispatcher.dispatch(subject, json.dumps({"id": f"e{n}"}).encode()) for n in range(50))
+    )
+    assert [_body(r)["data"]["id"] for r in replies] == [f"e{n}" for n in range(50)]
+    assert dispatcher.store_slots.granted[tenant] < 50
+    assert not dispatcher.store_slots.held

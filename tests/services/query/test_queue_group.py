@@ -30,8 +30,13 @@ REQUESTS = 200
 async def replicas(
     private_nats_url: str, bus_settings: Settings, query_db: Any
 ) -> AsyncIterator[list[OneBusService]]:
+    # One tenant sends all REQUESTS at once: its quota of requests in hand must allow it.
     settings = bus_settings.model_copy(
-        update={"nats_url": private_nats_url, "declare_streams": False}
+        update={
+            "nats_url": private_nats_url,
+            "declare_streams": False,
+            "tenant_max_concurrent_queries": REQUESTS,
+        }
     )
     async with AsyncExitStack() as stack:
         yield [
