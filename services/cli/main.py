@@ -31,6 +31,7 @@ from services.runtime import event_loop
 from services.runtime.logs import configure_logging
 from services.runtime.runner import run_until_stopped
 from services.runtime.service import OneBusService
+from services.runtime.streams import LayoutMismatchError
 from services.settings import Settings
 from services.tracing import configure_tracing
 
@@ -86,7 +87,11 @@ def serve(
     async def run() -> None:
         await run_until_stopped(settings, _stop_on_signals(), ingest=ingest, query=query)
 
-    event_loop.run(run(), settings.event_loop)
+    try:
+        event_loop.run(run(), settings.event_loop)
+    except LayoutMismatchError as error:
+        console.print(f"[red]error:[/] {error}", highlight=False)
+        raise typer.Exit(2) from error
 
 
 @app.command()

@@ -32,6 +32,7 @@ from services.security.applied import users_applied
 from services.security.identities import TenantError
 from services.security.layout import SecureLayout, write_role_specs
 from services.security.roles import TENANT_ROLES, Role
+from services.settings import Settings
 
 app = typer.Typer(help="Tenants: identities, quotas, usage, removal.", no_args_is_help=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -114,7 +115,10 @@ async def _with_admin(
     spec = operator_spec(
         layout, given, credentials_given=credentials is not None, servers_given=bool(nats_url)
     )
-    async with admin_session(spec) as admin:
+    # The secure layout is the per-tenant one (`dev --secure`, compose, Kubernetes): each
+    # tenant's input has a stream of its own, declared by `tenant add`.
+    settings = Settings(ingest_layout="per_tenant") if layout.secured else Settings()
+    async with admin_session(spec, settings) as admin:
         return await work(admin)
 
 

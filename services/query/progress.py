@@ -97,11 +97,13 @@ class IngestProgress:
                     info = await self._js.consumer_info(stream, durable)
                     floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
                     mark.floor = max(mark.floor, floor or 0)
-                    if _idle(info) and any(seq > mark.floor for seq, _ in mark.waiters):
-                        # A lane's floor stops at its tenant's last message (the stream
-                        # holds other tenants' too). The stream's end first, then the
-                        # lane again: still nothing pending means every message of the
-                        # tenant up to that end (all in the stream before) is done.
+                    shared = self._settings.ingest_layout == "shared"
+                    behind = any(seq > mark.floor for seq, _ in mark.waiters)
+                    if shared and behind and _idle(info):
+                        # On the shared stream a lane's floor stops at its tenant's last
+                        # message (a tenant's own stream has only the lane's). The
+                        # stream's end first, then the lane again: still nothing pending
+                        # means every message of the tenant up to that end is done.
                         last = (await self._js.stream_info(stream)).state.last_seq
                         if _idle(await self._js.consumer_info(stream, durable)):
                             mark.floor = max(mark.floor, last)

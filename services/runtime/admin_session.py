@@ -53,7 +53,9 @@ def operator_spec(
 
 
 @asynccontextmanager
-async def admin_session(spec: ConnectionSpec) -> AsyncIterator[AdminSession]:
+async def admin_session(
+    spec: ConnectionSpec, settings: Settings | None = None
+) -> AsyncIterator[AdminSession]:
     async def quiet(_: Exception) -> None:
         """nats-py logs each failed connect with a traceback; one line is said instead."""
 
@@ -73,7 +75,8 @@ async def admin_session(spec: ConnectionSpec) -> AsyncIterator[AdminSession]:
             f"cannot reach NATS at {', '.join(spec.servers)}: {error!r}"
         ) from error
     try:
-        yield AdminSession(client, client.jetstream(timeout=_API_TIMEOUT_S), Settings())
+        js = client.jetstream(timeout=_API_TIMEOUT_S)
+        yield AdminSession(client, js, settings or Settings())
     finally:
         await client.close()
 

@@ -25,6 +25,7 @@ from services.settings import Settings
 log = logging.getLogger(__name__)
 
 _STREAM_NAME_IN_USE = 10058
+_SUBJECTS_OVERLAP = 10065
 
 
 def stream_configs(settings: Settings) -> list[StreamConfig]:
@@ -86,11 +87,21 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
     ]
 
 
+class LayoutMismatchError(Exception):
+    """The shared ingest stream cannot exist beside tenants' own (their subjects overlap)."""
+
+
 async def declare_streams(js: JetStreamContext, settings: Settings) -> None:
     for config in stream_configs(settings):
         try:
             await js.add_stream(config)
         except BadRequestError as error:
+            if error.err_code == _SUBJECTS_OVERLAP and config.name == settings.ingest_stream:
+                raise LayoutMismatchError(
+                    f"stream {config.name} (ONE_INGEST_LAYOUT=shared) overlaps streams of "
+                    "tenants of the per-tenant layout on this server: run with "
+                    "ONE_INGEST_LAYOUT=per_tenant (docs/tenancy.md)"
+                ) from error
             if error.err_code != _STREAM_NAME_IN_USE:
                 raise
             log.warning(

@@ -240,12 +240,12 @@ def _ingest_publish(ingest_consumer: str) -> tuple[str, ...]:
 
 def _progress_read(ingest_consumer: str) -> tuple[str, ...]:
     """Read-your-writes (`after`, services/query/progress.py): the info of ingest's lanes
-    (their ack floors) and of the ingest streams (their last sequence), nothing else."""
+    (their ack floors) and of the shared ingest stream (its last sequence), nothing else."""
     return (
         f"$JS.API.CONSUMER.INFO.{INGEST_STREAM}.*",
         f"$JS.API.CONSUMER.INFO.*.{ingest_consumer}",
-        # A permission's wildcard is a whole token: every stream's info (no contents).
-        "$JS.API.STREAM.INFO.*",
+        # The shared stream's end (a tenant's own stream needs none: its lane takes all).
+        f"$JS.API.STREAM.INFO.{INGEST_STREAM}",
     )
 
 

@@ -12,7 +12,12 @@ from nats.js.errors import APIError
 from contracts.subjects import INGEST_KINDS
 from contracts.tenancy import TenantQuotas
 from services.runtime.embedded import EmbeddedServers
-from services.runtime.streams import declare_streams, declare_tenant_stream, delete_tenant_stream
+from services.runtime.streams import (
+    LayoutMismatchError,
+    declare_streams,
+    declare_tenant_stream,
+    delete_tenant_stream,
+)
 from services.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -80,3 +85,13 @@ async def test_in_the_per_tenant_layout_each_tenant_has_its_own_stream_and_limit
     await js.publish("one.v1.acme.events.x", b"{}")
     assert await delete_tenant_stream(js, settings, "acme")
     assert not await delete_tenant_stream(js, settings, "acme")
+
+
+async def test_the_shared_layout_beside_tenants_streams_is_one_clear_error(
+    js: JetStreamContext,
+) -> None:
+    settings = Settings(ingest_layout="per_tenant")
+    await declare_streams(js, settings)
+    await declare_tenant_stream(js, settings, "acme", TenantQuotas())
+    with pytest.raises(LayoutMismatchError, match="ONE_INGEST_LAYOUT=per_tenant"):
+        await declare_streams(js, Settings(ingest_layout="shared"))

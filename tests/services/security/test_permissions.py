@@ -273,7 +273,9 @@ async def test_service_identities_can_do_only_their_part(
     for subject in [
         "one.v1.acme.changes.entities.creator",
         "one.v1.acme.entities.creator.upsert",
-        "$JS.API.STREAM.INFO.ONE_INGEST",
+        "$JS.API.STREAM.INFO.ONE_DLQ",
+        "$JS.API.STREAM.MSG.GET.ONE_INGEST",
+        "$JS.API.CONSUMER.MSG.NEXT.ONE_INGEST.one-bus-ingest_acme",
     ]:
         assert await refused_publish(query, subject), subject
     for subject in ["one.v1.*.changes.>", "one.v1.*.entities.>", "_INBOX.>"]:

@@ -44,6 +44,7 @@ async def test_serve_with_credentials_logs_no_secret(
         "ONE_MONGODB_DB": settings.mongodb_db,
         "ONE_MONGODB_USER": settings.mongodb_user or "",
         "ONE_MONGODB_PASSWORD": mongo_password,
+        "ONE_INGEST_LAYOUT": settings.ingest_layout,
     }
     process = await asyncio.create_subprocess_exec(
         ONE_BUS, "serve", "--log-level", "debug", env=env,

@@ -84,7 +84,7 @@ async def test_an_org_user_publishes_queries_and_follows_its_own_tenant_only(
     ack = await user.client.jetstream().publish(
         f"one.v1.{tenant}.entities.creator.upsert", entity(entity_id)
     )
-    assert ack.stream == "ONE_INGEST"
+    assert ack.stream == f"ONE_INGEST_{tenant}"
 
     async def get() -> dict[str, object]:
         return await ask(user, f"one.v1.{tenant}.query.entities.get", lookup(entity_id))
@@ -167,14 +167,14 @@ async def test_an_org_owner_reads_its_backlog_and_replays_its_dead_letters_only(
 ) -> None:
     tenant = tenant_of(delta)
     owner = await opened(connections, delta[Role.ORG_OWNER])
-    # Its own lane and stream: the server lets the request through (the answer is the
-    # JetStream API's: here, that there is no such consumer or stream yet).
+    # Its own stream and lane (the secure layout's: the tenant's stream, its durable
+    # `one-bus-ingest`): the server lets the requests through, the JetStream API answers.
     for subject in [
-        f"$JS.API.CONSUMER.INFO.ONE_INGEST.one-bus-ingest_{tenant}",
         f"$JS.API.STREAM.INFO.ONE_INGEST_{tenant}",
+        f"$JS.API.CONSUMER.INFO.ONE_INGEST_{tenant}.one-bus-ingest",
     ]:
         reply = await owner.client.request(subject, b"", timeout=5)
-        assert "error" in json.loads(reply.data), subject
+        assert json.loads(reply.data)["type"].startswith("io.nats.jetstream.api.v1."), subject
     assert not owner.errors
     # A dead letter of its own: published bad input, read back through its filtered
     # consumer, replayed fixed to its own ingest subject.
@@ -199,12 +199,12 @@ async def test_an_org_owner_reads_its_backlog_and_replays_its_dead_letters_only(
     original = (letters[0].headers or {})[HEADER_SUBJECT]
     assert original == f"one.v1.{tenant}.entities.creator.upsert"
     replayed = await js.publish(original, entity(bad_id))
-    assert replayed.stream == "ONE_INGEST"
+    assert replayed.stream == f"ONE_INGEST_{tenant}"
 
     for subject in [
-        f"$JS.API.CONSUMER.INFO.ONE_INGEST.one-bus-ingest_{beta.tenant}",
+        f"$JS.API.CONSUMER.INFO.ONE_INGEST_{beta.tenant}.one-bus-ingest",
         f"$JS.API.STREAM.INFO.ONE_INGEST_{beta.tenant}",
-        "$JS.API.CONSUMER.INFO.ONE_INGEST.one-bus-ingest",
+        "$JS.API.STREAM.INFO.ONE_INGEST",
         f"$JS.API.CONSUMER.CREATE.ONE_DLQ.c1.one.v1.{beta.tenant}.dlq.>",
         # Deleting a dead letter names a sequence in the body, which the server cannot
         # tie to a tenant: that stays with the platform owner.
@@ -229,8 +229,8 @@ async def test_the_platform_owner_is_the_operator_across_tenants(
     bucket = await tenants_bucket(js)
     await put_quotas(bucket, tenant, TenantQuotas(max_watches=3))
     assert await read_quotas(bucket, tenant) == TenantQuotas(max_watches=3)
-    info = await js.stream_info("ONE_INGEST", subjects_filter=f"one.v1.{tenant}.>")
-    assert info.config.name == "ONE_INGEST"
+    info = await js.stream_info(f"ONE_INGEST_{tenant}")
+    assert info.config.name == f"ONE_INGEST_{tenant}"
     # A watch's last push goes to the watching tenant's inbox.
     watcher = await opened(connections, delta[Role.CUSTOMER])
     pushed: list[bytes] = []

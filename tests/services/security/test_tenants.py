@@ -141,7 +141,7 @@ async def test_tenant_add_out_writes_one_spec_per_role_that_clients_take_as_is(
         "publish", "entities.creator.upsert", creator("demo-1"), "--json", "--credentials", user
     )
     assert code == 0, err
-    assert json.loads(out)["stream"] == "ONE_INGEST"
+    assert json.loads(out)["stream"] == "ONE_INGEST_demo"
     # The same tenant named again is fine; another one is refused before connecting.
     code, _, err = await cli(
         "publish", "entities.creator.upsert", creator("demo-2"), "-t", "demo",
@@ -173,7 +173,7 @@ async def test_the_combined_answer_is_taken_with_one_role(
         "--credentials", str(combined), env={"ONE_ROLE": "org_owner"},
     )  # fmt: skip
     assert code == 0, err
-    assert json.loads(out)["stream"] == "ONE_INGEST"
+    assert json.loads(out)["stream"] == "ONE_INGEST_combo"
     code, _, err = await cli(
         "publish", "entities.creator.upsert", creator("combo-2"), "--credentials", str(combined)
     )
