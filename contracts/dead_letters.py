@@ -48,7 +48,7 @@ def dead_letter_headers_schema() -> dict[str, Any]:
     text = {"type": "string"}
     return {
         "type": "object",
-        "required": [HEADER_REASON, HEADER_ERROR, HEADER_SUBJECT, HEADER_STREAM_SEQ],
+        "required": [HEADER_REASON, HEADER_ERROR, HEADER_SUBJECT, HEADER_STREAM, HEADER_STREAM_SEQ],
         "properties": {
             HEADER_REASON: {"type": "string", "enum": list(DEAD_LETTER_REASONS)},
             HEADER_ERROR: {**text, "description": "Why it was refused (at most 1 KiB, one line)."},
@@ -57,6 +57,10 @@ def dead_letter_headers_schema() -> dict[str, Any]:
                 "type": "string",
                 "pattern": DIGITS,
                 "description": "Its sequence in the ingest stream it came from.",
+            },
+            HEADER_STREAM: {
+                **text,
+                "description": "The ingest stream it came from (`ONE_INGEST`, or a tenant's own).",
             },
             HEADER_PAYLOAD_CUT: {
                 "type": "string",
@@ -70,8 +74,9 @@ def dead_letter_headers_schema() -> dict[str, Any]:
             },
             HEADER_MSG_ID: {
                 "type": "string",
-                "pattern": "^dlq:[0-9]+$",
-                "description": "One dead letter per ingest message, however often redelivered.",
+                "pattern": "^dlq:[A-Za-z0-9_-]+:[0-9]+$",
+                "description": "One dead letter per ingest message, however often redelivered: "
+                "`dlq:<ingest stream>:<sequence>`.",
             },
         },
         "patternProperties": {

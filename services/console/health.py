@@ -20,8 +20,9 @@ from typing import Final
 from nats.js.errors import NotFoundError as JsNotFoundError
 from nats.micro.service import ServiceStats
 
-from contracts.tenancy import TENANTS_BUCKET, TenantQuotas, tenant_ingest_stream
+from contracts.tenancy import TENANTS_BUCKET, TenantQuotas
 from services.console.bus import BusRefusedError, BusUnavailableError, ConsoleBus
+from services.ingest.lanes import lane_consumer
 from services.query.micro import SERVICE_NAME
 from services.watch.store import WATCH_PREFIX
 
@@ -129,10 +130,8 @@ class Health:
 
     @property
     def ingest_stream(self) -> str:
-        settings = self.bus.settings
-        if settings.ingest_layout == "per_tenant":
-            return tenant_ingest_stream(settings.ingest_stream, self.bus.identity.tenant)
-        return settings.ingest_stream
+        """The stream the tenant's input lands in (its lane's)."""
+        return lane_consumer(self.bus.settings, self.bus.identity.tenant)[0]
 
     async def snapshot(self) -> Snapshot:
         figures, stats, quotas = await asyncio.gather(
@@ -164,10 +163,11 @@ class Health:
 
     async def _pending(self) -> Probe:
         settings = self.bus.settings
+        stream, lane = lane_consumer(settings, self.bus.identity.tenant)
         with self.bus.guard("ingest consumer info"):
-            info = await self._js.consumer_info(self.ingest_stream, settings.ingest_consumer)
+            info = await self._js.consumer_info(stream, lane)
         pending = (info.num_pending or 0) + (info.num_ack_pending or 0)
-        return Probe(float(pending), f"{info.num_ack_pending or 0} in hand, all tenants")
+        return Probe(float(pending), f"{info.num_ack_pending or 0} in hand, the tenant's lane")
 
     async def _stored(self) -> Probe:
         with self.bus.guard("ingest stream info"):
