@@ -135,7 +135,6 @@ def _settings(servers: Servers, database: str) -> Settings:
         nats_url=servers.nats_url,
         mongodb_uri=servers.mongodb_uri,
         mongodb_db=database,
-        fetch_timeout_s=0.2,
     )
 
 

@@ -67,7 +67,6 @@ def _settings(running: Servers, database: str) -> Settings:
         nats_url=running.nats_url,
         mongodb_uri=running.mongodb_uri,
         mongodb_db=database,
-        fetch_timeout_s=0.2,
     )
 
 

@@ -286,7 +286,6 @@ async def run(running: Servers, arguments: argparse.Namespace) -> dict[str, obje
         nats_url=running.nats_url,
         mongodb_uri=running.mongodb_uri,
         mongodb_db="bench_query_tenancy",
-        fetch_timeout_s=0.2,
     )
     mongo: AsyncMongoClient[Document] = AsyncMongoClient(running.mongodb_uri)
     await mongo.drop_database(settings.mongodb_db)

@@ -86,9 +86,7 @@ async def take(directory: Path) -> list[Path]:
     shots: list[Path] = []
     with tempfile.TemporaryDirectory() as data:
         async with EmbeddedServers(Path(data)) as servers:
-            settings = Settings(
-                nats_url=servers.nats_url, mongodb_uri=servers.mongodb_uri, fetch_timeout_s=0.2
-            )
+            settings = Settings(nats_url=servers.nats_url, mongodb_uri=servers.mongodb_uri)
             spec = ConnectionSpec(servers=[servers.nats_url], tenant=TENANT)
             async with OneBusService(settings), OneClient(TENANT, spec) as one:
                 ada = await _demo(one)

@@ -90,7 +90,6 @@ async def test_a_lost_answer_is_a_timeout_carrying_the_sequence(
         nats_url=private_nats_url,
         mongodb_uri=mongodb_uri,
         mongodb_db=f"one_bus_sdk_{uuid.uuid4().hex[:8]}",
-        fetch_timeout_s=0.5,
     )
     async with OneBusService(settings, query=False):
         pass  # the streams and the ingest consumer, then ingest goes

@@ -97,7 +97,6 @@ async def stack(
         nats_url=private_nats.nats_url,
         mongodb_uri=mongodb_uri,
         mongodb_db=f"one_bus_after_{uuid.uuid4().hex[:8]}",
-        fetch_timeout_s=0.5,
     )
     # Declares the streams and the ingest consumer, then goes.
     async with OneBusService(settings, query=False):

@@ -26,7 +26,7 @@ async def test_outcomes_go_to_the_askers_inbox_only_and_after_reads_progress(
         acme, beta = await add_tenant(stack, "acme"), await add_tenant(stack, "beta")
         layout = stack.layout
         ingest_settings = stack.settings.model_copy(
-            update={"nats_credentials_file": layout.spec_path(Role.INGEST), "fetch_timeout_s": 0.5}
+            update={"nats_credentials_file": layout.spec_path(Role.INGEST)}
         )
         query_settings = stack.settings.model_copy(
             update={"nats_credentials_file": layout.spec_path(Role.QUERY)}
