@@ -42,7 +42,7 @@ from pymongo import AsyncMongoClient
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.ingest import service_env
+from benchmarks.ingest import drained, service_env
 from benchmarks.processes import ServiceProcess, service_processes
 from benchmarks.servers import Servers, servers
 from benchmarks.service_process import PLAIN_CONSUMER, PLAIN_LOOKUP_SUBJECT, PLAIN_TENANT
@@ -205,9 +205,9 @@ async def ingest_round(
     nc = await nats.connect(settings.nats_url)
     js = nc.jetstream()
     await fresh_streams(js, settings)
-    consumer = settings.ingest_consumer
+    # The plain client's single consumer; ONE Bus takes the stream through its lanes.
+    consumer = PLAIN_CONSUMER
     if client == "plain":
-        consumer = PLAIN_CONSUMER
         config = ConsumerConfig(
             durable_name=consumer,
             ack_policy=AckPolicy.EXPLICIT,
@@ -230,7 +230,12 @@ async def ingest_round(
             before = _snapshot(pids)
             started = time.perf_counter()
             await publish_all(js, WORKLOADS[workload](PLAIN_TENANT, count))
-            await asyncio.wait_for(_drained(js, settings.ingest_stream, consumer, count), 600)
+            done = (
+                _drained(js, settings.ingest_stream, consumer, count)
+                if client == "plain"
+                else drained(nc, settings, count)
+            )
+            await asyncio.wait_for(done, 600)
             seconds = time.perf_counter() - started
             spent = _spent(before, _snapshot(pids))
     await nc.close()

@@ -96,7 +96,8 @@ async def publish(settings: Settings, workload: str, count: int) -> None:
     await client.close()
 
 
-async def _drained(client: NatsClient, settings: Settings, count: int) -> None:
+async def drained(client: NatsClient, settings: Settings, count: int) -> None:
+    """Once ingest's lanes have taken and finished `count` messages."""
     while True:
         progress = await ingest_progress(client, settings)
         if progress.drained and progress.delivered >= count:
@@ -111,7 +112,7 @@ async def run_bus(
     the commands by name, the store's seconds by kind of command)."""
     client = await nats.connect(settings.nats_url)
     async with service_processes("ingest", processes, service_env(settings)) as running:
-        await asyncio.wait_for(_drained(client, settings, count), 600)
+        await asyncio.wait_for(drained(client, settings, count), 600)
     await client.close()
     starts = [p.stats["first_write_started"] for p in running]
     ends = [p.stats["last_write_finished"] for p in running]

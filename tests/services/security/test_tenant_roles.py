@@ -17,7 +17,7 @@ from contracts.tenancy import TENANTS_BUCKET, TenantQuotas
 from services.runtime.tenant_directory import put_quotas, read_quotas, tenants_bucket
 from services.security.applied import users_applied
 from services.security.roles import TENANT_ROLES, Role
-from services.security.secure_dev import SecureStack
+from services.security.secure_dev import SecureStack, declare_missing_tenant_streams
 from tests.fixtures.secure import Connection, TenantSpecs, service_spec
 from tests.fixtures.waiting import eventually
 from tests.services.security.test_permissions import (
@@ -36,8 +36,10 @@ T = TypeVar("T")
 
 
 async def issued(stack: SecureStack, tenant: str, *roles: Role) -> Specs:
+    """What `one-bus tenant add --role …` does: the identities, and the tenant's stream."""
     answer = stack.layout.add_tenant(tenant, roles or TENANT_ROLES)
     assert await users_applied(stack.layout)
+    await declare_missing_tenant_streams(stack.layout, stack.settings)
     return {
         Role(key): ConnectionSpec.model_validate(answer[key]) for key in answer if key != "tenant"
     }
