@@ -163,17 +163,6 @@ def connection_spec(nats_url: str | None, credentials: Path | None) -> Connectio
     return ConnectionSpec(servers=_servers(nats_url or DEFAULT_URL))
 
 
-def default_tenant(tenant: str, nats_url: str | None, credentials: Path | None) -> str:
-    """`tenant` if given, else the one the credentials name ('' if neither); for commands
-    that need the tenant before they connect."""
-    if tenant or credentials is None:
-        return tenant
-    try:
-        return connection_spec(nats_url, credentials).tenant or ""
-    except CliError as error:
-        fail(str(error), error.exit_code)
-
-
 def _servers(url: str) -> list[str]:
     return [server.strip() for server in url.split(",") if server.strip()]
 

@@ -33,7 +33,7 @@ from contracts.subjects import PREFIX, SubjectError, parse_ingest_subject
 from one_bus.client import OneClient, Published
 from one_bus.errors import OutcomeTimeoutError
 from one_bus.ids import new_id
-from services.cli.connect import Credentials, NatsUrl, Tenant, default_tenant, fail, run
+from services.cli.connect import Credentials, NatsUrl, Tenant, fail, run
 from services.cli.output import print_json, say
 
 out = Console(soft_wrap=True)  # an ack line is never broken inside an id
@@ -127,7 +127,6 @@ def publish(
     credentials: Credentials = None,
 ) -> None:
     """Publish one message on JetStream; say whether it was stored (or is in the stream)."""
-    tenant = default_tenant(tenant, nats_url, credentials)
     if not tenant and not subject.startswith(PREFIX + "."):
         fail(
             "give --tenant (or ONE_TENANT), credentials that name a tenant, or a full "
