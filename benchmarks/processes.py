@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+STOP_TIMEOUT_S = 120.0
+
 
 @dataclass(slots=True)
 class ServiceProcess:
@@ -56,7 +58,23 @@ async def service_processes(
             for service in processes:
                 if service.process.returncode is None:
                     service.process.send_signal(signal.SIGTERM)
+            stuck = [service.pid for service in processes if not await _stopped(service)]
             for service in processes:
-                await asyncio.wait_for(service.process.wait(), 60)
                 if service.stats_path.exists():
                     service.stats = json.loads(service.stats_path.read_text())
+            if stuck:
+                # Killed rather than left running: an orphan would hold the benchmark's
+                # output pipe open, and whoever reads it would wait for ever.
+                raise RuntimeError(f"{role} processes {stuck} did not stop on SIGTERM: killed")
+
+
+async def _stopped(service: ServiceProcess) -> bool:
+    """Whether the process stopped within its drain (every part of a service drains for up
+    to `drain_timeout_s` in turn); else it is killed, and waited for."""
+    try:
+        await asyncio.wait_for(service.process.wait(), STOP_TIMEOUT_S)
+    except TimeoutError:
+        service.process.kill()
+        await service.process.wait()
+        return False
+    return True

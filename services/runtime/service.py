@@ -449,9 +449,15 @@ class OneBusService:
             try:
                 await self._broker.stop()
             except Exception:
-                # Subscriptions cannot be undone on a connection the server closed.
-                if self._client is None or not self._client.is_closed:
+                # Nothing can be drained on a connection the server closed or that is
+                # reconnecting (stopped during an outage): what was not acked is
+                # redelivered, so the connection is just closed.
+                client = self._client
+                if client is None or not (client.is_closed or client.is_reconnecting):
                     raise
+                # nats-py's close still flushes, onto the dead transport (RuntimeError).
+                with contextlib.suppress(NatsError, RuntimeError, OSError):
+                    await client.close()
             self._broker = None
             self._client = None
         if self._mongo is not None:
