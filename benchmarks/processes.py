@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# A slow machine starts a service process in seconds; these only bound a stuck one.
+START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 120.0
 
 
@@ -50,7 +52,7 @@ async def service_processes(
                 processes.append(ServiceProcess(process, stats_path))
             for service in processes:
                 assert service.process.stdout is not None
-                line = await asyncio.wait_for(service.process.stdout.readline(), 60)
+                line = await asyncio.wait_for(service.process.stdout.readline(), START_TIMEOUT_S)
                 if line.strip() != b"ready":
                     raise RuntimeError(f"{role} process did not start (exit {line!r})")
             yield processes
