@@ -29,7 +29,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -102,7 +102,7 @@ from one_bus.errors import (
     RejectedError,
 )
 from one_bus.ids import new_id
-from one_bus.outcomes import OutcomeInbox, PendingOutcome
+from one_bus.outcomes import OutcomeInbox, PendingOutcome, Published
 from one_bus.pages import iterate_pages
 from one_bus.subscription import Subscription
 from one_bus.watch import Watch
@@ -124,20 +124,6 @@ def _reply_adapter(name: str) -> TypeAdapter[Any]:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class Published:
-    """JetStream's acknowledgement of one publish."""
-
-    subject: str
-    msg_id: str
-    stream: str
-    seq: int
-    # The stream already had this `Nats-Msg-Id` (a retry): nothing new was stored.
-    duplicate: bool
-    # With `wait=True`: what ingest stored (rejections raise `RejectedError`).
-    outcome: Stored | None = None
 
 
 def _with_msg_id(headers: Mapping[str, str] | None, msg_id: str | None) -> dict[str, str]:

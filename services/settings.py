@@ -1,13 +1,17 @@
 """Service settings, read from `ONE_*` environment variables (pydantic-settings)."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.tenancy import IngestLayout, TenantQuotas
-from services.runtime.event_loop import EventLoop
-from services.runtime.logs import LogFormat
+
+# The choices a setting names are defined here, where they are read; the runtime modules
+# that act on them import them (settings depends on nothing in the runtime).
+EventLoop = Literal["uvloop", "asyncio"]
+LogFormat = Literal["text", "json"]
 
 
 class Settings(BaseSettings):

@@ -30,9 +30,10 @@ from contracts.commands import COMMAND_MODELS
 from contracts.outcomes import Rejected, Stored
 from contracts.protocols.envelope import HEADER_RECORD_ID, EnvelopeError, ProtocolEnvelope
 from contracts.subjects import PREFIX, SubjectError, parse_ingest_subject
-from one_bus.client import OneClient, Published
+from one_bus.client import OneClient
 from one_bus.errors import OutcomeTimeoutError
 from one_bus.ids import new_id
+from one_bus.outcomes import Published
 from services.cli.connect import Credentials, NatsUrl, Tenant, fail, run
 from services.cli.output import print_json, say
 

@@ -17,7 +17,7 @@ from contracts.tenancy import TENANTS_BUCKET, TenantQuotas
 from services.runtime.tenant_directory import put_quotas, read_quotas, tenants_bucket
 from services.security.applied import users_applied
 from services.security.roles import TENANT_ROLES, Role
-from services.security.secure_dev import SecureStack, declare_missing_tenant_streams
+from services.runtime.secure_dev import SecureStack, declare_missing_tenant_streams
 from tests.fixtures.secure import Connection, TenantSpecs, service_spec
 from tests.fixtures.waiting import eventually
 from tests.services.security.test_permissions import (

@@ -13,7 +13,7 @@ import pytest
 
 from contracts.connection_spec import ConnectionSpec
 from services.security.roles import TENANT_ROLES
-from services.security.secure_dev import SecureStack
+from services.runtime.secure_dev import SecureStack
 from tests.fixtures.secure import Connection, connect
 from tests.fixtures.waiting import eventually
 
