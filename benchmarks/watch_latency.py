@@ -34,6 +34,7 @@ from nats.aio.msg import Msg
 from rich.console import Console
 from rich.table import Table
 
+from contracts.clock import now_ms
 from services.runtime.embedded import EmbeddedServers
 from services.runtime.service import OneBusService
 from services.settings import Settings
@@ -41,10 +42,6 @@ from services.watch.service import WatchService
 
 console = Console()
 TENANT = "bench"
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def watch_request(index: int) -> tuple[str, dict[str, object]]:

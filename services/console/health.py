@@ -20,7 +20,8 @@ from typing import Final
 from nats.js.errors import NotFoundError as JsNotFoundError
 from nats.micro.service import ServiceStats
 
-from contracts.tenancy import TENANTS_BUCKET, TenantQuotas
+from contracts.subjects import TENANTS_BUCKET
+from contracts.tenancy import TenantQuotas
 from services.console.bus import BusRefusedError, BusUnavailableError, ConsoleBus
 from services.ingest.lanes import lane_consumer
 from services.query.micro import SERVICE_NAME

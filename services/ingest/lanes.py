@@ -35,8 +35,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError, NotFoundError
 
-from contracts.subjects import PREFIX, is_tenant
-from contracts.tenancy import tenant_ingest_stream
+from contracts.subjects import PREFIX, is_tenant, tenant_ingest_stream
 from services.security.roles import lane_consumer_name
 from services.settings import Settings
 

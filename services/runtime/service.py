@@ -23,7 +23,7 @@ from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from contracts.tenancy import TENANTS_BUCKET
+from contracts.subjects import TENANTS_BUCKET
 from one_bus.connection import nats_options
 from services.ingest.batch_handler import BatchHandler, RetryPolicy
 from services.ingest.change_feed import ChangeFeed

@@ -17,8 +17,8 @@ from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
-from contracts.subjects import is_tenant
-from contracts.tenancy import TENANTS_BUCKET, TenantQuotas
+from contracts.subjects import TENANTS_BUCKET, is_tenant
+from contracts.tenancy import TenantQuotas
 
 log = logging.getLogger(__name__)
 

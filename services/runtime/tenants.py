@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.ontology import COLLECTIONS
-from contracts.subjects import PREFIX, is_tenant
-from contracts.tenancy import TENANTS_BUCKET, TenantQuotas
+from contracts.subjects import PREFIX, TENANTS_BUCKET, is_tenant
+from contracts.tenancy import TenantQuotas
 from services.ingest.lanes import lane_consumer
 from services.runtime.streams import declare_tenant_stream, delete_tenant_stream
 from services.runtime.tenant_directory import (

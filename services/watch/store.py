@@ -24,7 +24,6 @@ opens it.
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -41,6 +40,7 @@ from nats.js.errors import (
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from contracts.clock import now_ms
 from services.security.reply_guard import may_reply
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,6 @@ _WRONG_LAST_SEQUENCE: Final = (10071, 10164)
 
 Conflict = KeyWrongLastSequenceError
 """Raised by `update`/`delete` when the key changed since the revision given."""
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class WatchRecord(BaseModel):
