@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.clock import now_ms
+from contracts.subjects import WATCH_RENEW, entity_subject, event_subject, watch_subject
 from services.runtime.embedded import EmbeddedServers
 from services.runtime.service import OneBusService
 from services.settings import Settings
@@ -53,11 +54,11 @@ def watch_request(index: int) -> tuple[str, dict[str, object]]:
 def write_for(index: int, n: int) -> tuple[str, dict[str, object]]:
     """A write that changes the result of watch `index`."""
     if index % 2 == 0:
-        return f"one.v1.{TENANT}.entities.creator.upsert", {
+        return entity_subject(TENANT, "creator", "upsert"), {
             "id": f"e{index}", "type": "creator", "name": f"version {n}",
             "updatedAt": now_ms(), "actorId": "bench",
         }  # fmt: skip
-    return f"one.v1.{TENANT}.events.payment_event", {
+    return event_subject(TENANT, "payment_event"), {
         "id": f"ev{n}", "type": "payment_event", "actorId": f"u{index}",
         "timestamp": now_ms(), "metadata": {"status": "processed"},
     }  # fmt: skip
@@ -66,11 +67,11 @@ def write_for(index: int, n: int) -> tuple[str, dict[str, object]]:
 def unrelated_write(n: int) -> tuple[str, dict[str, object]]:
     """A write no watch can see: an entity nobody watches, an event of an unwatched actor."""
     if n % 2 == 0:
-        return f"one.v1.{TENANT}.entities.creator.upsert", {
+        return entity_subject(TENANT, "creator", "upsert"), {
             "id": f"x{n}", "type": "creator", "name": "x", "updatedAt": now_ms(),
             "actorId": "bench",
         }  # fmt: skip
-    return f"one.v1.{TENANT}.events.payment_event", {
+    return event_subject(TENANT, "payment_event"), {
         "id": f"evx{n}", "type": "payment_event", "actorId": "nobody", "timestamp": now_ms(),
         "metadata": {"status": "processed"},
     }  # fmt: skip
@@ -130,7 +131,7 @@ async def measure(
         name, request = watch_request(index)
         body = json.dumps({**request, "deliverTo": f"_INBOX.bench.{index}"}).encode()
         async with slots:
-            reply = await client.request(f"one.v1.{TENANT}.watch.{name}", body, timeout=60)
+            reply = await client.request(watch_subject(TENANT, name), body, timeout=60)
         answer = json.loads(reply.data)
         assert answer["ok"], reply.data
         watch_ids.append(answer["data"]["watchId"])
@@ -175,7 +176,7 @@ async def measure(
     await client.subscribe(f"_INBOX.burst.{burst_watch}", cb=burst_pushed)
     body = {**watch_request(burst_watch)[1], "deliverTo": f"_INBOX.burst.{burst_watch}"}
     reply = await client.request(
-        f"one.v1.{TENANT}.watch.events.list", json.dumps(body).encode(), 10
+        watch_subject(TENANT, "events.list"), json.dumps(body).encode(), 10
     )
     assert json.loads(reply.data)["ok"], reply.data
     last_id = f"burst{burst - 1}"
@@ -183,7 +184,7 @@ async def measure(
     await asyncio.gather(
         *(
             js.publish(
-                f"one.v1.{TENANT}.events.payment_event",
+                event_subject(TENANT, "payment_event"),
                 json.dumps(
                     {
                         "id": f"burst{n}",
@@ -207,7 +208,7 @@ async def measure(
     async def renew(watch_id: str) -> None:
         async with slots:
             reply = await client.request(
-                f"one.v1.{TENANT}.watch.renew", json.dumps({"watchId": watch_id}).encode(), 60
+                watch_subject(TENANT, WATCH_RENEW), json.dumps({"watchId": watch_id}).encode(), 60
             )
         assert json.loads(reply.data)["ok"], reply.data
 

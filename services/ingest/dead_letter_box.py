@@ -24,7 +24,7 @@ from contracts.dead_letters import (
     ORIGINAL_HEADER_PREFIX,
 )
 from contracts.outcomes import OUTCOME_TO_HEADER
-from contracts.subjects import PREFIX
+from contracts.subjects import ALL_TENANTS, kind_wildcard
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ class DeadLetter:
 
 
 def dlq_filter(tenant: str | None) -> str:
-    return f"{PREFIX}.{tenant or '*'}.dlq.>"
+    return kind_wildcard(tenant or ALL_TENANTS, "dlq")
 
 
 class DeadLetterBox:

@@ -17,7 +17,7 @@ from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
-from contracts.subjects import TENANTS_BUCKET, is_tenant
+from contracts.subjects import TENANTS_BUCKET, is_tenant, kv_subject
 from contracts.tenancy import TenantQuotas
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class TenantDirectory:
         return self._defaults if own is None else own.over(self._defaults)
 
     async def start(self, kv: KeyValue) -> None:
-        prefix = f"$KV.{TENANTS_BUCKET}."
+        prefix = kv_subject(TENANTS_BUCKET, "")
 
         async def arrived(msg: Msg) -> None:
             tenant = msg.subject[len(prefix) :]

@@ -41,6 +41,7 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from contracts.clock import now_ms
+from contracts.subjects import kv_stream, kv_subject
 from services.security.reply_guard import may_reply
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ class WatchStore:
 
     async def _apply_limits(self) -> None:
         """Give a bucket declared before the limits (or with others) the current ones."""
-        stream = f"KV_{self._bucket}"
+        stream = kv_stream(self._bucket)
         config = (await self._js.stream_info(stream)).config
         wanted = {
             "max_msgs_per_subject": 1,
@@ -188,7 +189,7 @@ class WatchStore:
 
     async def follow(self, on_watch: WatchUpdate, on_replica: ReplicaUpdate) -> None:
         """Call back with the last value of every key, then with every change."""
-        prefix = f"$KV.{self._bucket}."
+        prefix = kv_subject(self._bucket, "")
 
         async def arrived(msg: Msg) -> None:
             if msg.metadata.num_pending == 0:
