@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.clock import now_ms
+from contracts.nats_headers import HEADER_MSG_ID
 from contracts.subjects import WATCH_RENEW, entity_subject, event_subject, watch_subject
 from services.runtime.embedded import EmbeddedServers
 from services.runtime.service import OneBusService
@@ -147,7 +148,7 @@ async def measure(
         subject, payload = write_for(index, n)
         published[index] = time.perf_counter()
         await js.publish(subject, json.dumps(payload).encode(),
-                         headers={"Nats-Msg-Id": f"w{n}"})  # fmt: skip
+                         headers={HEADER_MSG_ID: f"w{n}"})  # fmt: skip
         await asyncio.sleep(interval_ms / 1000)
     await wait_until(lambda: not published, 30)
     missing = len(published)
@@ -157,7 +158,7 @@ async def measure(
     reads, seen = service.evaluator.reads, service.changes_seen
     for n in range(unrelated):
         subject, body = unrelated_write(n)
-        await js.publish(subject, json.dumps(body).encode(), headers={"Nats-Msg-Id": f"x{n}"})
+        await js.publish(subject, json.dumps(body).encode(), headers={HEADER_MSG_ID: f"x{n}"})
     expected = unrelated + (unrelated + 1) // 2  # events, entities and their audit events
     await wait_until(lambda: service.changes_seen >= seen + expected, 60)
     await asyncio.sleep(0.5)  # past the coalescing window: any read would have happened

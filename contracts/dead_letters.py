@@ -15,6 +15,8 @@ keeps nothing once it is taken, so there a cut dead letter stays cut.
 
 from typing import Any, Final, Literal, get_args
 
+from contracts.nats_headers import HEADER_MSG_ID
+
 HEADER_REASON: Final = "One-Dlq-Reason"
 HEADER_ERROR: Final = "One-Dlq-Error"
 HEADER_SUBJECT: Final = "One-Dlq-Subject"
@@ -38,7 +40,6 @@ DeadLetterReason = Literal[
 ]
 DEAD_LETTER_REASONS: Final[tuple[DeadLetterReason, ...]] = get_args(DeadLetterReason)
 
-HEADER_MSG_ID: Final = "Nats-Msg-Id"
 DIGITS: Final = "^[0-9]+$"
 
 

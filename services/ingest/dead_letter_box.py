@@ -23,6 +23,7 @@ from contracts.dead_letters import (
     HEADER_SUBJECT,
     ORIGINAL_HEADER_PREFIX,
 )
+from contracts.nats_headers import HEADER_MSG_ID
 from contracts.outcomes import OUTCOME_TO_HEADER
 from contracts.subjects import ALL_TENANTS, kind_wildcard
 
@@ -75,7 +76,7 @@ class DeadLetter:
             name: value
             for name, value in self.headers.items()
             if not name.startswith((DLQ_HEADER_PREFIX, ORIGINAL_HEADER_PREFIX))
-            and name != "Nats-Msg-Id"
+            and name != HEADER_MSG_ID
         }
 
 
@@ -141,7 +142,7 @@ class DeadLetterBox:
         Returns the new message's ingest stream sequence. The dead letter is deleted
         once JetStream has stored the replay, unless `keep`.
         """
-        headers = {**letter.original_headers(), "Nats-Msg-Id": f"replay:{letter.seq}"}
+        headers = {**letter.original_headers(), HEADER_MSG_ID: f"replay:{letter.seq}"}
         if outcome_to is not None:
             headers[OUTCOME_TO_HEADER] = outcome_to
         ack = await self._js.publish(

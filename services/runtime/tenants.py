@@ -25,6 +25,7 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts.nats_headers import is_kv_deletion
 from contracts.ontology import COLLECTIONS
 from contracts.subjects import (
     TENANTS_BUCKET,
@@ -49,7 +50,6 @@ from services.watch.store import WATCH_PREFIX, WatchRecord
 
 log = logging.getLogger(__name__)
 
-_OPERATION_HEADER: Final = "KV-Operation"
 # How long reading a whole KV bucket (the watches) may take before it is a failure.
 _READ_BUCKET_TIMEOUT_S: Final = 30.0
 # nats-server lists at most this many consumers per request.
@@ -233,7 +233,7 @@ async def bucket_entries(js: JetStreamContext, bucket: str) -> dict[str, bytes]:
 
     async def arrived(msg: Msg) -> None:
         key = msg.subject[len(prefix) :]
-        if (msg.headers or {}).get(_OPERATION_HEADER) in ("DEL", "PURGE"):
+        if is_kv_deletion(msg.headers):
             found.pop(key, None)
         else:
             found[key] = msg.data

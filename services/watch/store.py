@@ -41,6 +41,7 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from contracts.clock import now_ms
+from contracts.nats_headers import is_kv_deletion
 from contracts.subjects import kv_stream, kv_subject
 from services.security.reply_guard import may_reply
 
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 
 WATCH_PREFIX: Final = "w."
 REPLICA_PREFIX: Final = "r."
-_OPERATION_HEADER: Final = "KV-Operation"
 _WRONG_LAST_SEQUENCE: Final = (10071, 10164)
 
 Conflict = KeyWrongLastSequenceError
@@ -195,7 +195,7 @@ class WatchStore:
             if msg.metadata.num_pending == 0:
                 self.loaded.set()
             key = msg.subject[len(prefix) :]
-            deleted = (msg.headers or {}).get(_OPERATION_HEADER) in ("DEL", "PURGE")
+            deleted = is_kv_deletion(msg.headers)
             revision = msg.metadata.sequence.stream
             if key.startswith(WATCH_PREFIX):
                 record = None if deleted else self._record(key, msg.data)
