@@ -10,6 +10,7 @@ import ast
 from collections.abc import Iterator, Mapping, Set
 from functools import cache
 from pathlib import Path
+from typing import Final
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("contracts", "services", "one_bus")
@@ -157,3 +158,70 @@ def test_the_sdk_imports_nothing_from_services() -> None:
 def test_settings_import_nothing_from_services() -> None:
     """Every part of the service reads its settings; they depend on contracts only."""
     assert imports_from("services.settings", ("services", "one_bus")) == []
+
+
+# What starts a subject or name that only contracts/subjects.py may build: the bus's own
+# subjects, the JetStream API, KV buckets and their streams, service discovery.
+_SUBJECT_HEADS: Final = ("one.v1", "$JS.", "$KV.", "$SRV.", "KV_")
+_SUBJECT_BUILDER: Final = "contracts.subjects"
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    """The ids of the docstring nodes of a module, its classes and functions."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def _spelled_subjects(source: str, where: str) -> list[str]:
+    """The lines (`where:line`) where `source` spells a subject itself: a literal or
+    f-string starting like one, an f-string or a sum starting with `PREFIX`."""
+    tree = ast.parse(source, where)
+    docstrings = _docstrings(tree)
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.expr):
+            continue
+        head: object = None
+        if isinstance(node, ast.Constant) and id(node) not in docstrings:
+            head = node.value
+        elif isinstance(node, ast.JoinedStr) and node.values:
+            first = node.values[0]
+            if isinstance(first, ast.Constant):
+                head = first.value
+            elif isinstance(first, ast.FormattedValue) and isinstance(first.value, ast.Name):
+                head = "one.v1" if first.value.id == "PREFIX" else None
+        elif isinstance(node, ast.BinOp) and isinstance(node.left, ast.Name):
+            head = "one.v1" if node.left.id == "PREFIX" else None
+        if isinstance(head, str) and head.startswith(_SUBJECT_HEADS):
+            lines.add(node.lineno)
+    return [f"{where}:{line}" for line in sorted(lines)]
+
+
+def test_subjects_and_stream_names_are_built_by_contracts_subjects_only() -> None:
+    """Anywhere else a subject, a JetStream API subject or a KV name is asked of the
+    builders, so that each is spelled once (the CLI, the console and the benchmarks too)."""
+    paths = [path for name, path in modules().items() if name != _SUBJECT_BUILDER]
+    paths += sorted((ROOT / "benchmarks").rglob("*.py"))
+    spelled = (
+        where
+        for path in paths
+        for where in _spelled_subjects(path.read_text(), str(path.relative_to(ROOT)))
+    )
+    assert list(spelled) == []
+
+
+def test_the_subject_check_finds_spelled_subjects_and_not_prose() -> None:
+    source = (
+        '"""one.v1.<tenant> in a docstring is prose."""\n'
+        'A = f"one.v1.{t}.changes.>"\n'
+        'B = f"{PREFIX}.{t}.dlq.>"\n'
+        'C = PREFIX + "." + t\n'
+        'D = "$JS.API.STREAM.NAMES"\n'
+        'E = f"expected one.v1.<tenant>..., got {s}"\n'
+    )
+    assert _spelled_subjects(source, "m") == ["m:2", "m:3", "m:4", "m:5"]
