@@ -217,6 +217,8 @@ INGEST_STREAM: Final = "ONE_INGEST"
 CHANGES_STREAM: Final = "ONE_CHANGES"
 DLQ_STREAM: Final = "ONE_DLQ"
 STREAMS: Final = (INGEST_STREAM, CHANGES_STREAM, DLQ_STREAM)
+# Ingest's durable on each tenant's own stream, and the stem of its lanes on the shared one.
+INGEST_CONSUMER: Final = "one-bus-ingest"
 # Live queries' records and the replicas' heartbeats (docs/watch.md).
 WATCH_BUCKET: Final = "ONE_WATCHES"
 # Per-tenant settings: key = tenant, value = TenantQuotas as JSON.

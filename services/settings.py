@@ -6,7 +6,13 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from contracts.subjects import CHANGES_STREAM, DLQ_STREAM, INGEST_STREAM, WATCH_BUCKET
+from contracts.subjects import (
+    CHANGES_STREAM,
+    DLQ_STREAM,
+    INGEST_CONSUMER,
+    INGEST_STREAM,
+    WATCH_BUCKET,
+)
 from contracts.tenancy import IngestLayout, TenantQuotas
 
 # The choices a setting names are defined here, where they are read; the runtime modules
@@ -64,7 +70,7 @@ class Settings(BaseSettings):
     ingest_stream: str = INGEST_STREAM
     changes_stream: str = CHANGES_STREAM
     dlq_stream: str = DLQ_STREAM
-    ingest_consumer: str = "one-bus-ingest"
+    ingest_consumer: str = INGEST_CONSUMER
     duplicate_window_s: float = Field(default=120.0, gt=0)
     # "shared": one ingest stream for every tenant (plain `dev`); "per_tenant": a stream
     # per tenant, created by `one-bus tenant add` with the tenant's quotas as its limits

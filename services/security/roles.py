@@ -53,6 +53,7 @@ from contracts.subjects import (
     ALL_TENANTS,
     CHANGES_STREAM,
     DLQ_STREAM,
+    INGEST_CONSUMER,
     INGEST_KINDS,
     INGEST_STREAM,
     JS_FLOW_CONTROL_WILDCARD,
@@ -189,7 +190,7 @@ def lane_consumer_name(ingest_consumer: str, tenant: str) -> str:
 
 
 def tenant_permissions(
-    role: Role, tenant: str, ingest_consumer: str = "one-bus-ingest"
+    role: Role, tenant: str, ingest_consumer: str = INGEST_CONSUMER
 ) -> Permissions:
     inbox = inbox_prefix(role, tenant)
     follow_publish, follow_subscribe = _follow(tenant)
@@ -309,7 +310,7 @@ _TENANTS_READ: Final = (
 )
 
 
-def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> Permissions:
+def service_permissions(role: Role, ingest_consumer: str = INGEST_CONSUMER) -> Permissions:
     inbox = inbox_prefix(role)
     if role is Role.INGEST:
         return Permissions(
