@@ -43,6 +43,18 @@ DEAD_LETTER_REASONS: Final[tuple[DeadLetterReason, ...]] = get_args(DeadLetterRe
 DIGITS: Final = "^[0-9]+$"
 
 
+def dead_letter_msg_id(ingest_stream: str, stream_seq: int) -> str:
+    """A dead letter's `Nats-Msg-Id`: one per ingest message, so a redelivered rejection
+    is not dead-lettered twice."""
+    return f"dlq:{ingest_stream}:{stream_seq}"
+
+
+def replay_msg_id(dlq_seq: int) -> str:
+    """The `Nats-Msg-Id` a replayed dead letter is published with: replaying one letter
+    twice inside the duplicate window stores it once."""
+    return f"replay:{dlq_seq}"
+
+
 def dead_letter_headers_schema() -> dict[str, Any]:
     """The JSON Schema of a dead letter's headers (name → value), for the exported files
     and the AsyncAPI document alike. The publisher's own headers are kept as they were."""

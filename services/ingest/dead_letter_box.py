@@ -22,6 +22,7 @@ from contracts.dead_letters import (
     HEADER_STREAM_SEQ,
     HEADER_SUBJECT,
     ORIGINAL_HEADER_PREFIX,
+    replay_msg_id,
 )
 from contracts.nats_headers import HEADER_MSG_ID
 from contracts.outcomes import OUTCOME_TO_HEADER
@@ -142,7 +143,7 @@ class DeadLetterBox:
         Returns the new message's ingest stream sequence. The dead letter is deleted
         once JetStream has stored the replay, unless `keep`.
         """
-        headers = {**letter.original_headers(), HEADER_MSG_ID: f"replay:{letter.seq}"}
+        headers = {**letter.original_headers(), HEADER_MSG_ID: replay_msg_id(letter.seq)}
         if outcome_to is not None:
             headers[OUTCOME_TO_HEADER] = outcome_to
         ack = await self._js.publish(
