@@ -48,6 +48,7 @@ from benchmarks.servers import Servers, servers
 from benchmarks.service_process import PLAIN_CONSUMER, PLAIN_LOOKUP_SUBJECT, PLAIN_TENANT
 from benchmarks.streams import fresh_streams, publish_all
 from benchmarks.workload import WORKLOADS
+from contracts.subjects import query_subject
 from services.settings import Settings
 
 Client = Literal["bus", "plain"]
@@ -271,7 +272,7 @@ async def lookup_rounds(
         "entities.list": lambda _: page,
     }
     subjects: dict[Client, Callable[[str], str]] = {
-        "bus": lambda query: f"one.v1.{PLAIN_TENANT}.query.{query}",
+        "bus": lambda query: query_subject(PLAIN_TENANT, query),
         "plain": lambda query: f"{PLAIN_LOOKUP_SUBJECT}.{query.split('.')[1]}",
     }
     env = service_env(settings)

@@ -23,6 +23,7 @@ import nats
 from nats.aio.msg import Msg
 from pymongo import AsyncMongoClient, WriteConcern, monitoring
 
+from contracts.subjects import ALL_SUBJECTS
 from services.runtime import event_loop
 from services.runtime.service import OneBusService
 from services.settings import Settings
@@ -136,7 +137,7 @@ async def plain_ingest(settings: Settings, stop: asyncio.Event) -> None:
     concern = WriteConcern(w="majority", j=settings.mongodb_journal)
     records = mongo.get_database(settings.mongodb_db, write_concern=concern)["plain"]
     subscription = await js.pull_subscribe(
-        "one.v1.>", durable=PLAIN_CONSUMER, stream=settings.ingest_stream
+        ALL_SUBJECTS, durable=PLAIN_CONSUMER, stream=settings.ingest_stream
     )
     print("ready", flush=True)
     while not stop.is_set():

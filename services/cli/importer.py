@@ -42,7 +42,13 @@ from rich.table import Table
 from contracts.dead_letters import HEADER_ERROR, HEADER_REASON, HEADER_STREAM, HEADER_STREAM_SEQ
 from contracts.outcomes import Rejected
 from contracts.protocols.envelope import HEADER_RECORD_ID
-from contracts.subjects import PREFIX, SubjectError, dlq_subject, parse_ingest_subject
+from contracts.subjects import (
+    SubjectError,
+    dlq_subject,
+    is_qualified,
+    parse_ingest_subject,
+    qualified,
+)
 from one_bus.client import OneClient
 from one_bus.errors import OutcomeTimeoutError, PublishError
 from one_bus.outcomes import PendingOutcome
@@ -132,10 +138,9 @@ def parse_line(number: int, text: str, tenant: str) -> Line | str:
     if unknown:
         return f"unknown keys: {', '.join(sorted(unknown))}"
     subject: str = document["subject"]
-    if not subject.startswith(PREFIX + "."):
-        if not tenant:
-            return "a relative subject needs --tenant"
-        subject = f"{PREFIX}.{tenant}.{subject}"
+    if not is_qualified(subject) and not tenant:
+        return "a relative subject needs --tenant"
+    subject = qualified(tenant, subject)
     try:
         parse_ingest_subject(subject)
     except SubjectError as error:

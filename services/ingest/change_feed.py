@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 from nats.js import JetStreamContext
 
+from contracts.nats_headers import HEADER_MSG_ID
 from services.store.stored_change import StoredChange
 from services.tracing import current_trace_headers
 
@@ -41,7 +42,7 @@ class ChangeFeed:
                     change.subject,
                     payload,
                     timeout=self._timeout_s,
-                    headers={"Nats-Msg-Id": change.msg_id, **trace_headers},
+                    headers={HEADER_MSG_ID: change.msg_id, **trace_headers},
                 )
                 for change, payload in zip(changes, payloads, strict=True)
             )

@@ -23,7 +23,7 @@ from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from contracts.tenancy import TENANTS_BUCKET
+from contracts.subjects import TENANTS_BUCKET
 from one_bus.connection import nats_options
 from services.ingest.batch_handler import BatchHandler, RetryPolicy
 from services.ingest.change_feed import ChangeFeed
@@ -36,11 +36,11 @@ from services.query.admission import Admission, replica_admission
 from services.query.progress import IngestProgress
 from services.query.responder import QueryResponder
 from services.runtime.health import Check, HealthServer, HealthState, beat
-from services.runtime.redact import redact_uri
 from services.runtime.streams import declare_streams
 from services.runtime.tenant_directory import TenantDirectory, tenants_bucket
 from services.security.consumer_warden import ConsumerWarden
 from services.security.credentials import mongo_credentials, new_broker, responder_spec
+from services.security.redact import redact_uri
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
 from services.store.writer import StoreWriter

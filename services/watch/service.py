@@ -45,6 +45,7 @@ from nats.js.errors import Error as JetStreamError
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts.clock import now_ms
 from contracts.queries import Query
 from contracts.subjects import CHANGES_WILDCARD
 from contracts.tenancy import TenantQuotas
@@ -56,7 +57,7 @@ from services.watch.evaluator import Evaluation, Evaluator, query_key
 from services.watch.matcher import page_edge, result_keys
 from services.watch.metrics import WatchMetrics
 from services.watch.registry import Registry, Watched
-from services.watch.store import BucketLimits, Conflict, WatchRecord, WatchStore, now_ms
+from services.watch.store import BucketLimits, Conflict, WatchRecord, WatchStore
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,6 @@ opens it.
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -41,21 +40,19 @@ from nats.js.errors import (
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from contracts.clock import now_ms
+from contracts.nats_headers import is_kv_deletion
+from contracts.subjects import kv_stream, kv_subject
 from services.security.reply_guard import may_reply
 
 log = logging.getLogger(__name__)
 
 WATCH_PREFIX: Final = "w."
 REPLICA_PREFIX: Final = "r."
-_OPERATION_HEADER: Final = "KV-Operation"
 _WRONG_LAST_SEQUENCE: Final = (10071, 10164)
 
 Conflict = KeyWrongLastSequenceError
 """Raised by `update`/`delete` when the key changed since the revision given."""
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class WatchRecord(BaseModel):
@@ -172,7 +169,7 @@ class WatchStore:
 
     async def _apply_limits(self) -> None:
         """Give a bucket declared before the limits (or with others) the current ones."""
-        stream = f"KV_{self._bucket}"
+        stream = kv_stream(self._bucket)
         config = (await self._js.stream_info(stream)).config
         wanted = {
             "max_msgs_per_subject": 1,
@@ -192,13 +189,13 @@ class WatchStore:
 
     async def follow(self, on_watch: WatchUpdate, on_replica: ReplicaUpdate) -> None:
         """Call back with the last value of every key, then with every change."""
-        prefix = f"$KV.{self._bucket}."
+        prefix = kv_subject(self._bucket, "")
 
         async def arrived(msg: Msg) -> None:
             if msg.metadata.num_pending == 0:
                 self.loaded.set()
             key = msg.subject[len(prefix) :]
-            deleted = (msg.headers or {}).get(_OPERATION_HEADER) in ("DEL", "PURGE")
+            deleted = is_kv_deletion(msg.headers)
             revision = msg.metadata.sequence.stream
             if key.startswith(WATCH_PREFIX):
                 record = None if deleted else self._record(key, msg.data)
