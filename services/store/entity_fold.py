@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from contracts.command_kinds import command_kind
 from contracts.commands import EntityArchive, EntityDelete, EntityUpsert
 from contracts.ontology import LifecycleEventType
 from contracts.outcomes import Effect
@@ -135,9 +136,7 @@ class EntityFold:
 
 
 def _op(command: EntityCommand) -> ChangeOp:
-    if isinstance(command, EntityUpsert):
-        return "upsert"
-    return "delete" if isinstance(command, EntityDelete) else "archive"
+    return command_kind(command).change_op
 
 
 def _newer(version: str, than: str | None) -> bool:
