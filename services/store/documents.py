@@ -9,8 +9,6 @@ from typing import Any
 from contracts.commands import (
     ConnectionCreate,
     ConnectionDelete,
-    EntityArchive,
-    EntityDelete,
     EntityUpsert,
     EventPublish,
     TagDelete,
@@ -44,7 +42,7 @@ def event_document(request: WriteRequest, command: EventPublish) -> Document:
     return document
 
 
-def lifecycle_event_document(request: WriteRequest, lifecycle: Lifecycle) -> Document:
+def lifecycle_event_document(lifecycle: Lifecycle) -> Document:
     """The audit-trail event of an entity command (entity_fold.py says which type).
 
     Its id is derived from the entity, the op and `updatedAt` (entity_fold.lifecycle_event_id),
@@ -52,8 +50,7 @@ def lifecycle_event_document(request: WriteRequest, lifecycle: Lifecycle) -> Doc
     The entity type is the command's own (an upsert's `type`, else the subject's), so the
     event does not depend on what else had arrived when it was written.
     """
-    command = request.command
-    assert isinstance(command, EntityUpsert | EntityDelete | EntityArchive)
+    request, command = lifecycle.request, lifecycle.command
     entity_type = command.type if isinstance(command, EntityUpsert) else request.subject_type
     return {
         "_id": record_key(request.tenant, lifecycle.event_id),

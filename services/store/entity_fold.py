@@ -118,6 +118,8 @@ class Lifecycle:
     """A lifecycle event to write: the command it records and the type it has now."""
 
     request: WriteRequest
+    # The request's command, as the entity command it is.
+    command: EntityCommand
     event_id: str
     type: LifecycleEventType
 
@@ -247,7 +249,7 @@ def _record_lifecycle(
             continue
         seen.add(event_id)
         kind: LifecycleEventType = "entity_created" if event_id == created else _LIFECYCLE[op]
-        fold.lifecycle.append(Lifecycle(request, event_id, kind))
+        fold.lifecycle.append(Lifecycle(request, command, event_id, kind))
     previous = _first_event_id(before) if before is not None and "firstOp" in before else None
     if previous is not None and previous != created and previous not in seen:
         fold.retyped.append((after["groupId"], previous))

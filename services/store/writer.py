@@ -181,7 +181,7 @@ class StoreWriter:
             events = published if merge_round == 0 else _Bulk()
             lifecycle_events: list[tuple[int, Document]] = []
             for lifecycle in fold.lifecycle:
-                event = documents.lifecycle_event_document(lifecycle.request, lifecycle)
+                event = documents.lifecycle_event_document(lifecycle)
                 if written.get(event["_id"]) == event["type"]:
                     continue
                 index = position[id(lifecycle.request)]
