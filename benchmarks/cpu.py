@@ -366,8 +366,8 @@ PROFILE_PARTS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("acks", ("Msg.ack (", "Msg.nak (", "Msg.term (")),
     ("change encoding and publishing", ("services/ingest/change_feed.py",
                                         "services/store/stored_change.py")),
-    ("document building", ("services/store/documents.py", "services/store/entity_fold.py",
-                           "services/store/keys.py")),
+    ("document building", ("services/store/documents.py", "services/store/command_writes.py",
+                           "services/store/entity_fold.py", "services/store/keys.py")),
     ("store writer (with PyMongo, BSON)", ("services/store/",)),
     ("decode and validation (with pydantic)", (
         "services/ingest/decode.py", "services/ingest/protocol_decode.py",

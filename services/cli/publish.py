@@ -26,7 +26,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from contracts.commands import COMMAND_MODELS
+from contracts.command_kinds import subject_command_kind
 from contracts.outcomes import Rejected, Stored
 from contracts.protocols.envelope import HEADER_RECORD_ID, EnvelopeError, ProtocolEnvelope
 from contracts.subjects import SubjectError, is_qualified, parse_ingest_subject, qualified
@@ -77,7 +77,7 @@ def check(subject: str, payload: Any, headers: dict[str, str]) -> str:
         except EnvelopeError as error:
             fail(f"protocol message headers: {error}", 2)
         return msg_id
-    model = COMMAND_MODELS[(parsed.kind, None if parsed.kind == "events" else parsed.op)]
+    model = subject_command_kind(parsed.kind, parsed.op).model
     try:
         model.model_validate(payload)
     except ValidationError as error:
