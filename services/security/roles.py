@@ -262,7 +262,7 @@ _WATCH_PUBLISH: Final = (
     "$JS.API.STREAM.NAMES",  # nats-py looks a subject's stream up for a KV watch
     f"$JS.API.STREAM.INFO.KV_{WATCH_BUCKET}",
     f"$JS.API.STREAM.CREATE.KV_{WATCH_BUCKET}",
-    # Limits on a bucket declared before they existed (services/watch/store.py).
+    # Limits on a bucket declared before they existed (services/watch/bucket.py).
     f"$JS.API.STREAM.UPDATE.KV_{WATCH_BUCKET}",
     f"$JS.API.STREAM.MSG.GET.KV_{WATCH_BUCKET}",
     f"$JS.API.DIRECT.GET.KV_{WATCH_BUCKET}.>",

@@ -52,11 +52,11 @@ from contracts.watches import WATCHABLE_MODELS, EndReason
 from services.query.admission import watch_quota
 from services.query.dispatcher import MAX_REQUEST_BYTES
 from services.settings import Settings
+from services.watch.bucket import BucketLimits, Conflict, WatchBucket, WatchRecord, now_ms
 from services.watch.evaluator import Evaluation, Evaluator, query_key
 from services.watch.matcher import page_edge, result_keys
 from services.watch.metrics import WatchMetrics
 from services.watch.registry import Registry, Watched
-from services.watch.store import BucketLimits, Conflict, WatchRecord, WatchStore, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class WatchService:
             # A record holds one request and a few fields around it.
             max_value_bytes=2 * MAX_REQUEST_BYTES,
         )
-        self.store = WatchStore(
+        self.bucket = WatchBucket(
             self._js,
             settings.watch_kv_bucket,
             settings.stream_replicas,
@@ -161,12 +161,12 @@ class WatchService:
     # Life cycle
 
     async def start(self) -> None:
-        await self.store.open()
+        await self.bucket.open()
         # Our own heartbeat first: the mirror then always has a last key to load up to.
-        await self.store.heartbeat(self.replica_id)
-        await self.store.follow(self._on_record, self._on_replica)
+        await self.bucket.heartbeat(self.replica_id)
+        await self.bucket.follow(self._on_record, self._on_replica)
         try:
-            await asyncio.wait_for(self.store.loaded.wait(), self._settings.watch_load_wait_s)
+            await asyncio.wait_for(self.bucket.loaded.wait(), self._settings.watch_load_wait_s)
         except TimeoutError:
             # A large bucket (or a slow server) must not keep live queries off: serve now,
             # while the mirror fills; until then the limits count fewer watches than exist.
@@ -200,10 +200,10 @@ class WatchService:
         with contextlib.suppress(NatsError, JetStreamError):
             if self._changes is not None:
                 await self._changes.unsubscribe()
-            await self.store.close()
-            if self.store.opened:
+            await self.bucket.close()
+            if self.bucket.opened:
                 # Gone at once, not after the heartbeat times out: the others take over now.
-                await self.store.forget_replica(self.replica_id)
+                await self.bucket.forget_replica(self.replica_id)
 
     # Requests (the responder validates them first)
 
@@ -253,7 +253,7 @@ class WatchService:
             with self._noting_changes(tenant) as noted:
                 evaluation = await self.evaluator.evaluate(tenant, name, request)
             record = record.model_copy(update={"resultHash": evaluation.digest})
-            revision = await self.store.create(record)
+            revision = await self.bucket.create(record)
         except BaseException:
             self.registry.remove(watch_id)
             self._unseen.pop(watch_id, None)
@@ -278,7 +278,7 @@ class WatchService:
         found = self._records.get(watch_id)
         for _ in range(5):
             if found is None:
-                found = await self.store.get(watch_id)
+                found = await self.bucket.get(watch_id)
             if found is None or found[0].tenant != tenant:
                 raise WatchGoneError(watch_id)
             record, revision = found
@@ -286,7 +286,7 @@ class WatchService:
                 update={"expiresAtMs": now_ms() + int(record.leaseS * 1000)}
             )
             try:
-                self._remember(watch_id, renewed, await self.store.update(renewed, revision))
+                self._remember(watch_id, renewed, await self.bucket.update(renewed, revision))
             except Conflict:
                 found = None  # the owner pushed meanwhile: read again
                 continue
@@ -294,10 +294,10 @@ class WatchService:
         raise TimeoutError("the watch kept changing; try again")
 
     async def stop_watch(self, tenant: str, watch_id: str) -> None:
-        found = await self.store.get(watch_id)
+        found = await self.bucket.get(watch_id)
         if found is None or found[0].tenant != tenant:
             raise WatchGoneError(watch_id)
-        await self.store.delete(watch_id)
+        await self.bucket.delete(watch_id)
         self._forget_local(watch_id)
         await self._publish(found[0].deliverTo, ended_body(watch_id, "stopped"))
 
@@ -487,7 +487,7 @@ class WatchService:
         current = self._records.get(watch_id)
         for _ in range(5):
             if current is None:
-                current = await self.store.get(watch_id)
+                current = await self.bucket.get(watch_id)
                 if current is None:
                     self._forget_local(watch_id)
                     return None
@@ -497,7 +497,7 @@ class WatchService:
                 return None
             pushed = record.model_copy(update={"version": record.version + 1, "resultHash": digest})
             try:
-                self._remember(watch_id, pushed, await self.store.update(pushed, revision))
+                self._remember(watch_id, pushed, await self.bucket.update(pushed, revision))
             except Conflict:
                 current = None  # renewed meanwhile: read again
                 continue
@@ -509,7 +509,7 @@ class WatchService:
         self, watch_id: str, deliver_to: str, reason: EndReason, revision: int | None
     ) -> None:
         try:
-            await self.store.delete(watch_id, revision)
+            await self.bucket.delete(watch_id, revision)
         except Conflict:
             return  # renewed at the last moment: it lives on
         self._forget_local(watch_id)
@@ -527,7 +527,7 @@ class WatchService:
         while not self._stopping:
             await asyncio.sleep(self._settings.watch_heartbeat_s)
             try:
-                await self.store.heartbeat(self.replica_id)
+                await self.bucket.heartbeat(self.replica_id)
                 await self._expire_leases()
                 self._take_over()
                 await self._forget_silent_replicas()
@@ -552,7 +552,7 @@ class WatchService:
         horizon = now_ms() - int(self._settings.watch_replica_timeout_s * 1000) * 10
         for replica, at in list(self._replicas.items()):
             if at < horizon:
-                await self.store.forget_replica(replica)
+                await self.bucket.forget_replica(replica)
 
     def live_replicas(self) -> set[str]:
         horizon = now_ms() - int(self._settings.watch_replica_timeout_s * 1000)
@@ -580,7 +580,7 @@ class WatchService:
         """Take the watch over if nobody did meanwhile."""
         claimed = record.model_copy(update={"owner": self.replica_id})
         try:
-            new_revision = await self.store.update(claimed, revision)
+            new_revision = await self.bucket.update(claimed, revision)
         except Conflict:
             return  # another replica claimed it, or it was renewed: the next tick sees
         except (NatsError, JetStreamError) as error:

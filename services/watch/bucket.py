@@ -25,7 +25,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -115,7 +115,7 @@ class BadEntries:
             )
 
 
-class WatchStore:
+class WatchBucket:
     def __init__(
         self,
         js: JetStreamContext,
@@ -145,7 +145,7 @@ class WatchStore:
 
     @property
     def kv(self) -> KeyValue:
-        assert self._kv is not None, "open() the store first"
+        assert self._kv is not None, "open() the bucket first"
         return self._kv
 
     async def open(self) -> None:
@@ -279,13 +279,3 @@ class WatchStore:
 
 def _encode(record: WatchRecord) -> bytes:
     return json.dumps(record.model_dump(mode="json"), separators=(",", ":")).encode()
-
-
-async def retry_on_conflict(attempt: Callable[[], Awaitable[bool]], attempts: int = 5) -> bool:
-    """Run a read-modify-write until it lands (True), gives up (False) or runs out."""
-    for _ in range(attempts):
-        try:
-            return await attempt()
-        except Conflict:
-            continue
-    return False
