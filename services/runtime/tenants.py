@@ -38,7 +38,7 @@ from services.runtime.tenant_directory import (
 )
 from services.settings import Settings
 from services.watch.bucket import WATCH_PREFIX, WatchRecord
-from services.watch.service import ended_body
+from services.watch.pusher import ended_body
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -113,6 +113,23 @@ class BadEntries:
                 key[:80],
                 str(error).splitlines()[0][:200],
             )
+
+
+class BucketPort(Protocol):
+    """What the roles of the watch side read and write in the bucket: `WatchBucket`, or a
+    fake in unit tests."""
+
+    async def get(self, watch_id: str) -> tuple[WatchRecord, int] | None: ...
+
+    async def create(self, record: WatchRecord) -> int: ...
+
+    async def update(self, record: WatchRecord, revision: int) -> int: ...
+
+    async def delete(self, watch_id: str, revision: int | None = None) -> None: ...
+
+    async def heartbeat(self, replica_id: str) -> None: ...
+
+    async def forget_replica(self, replica_id: str) -> None: ...
 
 
 class WatchBucket:
