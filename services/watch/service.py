@@ -207,7 +207,8 @@ class WatchService:
     async def start_watch(
         self, tenant: str, name: str, request: Query, deliver_to: str, connection: str
     ) -> Started:
-        """Evaluate, store and serve a new watch; raises what the evaluation raises."""
+        """Evaluate, record in the bucket and serve a new watch; raises what the evaluation
+        raises."""
         self.check_limits(tenant, connection)
         watch_id = uuid.uuid4().hex
         lease_s = self._settings.watch_lease_s
