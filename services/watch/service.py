@@ -1,5 +1,6 @@
-"""One replica of the watch side, behind one facade: accepts watches (for the responder),
-starts and stops the roles that serve them, and wires them together.
+"""One replica of the watch side, behind one facade: what the responder and the runtime
+hold, building the roles that serve the watches, wiring them together, starting and
+stopping them.
 
 The roles, each in its module:
 
@@ -15,8 +16,8 @@ The roles, each in its module:
   coalescing window, never two reads of one query at once.
 - **Pushing** (pusher.py): a re-evaluation pushed where the result changed, the version
   written (compare-and-set) before it is published.
-
-This module keeps what a request does: `start_watch`, `renew`, `stop_watch`.
+- **Intake** (intake.py): what a watcher's requests do (`start_watch` within the
+  limits, `renew`, `stop_watch`).
 """
 
 import asyncio
@@ -24,7 +25,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
@@ -38,33 +38,18 @@ from contracts.tenancy import TenantQuotas
 from services.query.admission import watch_quota
 from services.query.dispatcher import MAX_REQUEST_BYTES
 from services.settings import Settings
-from services.watch.bucket import BucketLimits, Conflict, WatchBucket, WatchRecord, now_ms
+from services.watch.bucket import BucketLimits, WatchBucket
 from services.watch.changes import ChangeFollower
 from services.watch.coalescer import Coalescer
-from services.watch.evaluator import Evaluation, Evaluator, query_key
-from services.watch.matcher import page_edge, result_keys
+from services.watch.evaluator import Evaluator
+from services.watch.intake import Started, WatchIntake, WatchLimits
 from services.watch.metrics import WatchMetrics
 from services.watch.mirror import BucketMirror
 from services.watch.ownership import Ownership
-from services.watch.pusher import ATTEMPTS, Pusher, ended_body
+from services.watch.pusher import Pusher
 from services.watch.registry import Registry, Watched
 
 log = logging.getLogger(__name__)
-
-
-class LimitExceededError(Exception):
-    pass
-
-
-class WatchGoneError(Exception):
-    """No such watch for this tenant (stopped, expired, or never was)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Started:
-    watch_id: str
-    evaluation: Evaluation
-    lease_s: float
 
 
 class WatchService:
@@ -77,16 +62,12 @@ class WatchService:
         quotas: Callable[[str], TenantQuotas] | None = None,
     ) -> None:
         self._settings = settings
-        # Each tenant's `max_watches` (TenantDirectory.quotas; else the deployment's).
-        self._max_watches = watch_quota(
-            quotas or (lambda _tenant: settings.tenant_defaults), settings.watch_max_per_tenant
-        )
         self.replica_id = uuid.uuid4().hex
         self.registry = Registry()
         metrics = WatchMetrics(metrics_registry or CollectorRegistry(), self.registry.__len__)
         self.evaluator = Evaluator(database, settings, on_read=metrics.reads.inc)
         self._js = client.jetstream(timeout=settings.publish_ack_timeout_s)
-        limits = BucketLimits(
+        bucket_limits = BucketLimits(
             max_bytes=settings.watch_kv_max_bytes,
             max_age_s=max(settings.watch_kv_max_age_s, 2 * settings.watch_lease_s),
             # A record holds one request and a few fields around it.
@@ -97,7 +78,7 @@ class WatchService:
             settings.watch_kv_bucket,
             settings.stream_replicas,
             settings.declare_streams,
-            limits,
+            bucket_limits,
             plain_inbox=settings.replies_to_plain_inbox,
         )
         self._mirror = BucketMirror(self.replica_id, lost=self._forget_local)
@@ -129,6 +110,27 @@ class WatchService:
             replica_timeout_s=settings.watch_replica_timeout_s,
             end=self._pusher.end,
             mark=self._coalescer.mark,
+        )
+        limits = WatchLimits(
+            lease_s=settings.watch_lease_s,
+            # Each tenant's `max_watches` (TenantDirectory.quotas; else the deployment's).
+            max_per_tenant=watch_quota(
+                quotas or (lambda _tenant: settings.tenant_defaults),
+                settings.watch_max_per_tenant,
+            ),
+            max_per_connection=settings.watch_max_per_connection,
+        )
+        self._intake = WatchIntake(
+            self.replica_id,
+            limits,
+            self.bucket,
+            self._mirror,
+            self.registry,
+            self.evaluator,
+            self._follower,
+            self._coalescer,
+            self._pusher,
+            forget=self._forget_local,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -190,98 +192,21 @@ class WatchService:
     def _is_stopping(self) -> bool:
         return self._stopping
 
-    # Requests (the responder validates them first)
+    # Requests (the responder validates them first): intake.py
 
     def check_limits(self, tenant: str, connection: str) -> None:
-        tenant_count = self._mirror.watches_of_tenant(tenant)
-        if tenant_count >= self._max_watches(tenant):
-            raise LimitExceededError(
-                f"tenant {tenant!r} has {tenant_count} watches, the most allowed"
-            )
-        connection_count = self._mirror.watches_of_connection(connection)
-        if connection_count >= self._settings.watch_max_per_connection:
-            raise LimitExceededError(
-                f"this connection has {connection_count} watches, the most allowed"
-            )
+        self._intake.check_limits(tenant, connection)
 
     async def start_watch(
         self, tenant: str, name: str, request: Query, deliver_to: str, connection: str
     ) -> Started:
-        """Evaluate, record in the bucket and serve a new watch; raises what the evaluation
-        raises."""
-        self.check_limits(tenant, connection)
-        watch_id = uuid.uuid4().hex
-        lease_s = self._settings.watch_lease_s
-        record = WatchRecord(
-            watchId=watch_id,
-            tenant=tenant,
-            query=name,
-            request=request.model_dump(mode="json", exclude_unset=True),
-            deliverTo=deliver_to,
-            connection=connection,
-            leaseS=lease_s,
-            expiresAtMs=now_ms() + int(lease_s * 1000),
-            version=1,
-            resultHash=None,
-            owner=self.replica_id,
-        )
-        self._mirror.expect(record)
-        # Indexed before the first read: a change landing during it marks it dirty.
-        watched = Watched(
-            watch_id, tenant, name, request, deliver_to, query_key(tenant, name, request)
-        )
-        watched.ready = False
-        self.registry.add(watched)
-        try:
-            with self._follower.noting(tenant) as noted:
-                evaluation = await self.evaluator.evaluate(tenant, name, request)
-            record = record.model_copy(update={"resultHash": evaluation.digest})
-            revision = await self.bucket.create(record)
-        except BaseException:
-            self.registry.remove(watch_id)
-            self._mirror.abandon(watch_id)
-            raise
-        self._mirror.remember(watch_id, record, revision)
-        watched.result_hash = evaluation.digest
-        self.registry.set_result(
-            watched,
-            result_keys(name, request, evaluation.result),
-            page_edge(name, request, evaluation.result),
-        )
-        self._follower.recheck(watched, noted)
-        watched.ready = True
-        self._coalescer.release(watch_id)
-        return Started(watch_id, evaluation, lease_s)
+        return await self._intake.start_watch(tenant, name, request, deliver_to, connection)
 
     async def renew(self, tenant: str, watch_id: str) -> float:
-        """Extend the lease by `leaseS` from now; raises WatchGoneError."""
-        # The mirror first (no read of the bucket); a stale revision only costs a retry.
-        found = self._mirror.get(watch_id)
-        for _ in range(ATTEMPTS):
-            if found is None:
-                found = await self.bucket.get(watch_id)
-            if found is None or found[0].tenant != tenant:
-                raise WatchGoneError(watch_id)
-            record, revision = found
-            renewed = record.model_copy(
-                update={"expiresAtMs": now_ms() + int(record.leaseS * 1000)}
-            )
-            try:
-                revision = await self.bucket.update(renewed, revision)
-            except Conflict:
-                found = None  # the owner pushed meanwhile: read again
-                continue
-            self._mirror.remember(watch_id, renewed, revision)
-            return record.leaseS
-        raise TimeoutError("the watch kept changing; try again")
+        return await self._intake.renew(tenant, watch_id)
 
     async def stop_watch(self, tenant: str, watch_id: str) -> None:
-        found = await self.bucket.get(watch_id)
-        if found is None or found[0].tenant != tenant:
-            raise WatchGoneError(watch_id)
-        await self.bucket.delete(watch_id)
-        self._forget_local(watch_id)
-        await self._pusher.publish(found[0].deliverTo, ended_body(watch_id, "stopped"))
+        await self._intake.stop_watch(tenant, watch_id)
 
     # Wiring between the roles
 

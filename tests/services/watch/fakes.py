@@ -1,6 +1,7 @@
 """Fakes for the unit tests of the watch side's roles (no servers): a bucket with the
 compare-and-set rules of a KV bucket, a publisher, a reader, and records."""
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -100,19 +101,29 @@ class FakePublisher:
 
 
 class FakeReader:
-    """Answers every read with `result`, counting the reads; `fail` makes them raise."""
+    """Answers every read with `result`, counting the reads; `fail` makes them raise, and
+    `hold` (while cleared) keeps them waiting, as a slow store would."""
 
     def __init__(self, result: Any) -> None:
         self.result = result
         self.reads = 0
         self.fail = False
+        self.hold = asyncio.Event()
+        self.hold.set()
 
     @contextlib.asynccontextmanager
     async def slot(self, tenant: str, *, in_turn: bool = False) -> AsyncIterator[None]:
         yield
 
+    async def evaluate(
+        self, tenant: str, name: str, request: Query, *, in_turn: bool = False
+    ) -> Evaluation:
+        async with self.slot(tenant, in_turn=in_turn):
+            return await self.read(tenant, name, request)
+
     async def read(self, tenant: str, name: str, request: Query) -> Evaluation:
         self.reads += 1
+        await self.hold.wait()
         if self.fail:
             raise TimeoutError("the store is away")
         return evaluation(self.result)
