@@ -145,9 +145,6 @@ class WatchService:
         """New results pushed so far."""
         return self._pusher.pushes
 
-    def live_replicas(self) -> set[str]:
-        return self._ownership.live_replicas()
-
     # Life cycle
 
     async def start(self) -> None:
@@ -193,9 +190,6 @@ class WatchService:
         return self._stopping
 
     # Requests (the responder validates them first): intake.py
-
-    def check_limits(self, tenant: str, connection: str) -> None:
-        self._intake.check_limits(tenant, connection)
 
     async def start_watch(
         self, tenant: str, name: str, request: Query, deliver_to: str, connection: str
