@@ -179,7 +179,7 @@ class Settings(BaseSettings):
     watch_max_concurrency_per_tenant: int = Field(default=1, ge=1, le=1024)
     # Watch definitions and replica heartbeats, where any replica can find them.
     watch_kv_bucket: str = WATCH_BUCKET
-    # The bucket's limits (services/watch/store.py): its size, and how long a key lives
+    # The bucket's limits (services/watch/bucket.py): its size, and how long a key lives
     # unwritten (at least twice the lease: every live key is rewritten once a lease).
     watch_kv_max_bytes: int = Field(default=256 * 1024**2, ge=1024**2)
     watch_kv_max_age_s: float = Field(default=3600.0, gt=0)

@@ -25,7 +25,7 @@ from contracts.tenancy import TenantQuotas
 from services.console.bus import BusRefusedError, BusUnavailableError, ConsoleBus
 from services.ingest.lanes import lane_consumer
 from services.query.micro import SERVICE_NAME
-from services.watch.store import WATCH_PREFIX
+from services.watch.bucket import WATCH_PREFIX
 
 PROBE_TIMEOUT_S: Final = 2.0
 # Every replica of the query service answers `$SRV.STATS`; replies are gathered this long.

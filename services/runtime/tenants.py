@@ -45,8 +45,8 @@ from services.runtime.tenant_directory import (
     tenants_bucket,
 )
 from services.settings import Settings
-from services.watch.service import ended_body
-from services.watch.store import WATCH_PREFIX, WatchRecord
+from services.watch.bucket import WATCH_PREFIX, WatchRecord
+from services.watch.pusher import ended_body
 
 log = logging.getLogger(__name__)
 

@@ -275,7 +275,7 @@ _WATCH_PUBLISH: Final = (
     js_api("STREAM", "NAMES"),  # nats-py looks a subject's stream up for a KV watch
     js_api("STREAM", "INFO", _WATCHES),
     js_api("STREAM", "CREATE", _WATCHES),
-    # Limits on a bucket declared before they existed (services/watch/store.py).
+    # Limits on a bucket declared before they existed (services/watch/bucket.py).
     js_api("STREAM", "UPDATE", _WATCHES),
     js_api("STREAM", "MSG", "GET", _WATCHES),
     js_api("DIRECT", "GET", _WATCHES, ">"),

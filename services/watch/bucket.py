@@ -24,9 +24,9 @@ opens it.
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -112,7 +112,24 @@ class BadEntries:
             )
 
 
-class WatchStore:
+class BucketPort(Protocol):
+    """What the roles of the watch side read and write in the bucket: `WatchBucket`, or a
+    fake in unit tests."""
+
+    async def get(self, watch_id: str) -> tuple[WatchRecord, int] | None: ...
+
+    async def create(self, record: WatchRecord) -> int: ...
+
+    async def update(self, record: WatchRecord, revision: int) -> int: ...
+
+    async def delete(self, watch_id: str, revision: int | None = None) -> None: ...
+
+    async def heartbeat(self, replica_id: str) -> None: ...
+
+    async def forget_replica(self, replica_id: str) -> None: ...
+
+
+class WatchBucket:
     def __init__(
         self,
         js: JetStreamContext,
@@ -142,7 +159,7 @@ class WatchStore:
 
     @property
     def kv(self) -> KeyValue:
-        assert self._kv is not None, "open() the store first"
+        assert self._kv is not None, "open() the bucket first"
         return self._kv
 
     async def open(self) -> None:
@@ -276,13 +293,3 @@ class WatchStore:
 
 def _encode(record: WatchRecord) -> bytes:
     return json.dumps(record.model_dump(mode="json"), separators=(",", ":")).encode()
-
-
-async def retry_on_conflict(attempt: Callable[[], Awaitable[bool]], attempts: int = 5) -> bool:
-    """Run a read-modify-write until it lands (True), gives up (False) or runs out."""
-    for _ in range(attempts):
-        try:
-            return await attempt()
-        except Conflict:
-            continue
-    return False
