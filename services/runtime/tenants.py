@@ -447,13 +447,8 @@ async def remove_tenant(
     stream = ingest_stream_of(settings, tenant)
     subjects = _tenant_filter(tenant)
     removal.backlog_dropped = (await backlog(js, settings, tenant)).messages
-    for consumer_stream, name in await tenant_consumers(js, settings, tenant):
-        try:
-            await js.delete_consumer(consumer_stream, name)
-        except NotFoundError:
-            continue
-        removal.consumers_deleted += 1
     if settings.ingest_layout == "per_tenant":
+        removal.consumers_deleted = await _delete_consumers(js, settings, tenant)
         removal.input_erased = await _subject_count(js, stream, subjects)
         removal.ingest_stream_deleted = await delete_tenant_stream(js, settings, tenant)
     else:
@@ -464,6 +459,12 @@ async def remove_tenant(
         removal.input_erased = await _subject_count(js, stream, subjects)
         if removal.input_erased:
             await js.purge_stream(stream, subject=subjects)
+        # Lanes are made from the subjects in the stream, so after the purge no new one
+        # is; but a discovery round that read the subjects before it may still make one:
+        # a second sweep after such a round takes that one too.
+        removal.consumers_deleted = await _delete_consumers(js, settings, tenant)
+        await asyncio.sleep(2 * settings.ingest_lane_discovery_s)
+        removal.consumers_deleted += await _delete_consumers(js, settings, tenant)
     removal.watches_ended = await end_watches(client, js, settings, tenant)
     try:
         kv = await tenants_bucket(js, declare=False)
@@ -475,6 +476,17 @@ async def remove_tenant(
     if database is not None:
         await _purge(js, settings, tenant, database, removal)
     return removal
+
+
+async def _delete_consumers(js: JetStreamContext, settings: Settings, tenant: str) -> int:
+    deleted = 0
+    for consumer_stream, name in await tenant_consumers(js, settings, tenant):
+        try:
+            await js.delete_consumer(consumer_stream, name)
+        except NotFoundError:
+            continue
+        deleted += 1
+    return deleted
 
 
 async def _purge(
