@@ -6,10 +6,11 @@
   live replica that rendezvous hashing picks for each, which claims it with a
   compare-and-set, evaluates it and pushes if the result differs from the last pushed one.
   So a restart or a failover shows the watcher at most one fresh push.
-- **Matching.** Every replica follows `ONE_CHANGES` with an ordered consumer (new changes
-  only: a replica that takes over re-evaluates anyway). A change marks dirty only the
-  watches the registry finds for it (registry.py, matcher.py): an unrelated change costs
-  no store read.
+- **Matching.** A replica follows `ONE_CHANGES` with an ordered consumer (new changes
+  only: a replica that takes over re-evaluates anyway) while it holds watches, and not
+  at all without (change_follower.py). A change marks dirty only the watches the
+  registry finds for it (registry.py, matcher.py): an unrelated change costs no store
+  read.
 - **Coalescing.** Dirty watches wait `watch_coalesce_s`, then each distinct query among
   them is read once (watches of the same query share the read), and a watch is pushed
   only when its result's digest differs from the last pushed one.
@@ -40,18 +41,17 @@ from typing import Any, Final
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
-from nats.js.api import DeliverPolicy
 from nats.js.errors import Error as JetStreamError
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.queries import Query
-from contracts.subjects import CHANGES_WILDCARD
 from contracts.tenancy import TenantQuotas
 from contracts.watches import WATCHABLE_MODELS, EndReason
 from services.query.admission import watch_quota
 from services.query.dispatcher import MAX_REQUEST_BYTES
 from services.settings import Settings
+from services.watch.change_follower import ChangeFollower
 from services.watch.evaluator import Evaluation, Evaluator, query_key
 from services.watch.matcher import page_edge, result_keys
 from services.watch.metrics import WatchMetrics
@@ -152,7 +152,12 @@ class WatchService:
         self._claims: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
-        self._changes: Any = None
+        self._changes = ChangeFollower(
+            self._js,
+            settings.changes_stream,
+            self._on_change,
+            needed=lambda: bool(self.registry) or bool(self._reading),
+        )
         # Counters for tests, benchmarks and operators.
         self.changes_seen = 0
         self.pushes = 0
@@ -175,13 +180,6 @@ class WatchService:
                 self._settings.watch_kv_bucket,
                 self._settings.watch_load_wait_s,
             )
-        self._changes = await self._js.subscribe(
-            CHANGES_WILDCARD,
-            stream=self._settings.changes_stream,
-            cb=self._on_change,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.NEW,
-        )
         self._tasks = [
             asyncio.create_task(self._flush_loop(), name="watch-flush"),
             asyncio.create_task(self._tick_loop(), name="watch-tick"),
@@ -197,9 +195,8 @@ class WatchService:
         if tasks:
             await asyncio.wait(tasks, timeout=self._settings.publish_ack_timeout_s + 1)
         self._tasks = []
+        await self._changes.stop()
         with contextlib.suppress(NatsError, JetStreamError):
-            if self._changes is not None:
-                await self._changes.unsubscribe()
             await self.store.close()
             if self.store.opened:
                 # Gone at once, not after the heartbeat times out: the others take over now.
@@ -250,6 +247,7 @@ class WatchService:
         watched.ready = False
         self.registry.add(watched)
         try:
+            await self._changes.follow()
             with self._noting_changes(tenant) as noted:
                 evaluation = await self.evaluator.evaluate(tenant, name, request)
             record = record.model_copy(update={"resultHash": evaluation.digest})
@@ -356,8 +354,8 @@ class WatchService:
         if len(tokens) < 5:
             return
         if not self.registry and not self._reading:
-            # No watch here and no read in flight: nothing a change could mark. A replica
-            # without watches then pays the delivery alone, not the decoding (issue 22).
+            # No watch here and no read in flight: nothing a change could mark (changes
+            # still arrive until the follower's next release).
             return
         try:
             change = json.loads(msg.data)
@@ -527,6 +525,7 @@ class WatchService:
         while not self._stopping:
             await asyncio.sleep(self._settings.watch_heartbeat_s)
             try:
+                await self._changes.release_if_idle()
                 await self.store.heartbeat(self.replica_id)
                 await self._expire_leases()
                 self._take_over()
@@ -580,6 +579,8 @@ class WatchService:
         """Take the watch over if nobody did meanwhile."""
         claimed = record.model_copy(update={"owner": self.replica_id})
         try:
+            # Following before the claim: the read that comes with it sees every change.
+            await self._changes.follow()
             new_revision = await self.store.update(claimed, revision)
         except Conflict:
             return  # another replica claimed it, or it was renewed: the next tick sees

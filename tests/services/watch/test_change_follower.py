@@ -1,0 +1,80 @@
+"""A query replica receives the changes only while it holds watches: without any, ingest's
+changes cost it nothing; with one, every change reaches it, from before the watch's first
+read on."""
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from one_bus import OneClient
+from services.runtime.service import OneBusService
+from services.watch.service import WatchService
+from tests.fixtures.waiting import eventually
+from tests.services.watch.conftest import ServiceFactory, Watcher
+
+pytestmark = pytest.mark.integration
+
+
+def watches(bus: OneBusService) -> WatchService:
+    assert bus.watches is not None
+    return bus.watches
+
+
+async def publish_events(one: OneClient, actor: str, count: int) -> None:
+    for _ in range(count):
+        await one.publish_event(
+            type="payment_event", actor_id=actor, metadata={"status": "processed"}
+        )
+
+
+async def test_a_replica_without_watches_receives_no_changes(
+    private_bus: ServiceFactory, private_nats_url: str, tenant: str
+) -> None:
+    await private_bus(watch_enabled=False)  # ingest: stores and republishes
+    query_replica = watches(await private_bus(ingest=False))
+    async with OneClient(tenant, private_nats_url) as one:
+        await publish_events(one, "a", 5)
+        # Read after the session's writes: their changes are in the stream by now.
+        assert len((await one.query("events.list", {"actorId": "a"}))["items"]) == 5
+
+    # A follower would have them within milliseconds.
+    await eventually(_seen(query_replica), lambda seen: seen > 0, timeout_s=1)
+    assert query_replica.changes_seen == 0
+    assert query_replica._changes.following is False
+
+
+async def test_a_watch_makes_its_replica_follow_the_changes_until_it_ends(
+    private_bus: ServiceFactory, private_client: NatsClient, private_nats_url: str, tenant: str
+) -> None:
+    query_replica = watches(await private_bus())
+    watcher = Watcher(private_client, tenant)
+    await watcher.start("events.list", {"actorId": "a"})
+    assert query_replica._changes.following is True
+
+    async with OneClient(tenant, private_nats_url) as one:
+        # A change landing right after the watch started is pushed.
+        await publish_events(one, "a", 1)
+        await watcher.until(lambda m: len(m["result"]["items"]) == 1)
+        assert query_replica.changes_seen >= 1
+
+        await watcher.close()
+        # Released at the next tick of the upkeep (every `watch_heartbeat_s`).
+        await eventually(lambda: _following(query_replica), lambda following: not following)
+        seen = query_replica.changes_seen
+        await publish_events(one, "a", 3)
+        assert len((await one.query("events.list", {"actorId": "a"}))["items"]) == 4
+        await eventually(_seen(query_replica), lambda now: now > seen, timeout_s=1)
+
+    assert query_replica.changes_seen == seen
+
+
+async def _following(service: WatchService) -> bool:
+    return service._changes.following
+
+
+def _seen(service: WatchService) -> Callable[[], Awaitable[int]]:
+    async def probe() -> int:
+        return service.changes_seen
+
+    return probe
