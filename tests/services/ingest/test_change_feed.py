@@ -65,6 +65,7 @@ async def stored(js: JetStreamContext) -> list[tuple[str, str, str]]:
         msg = await js.get_msg(STREAM, seq)
         assert msg.headers is not None
         assert msg.data is not None
+        assert msg.subject is not None
         record_id = json.loads(msg.data)["record"]["id"]
         found.append((msg.subject, msg.headers["Nats-Msg-Id"], record_id))
     return found
