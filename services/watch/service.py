@@ -156,7 +156,8 @@ class WatchService:
             self._js,
             settings.changes_stream,
             self._on_change,
-            needed=lambda: bool(self.registry) or bool(self._reading),
+            # A claim follows before it writes: no release may come between.
+            needed=lambda: bool(self.registry or self._reading or self._claiming),
         )
         # Counters for tests, benchmarks and operators.
         self.changes_seen = 0
