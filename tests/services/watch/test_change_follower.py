@@ -12,6 +12,7 @@ from services.runtime.service import OneBusService
 from services.watch.service import WatchService
 from tests.fixtures.waiting import eventually
 from tests.services.watch.conftest import ServiceFactory, Watcher
+from tests.services.watch.test_leases_and_replicas import crash
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +68,30 @@ async def test_a_watch_makes_its_replica_follow_the_changes_until_it_ends(
         await eventually(_seen(query_replica), lambda now: now > seen, timeout_s=1)
 
     assert query_replica.changes_seen == seen
+
+
+async def test_a_replica_without_watches_follows_the_changes_once_it_takes_one_over(
+    private_bus: ServiceFactory, private_client: NatsClient, private_nats_url: str, tenant: str
+) -> None:
+    await private_bus(watch_enabled=False)  # ingest
+    doomed = await private_bus(ingest=False)
+    watcher = Watcher(private_client, tenant)
+    await watcher.start("entities.get", {"id": "e1"})
+    survivor = watches(await private_bus(ingest=False))
+    assert survivor._changes.following is False
+
+    await crash(doomed)
+    await eventually(lambda: _served(survivor), lambda served: served == 1)
+    async with OneClient(tenant, private_nats_url) as one:
+        await one.upsert_entity(id="e1", type="creator", name="E1", actor_id="a")
+        pushed = await watcher.until(lambda m: m["result"] is not None)
+
+    assert pushed["result"]["id"] == "e1"
+    assert survivor._changes.following is True
+
+
+async def _served(service: WatchService) -> int:
+    return len(service.registry)
 
 
 async def _following(service: WatchService) -> bool:
