@@ -2,7 +2,7 @@
 
 A replica with no watch and no read in flight can mark nothing, yet an ordered consumer
 on every tenant's changes still delivers each change to it: nats-py's reading, parsing
-and dispatching of every change was the whole cost of a query replica while ingest ran.
+and dispatching of every change was most of a query replica's CPU while ingest ran.
 So the consumer exists only while it is `needed`: created before anything that depends
 on the changes starts (a watch's first read, a watch taken over), and dropped at the
 first `release_if_idle` that finds nothing needs it.
