@@ -49,6 +49,7 @@ from benchmarks.servers import Servers, servers
 from benchmarks.service_process import PLAIN_CONSUMER, PLAIN_LOOKUP_SUBJECT, PLAIN_TENANT
 from benchmarks.streams import fresh_streams, publish_all
 from benchmarks.workload import WORKLOADS
+from contracts.subjects import query_subject
 from services.settings import Settings
 
 Client = Literal["bus", "plain"]
@@ -272,7 +273,7 @@ async def lookup_rounds(
         "entities.list": lambda _: page,
     }
     subjects: dict[Client, Callable[[str], str]] = {
-        "bus": lambda query: f"one.v1.{PLAIN_TENANT}.query.{query}",
+        "bus": lambda query: query_subject(PLAIN_TENANT, query),
         "plain": lambda query: f"{PLAIN_LOOKUP_SUBJECT}.{query.split('.')[1]}",
     }
     env = service_env(settings)
@@ -366,8 +367,8 @@ PROFILE_PARTS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("acks", ("Msg.ack (", "Msg.nak (", "Msg.term (")),
     ("change encoding and publishing", ("services/ingest/change_feed.py",
                                         "services/store/stored_change.py")),
-    ("document building", ("services/store/documents.py", "services/store/entity_fold.py",
-                           "services/store/keys.py")),
+    ("document building", ("services/store/documents.py", "services/store/command_writes.py",
+                           "services/store/entity_fold.py", "services/store/keys.py")),
     ("store writer (with PyMongo, BSON)", ("services/store/",)),
     ("decode and validation (with pydantic)", (
         "services/ingest/decode.py", "services/ingest/protocol_decode.py",

@@ -25,7 +25,7 @@ from benchmarks.ingest import service_env
 from benchmarks.processes import service_processes
 from benchmarks.servers import Servers
 from benchmarks.streams import fresh_streams, publish_all
-from contracts.subjects import event_subject
+from contracts.subjects import change_subject, event_subject
 from services.settings import Settings
 
 BULK = "bulk"
@@ -101,7 +101,7 @@ async def _drain(
     await fresh_streams(js, settings)
     await publish_all(js, (_event(BULK, n) for n in range(backlog)))
     bulk = _BulkWatch(backlog)
-    subscriptions = [await client.subscribe(f"one.v1.{BULK}.changes.events.>", cb=bulk.arrived)]
+    subscriptions = [await client.subscribe(change_subject(BULK, "events", ">"), cb=bulk.arrived)]
     sent: dict[str, float] = {}
     latencies: list[float] = []
     everything_stored = asyncio.Event()
@@ -116,7 +116,9 @@ async def _drain(
 
     others = [f"t{n}-{uuid.uuid4().hex[:4]}" for n in range(tenants)]
     for tenant in others:
-        subscriptions.append(await client.subscribe(f"one.v1.{tenant}.changes.events.>", cb=stored))
+        subscriptions.append(
+            await client.subscribe(change_subject(tenant, "events", ">"), cb=stored)
+        )
 
     async def steady(tenant: str) -> None:
         n = 0

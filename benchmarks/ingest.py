@@ -36,6 +36,7 @@ from benchmarks.processes import service_processes
 from benchmarks.servers import Servers
 from benchmarks.streams import fresh_streams, publish_all
 from benchmarks.workload import WORKLOADS
+from contracts.subjects import ALL_SUBJECTS
 from services.ingest.lanes import ingest_progress
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
@@ -137,7 +138,7 @@ async def run_raw_nats(settings: Settings, consumers: int, count: int, name: str
         ConsumerConfig(durable_name=name, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=4096),
     )
     subscriptions = [
-        await js.pull_subscribe("one.v1.>", durable=name, stream=settings.ingest_stream)
+        await js.pull_subscribe(ALL_SUBJECTS, durable=name, stream=settings.ingest_stream)
         for _ in range(consumers)
     ]
     acked = 0

@@ -24,6 +24,7 @@ from benchmarks.ingest import service_env
 from benchmarks.processes import service_processes
 from benchmarks.servers import Servers
 from benchmarks.service_process import ECHO_SUBJECT
+from contracts.subjects import query_subject
 from services.settings import Settings
 
 Document = dict[str, Any]
@@ -78,7 +79,7 @@ def _key(record_id: str) -> str:
 
 
 def _bus_call(client: NatsClient, query: str, body: Document) -> Call:
-    subject = f"one.v1.{TENANT}.query.{query}"
+    subject = query_subject(TENANT, query)
     data = json.dumps(body).encode()
 
     async def call() -> object:

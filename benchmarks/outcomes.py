@@ -38,6 +38,7 @@ from benchmarks.streams import fresh_streams
 from benchmarks.workload import messages
 from contracts.errors import TIMEOUT_HEADER
 from contracts.outcomes import OUTCOME_TO_HEADER
+from contracts.subjects import change_subject, entity_subject, query_subject
 from services.settings import Settings
 
 console = Console()
@@ -134,7 +135,7 @@ async def latencies(client: Client, count: int) -> list[Latency]:
     waiting: dict[str, asyncio.Future[None]] = {}
     inbox = client.new_inbox()
     ids = itertools.count()
-    subject = f"one.v1.{TENANT}.entities.creator.upsert"
+    subject = entity_subject(TENANT, "creator", "upsert")
 
     def expect(key: str) -> asyncio.Future[None]:
         waiting[key] = future = asyncio.get_running_loop().create_future()
@@ -152,7 +153,7 @@ async def latencies(client: Client, count: int) -> list[Latency]:
         await arrived(str(json.loads(msg.data)["record"].get("id")))
 
     await client.subscribe(f"{inbox}.*", cb=outcome)
-    await client.subscribe(f"one.v1.{TENANT}.changes.entities.>", cb=change)
+    await client.subscribe(change_subject(TENANT, "entities", ">"), cb=change)
     await client.flush()
 
     async def asked() -> None:
@@ -184,9 +185,9 @@ async def latencies(client: Client, count: int) -> list[Latency]:
 
 async def queries(client: Client, count: int) -> list[Latency]:
     js = client.jetstream()
-    subject = f"one.v1.{TENANT}.entities.creator.upsert"
+    subject = entity_subject(TENANT, "creator", "upsert")
     ack = await js.publish(subject, _upsert(10**7))
-    get = f"one.v1.{TENANT}.query.entities.get"
+    get = query_subject(TENANT, "entities.get")
     headers = {TIMEOUT_HEADER: "10000"}
 
     async def ask(body: dict[str, Any]) -> None:

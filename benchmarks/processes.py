@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# A slow machine starts a service process in seconds; these only bound a stuck one.
+START_TIMEOUT_S = 180.0
+STOP_TIMEOUT_S = 120.0
+
 
 @dataclass(slots=True)
 class ServiceProcess:
@@ -48,7 +52,7 @@ async def service_processes(
                 processes.append(ServiceProcess(process, stats_path))
             for service in processes:
                 assert service.process.stdout is not None
-                line = await asyncio.wait_for(service.process.stdout.readline(), 60)
+                line = await asyncio.wait_for(service.process.stdout.readline(), START_TIMEOUT_S)
                 if line.strip() != b"ready":
                     raise RuntimeError(f"{role} process did not start (exit {line!r})")
             yield processes
@@ -56,7 +60,23 @@ async def service_processes(
             for service in processes:
                 if service.process.returncode is None:
                     service.process.send_signal(signal.SIGTERM)
+            stuck = [service.pid for service in processes if not await _stopped(service)]
             for service in processes:
-                await asyncio.wait_for(service.process.wait(), 60)
                 if service.stats_path.exists():
                     service.stats = json.loads(service.stats_path.read_text())
+            if stuck:
+                # Killed rather than left running: an orphan would hold the benchmark's
+                # output pipe open, and whoever reads it would wait for ever.
+                raise RuntimeError(f"{role} processes {stuck} did not stop on SIGTERM: killed")
+
+
+async def _stopped(service: ServiceProcess) -> bool:
+    """Whether the process stopped within its drain (every part of a service drains for up
+    to `drain_timeout_s` in turn); else it is killed, and waited for."""
+    try:
+        await asyncio.wait_for(service.process.wait(), STOP_TIMEOUT_S)
+    except TimeoutError:
+        service.process.kill()
+        await service.process.wait()
+        return False
+    return True

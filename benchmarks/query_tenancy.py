@@ -37,6 +37,7 @@ from benchmarks.processes import service_processes
 from benchmarks.servers import Servers, servers
 from benchmarks.streams import fresh_streams, publish_all
 from contracts.errors import OVERLOADED
+from contracts.subjects import entity_subject, query_subject, watch_subject
 from services.settings import Settings
 
 console = Console()
@@ -81,13 +82,11 @@ def _creator(tenant: str, n: int, version: int | None = None) -> tuple[str, byte
         "updatedAt": _T0 + n + (version or 0) + 1_000_000 * (version is not None),
         "actorId": "bench",
     }
-    return f"one.v1.{tenant}.entities.creator.upsert", json.dumps(payload).encode()
+    return entity_subject(tenant, "creator", "upsert"), json.dumps(payload).encode()
 
 
 async def _request(client: NatsClient, tenant: str, name: str, body: Document) -> Document:
-    reply = await client.request(
-        f"one.v1.{tenant}.query.{name}", json.dumps(body).encode(), timeout=10
-    )
+    reply = await client.request(query_subject(tenant, name), json.dumps(body).encode(), timeout=10)
     answer: Document = json.loads(reply.data)
     return answer
 
@@ -220,7 +219,7 @@ async def watches(running: Servers, settings: Settings, arguments: argparse.Name
     async def watch(tenant: str, name: str, body: Document, deliver_to: str) -> None:
         request = json.dumps({**body, "deliverTo": deliver_to}).encode()
         for _ in range(10):  # as a client does: `timeout` (its slot wait) is tried again
-            reply = await client.request(f"one.v1.{tenant}.watch.{name}", request, timeout=30)
+            reply = await client.request(watch_subject(tenant, name), request, timeout=30)
             answer = json.loads(reply.data)
             if answer.get("ok"):
                 return

@@ -23,6 +23,7 @@ import nats
 from nats.aio.msg import Msg
 from pymongo import AsyncMongoClient, WriteConcern, monitoring
 
+from contracts.subjects import ALL_SUBJECTS
 from services.runtime import event_loop
 from services.runtime.service import OneBusService
 from services.settings import Settings
@@ -82,14 +83,26 @@ async def main(role: str, stats_path: Path) -> None:
     monitoring.register(counter)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    starting = asyncio.current_task()
+
+    def terminated() -> None:
+        # SIGTERM before "ready" (the parent gave up waiting): the start is abandoned, so
+        # a start stuck on servers that are gone never outlives the benchmark.
+        if not stop.is_set() and not ready.is_set() and starting is not None:
+            starting.cancel()
+        stop.set()
+
+    ready = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, terminated)
     settings = Settings()
     plain = {"echo": echo, "plain-ingest": plain_ingest, "plain-lookup": plain_lookup}
     if role in plain:
+        ready.set()  # the plain clients check `stop` themselves
         await plain[role](settings, stop)
         return
     async with OneBusService(settings, ingest=role == "ingest", query=role == "query"):
         counter.counting = True
+        ready.set()
         # The parent waits for this line before it starts the clock or sends requests.
         print("ready", flush=True)
         await stop.wait()
@@ -124,7 +137,7 @@ async def plain_ingest(settings: Settings, stop: asyncio.Event) -> None:
     concern = WriteConcern(w="majority", j=settings.mongodb_journal)
     records = mongo.get_database(settings.mongodb_db, write_concern=concern)["plain"]
     subscription = await js.pull_subscribe(
-        "one.v1.>", durable=PLAIN_CONSUMER, stream=settings.ingest_stream
+        ALL_SUBJECTS, durable=PLAIN_CONSUMER, stream=settings.ingest_stream
     )
     print("ready", flush=True)
     while not stop.is_set():

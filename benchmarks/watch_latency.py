@@ -34,6 +34,9 @@ from nats.aio.msg import Msg
 from rich.console import Console
 from rich.table import Table
 
+from contracts.clock import now_ms
+from contracts.nats_headers import HEADER_MSG_ID
+from contracts.subjects import WATCH_RENEW, entity_subject, event_subject, watch_subject
 from services.runtime.embedded import EmbeddedServers
 from services.runtime.service import OneBusService
 from services.settings import Settings
@@ -41,10 +44,6 @@ from services.watch.service import WatchService
 
 console = Console()
 TENANT = "bench"
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def watch_request(index: int) -> tuple[str, dict[str, object]]:
@@ -56,11 +55,11 @@ def watch_request(index: int) -> tuple[str, dict[str, object]]:
 def write_for(index: int, n: int) -> tuple[str, dict[str, object]]:
     """A write that changes the result of watch `index`."""
     if index % 2 == 0:
-        return f"one.v1.{TENANT}.entities.creator.upsert", {
+        return entity_subject(TENANT, "creator", "upsert"), {
             "id": f"e{index}", "type": "creator", "name": f"version {n}",
             "updatedAt": now_ms(), "actorId": "bench",
         }  # fmt: skip
-    return f"one.v1.{TENANT}.events.payment_event", {
+    return event_subject(TENANT, "payment_event"), {
         "id": f"ev{n}", "type": "payment_event", "actorId": f"u{index}",
         "timestamp": now_ms(), "metadata": {"status": "processed"},
     }  # fmt: skip
@@ -69,11 +68,11 @@ def write_for(index: int, n: int) -> tuple[str, dict[str, object]]:
 def unrelated_write(n: int) -> tuple[str, dict[str, object]]:
     """A write no watch can see: an entity nobody watches, an event of an unwatched actor."""
     if n % 2 == 0:
-        return f"one.v1.{TENANT}.entities.creator.upsert", {
+        return entity_subject(TENANT, "creator", "upsert"), {
             "id": f"x{n}", "type": "creator", "name": "x", "updatedAt": now_ms(),
             "actorId": "bench",
         }  # fmt: skip
-    return f"one.v1.{TENANT}.events.payment_event", {
+    return event_subject(TENANT, "payment_event"), {
         "id": f"evx{n}", "type": "payment_event", "actorId": "nobody", "timestamp": now_ms(),
         "metadata": {"status": "processed"},
     }  # fmt: skip
@@ -133,7 +132,7 @@ async def measure(
         name, request = watch_request(index)
         body = json.dumps({**request, "deliverTo": f"_INBOX.bench.{index}"}).encode()
         async with slots:
-            reply = await client.request(f"one.v1.{TENANT}.watch.{name}", body, timeout=60)
+            reply = await client.request(watch_subject(TENANT, name), body, timeout=60)
         answer = json.loads(reply.data)
         assert answer["ok"], reply.data
         watch_ids.append(answer["data"]["watchId"])
@@ -149,7 +148,7 @@ async def measure(
         subject, payload = write_for(index, n)
         published[index] = time.perf_counter()
         await js.publish(subject, json.dumps(payload).encode(),
-                         headers={"Nats-Msg-Id": f"w{n}"})  # fmt: skip
+                         headers={HEADER_MSG_ID: f"w{n}"})  # fmt: skip
         await asyncio.sleep(interval_ms / 1000)
     await wait_until(lambda: not published, 30)
     missing = len(published)
@@ -159,7 +158,7 @@ async def measure(
     reads, seen = service.evaluator.reads, service.changes_seen
     for n in range(unrelated):
         subject, body = unrelated_write(n)
-        await js.publish(subject, json.dumps(body).encode(), headers={"Nats-Msg-Id": f"x{n}"})
+        await js.publish(subject, json.dumps(body).encode(), headers={HEADER_MSG_ID: f"x{n}"})
     expected = unrelated + (unrelated + 1) // 2  # events, entities and their audit events
     await wait_until(lambda: service.changes_seen >= seen + expected, 60)
     await asyncio.sleep(0.5)  # past the coalescing window: any read would have happened
@@ -178,7 +177,7 @@ async def measure(
     await client.subscribe(f"_INBOX.burst.{burst_watch}", cb=burst_pushed)
     body = {**watch_request(burst_watch)[1], "deliverTo": f"_INBOX.burst.{burst_watch}"}
     reply = await client.request(
-        f"one.v1.{TENANT}.watch.events.list", json.dumps(body).encode(), 10
+        watch_subject(TENANT, "events.list"), json.dumps(body).encode(), 10
     )
     assert json.loads(reply.data)["ok"], reply.data
     last_id = f"burst{burst - 1}"
@@ -186,7 +185,7 @@ async def measure(
     await asyncio.gather(
         *(
             js.publish(
-                f"one.v1.{TENANT}.events.payment_event",
+                event_subject(TENANT, "payment_event"),
                 json.dumps(
                     {
                         "id": f"burst{n}",
@@ -210,7 +209,7 @@ async def measure(
     async def renew(watch_id: str) -> None:
         async with slots:
             reply = await client.request(
-                f"one.v1.{TENANT}.watch.renew", json.dumps({"watchId": watch_id}).encode(), 60
+                watch_subject(TENANT, WATCH_RENEW), json.dumps({"watchId": watch_id}).encode(), 60
             )
         assert json.loads(reply.data)["ok"], reply.data
 

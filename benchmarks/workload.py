@@ -5,6 +5,8 @@ import random
 from collections.abc import Callable, Iterator
 from typing import Final
 
+from contracts.subjects import connection_subject, entity_subject, event_subject, tag_subject
+
 Messages = Iterator[tuple[str, bytes]]
 _T0: Final = 1_700_000_000_000
 
@@ -19,7 +21,7 @@ def _upsert(tenant: str, entity: str, n: int) -> tuple[str, bytes]:
         "updatedAt": _T0 + n,
         "actorId": "bench",
     }
-    return f"one.v1.{tenant}.entities.creator.upsert", json.dumps(payload).encode()
+    return entity_subject(tenant, "creator", "upsert"), json.dumps(payload).encode()
 
 
 def _event(tenant: str, actor: str, n: int) -> tuple[str, bytes]:
@@ -30,7 +32,7 @@ def _event(tenant: str, actor: str, n: int) -> tuple[str, bytes]:
         "timestamp": _T0 + n,
         "metadata": {"status": "processed", "protocol": "x402", "amount": str(n)},
     }
-    return f"one.v1.{tenant}.events.payment_event", json.dumps(payload).encode()
+    return event_subject(tenant, "payment_event"), json.dumps(payload).encode()
 
 
 def events(tenant: str, count: int, seed: int = 7) -> Messages:
@@ -67,10 +69,10 @@ def messages(tenant: str, count: int, seed: int = 7) -> Messages:
                 "toEntityId": f"e{rng.randrange(distinct)}",
                 "relationshipType": "following",
             }
-            yield f"one.v1.{tenant}.connections.following.create", json.dumps(payload).encode()
+            yield connection_subject(tenant, "following", "create"), json.dumps(payload).encode()
         else:
             payload = {"entityId": entity, "key": "topic", "value": f"t{n % 17}"}
-            yield f"one.v1.{tenant}.tags.set", json.dumps(payload).encode()
+            yield tag_subject(tenant, "set"), json.dumps(payload).encode()
 
 
 WORKLOADS: Final[dict[str, Callable[[str, int], Messages]]] = {

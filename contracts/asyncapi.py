@@ -11,7 +11,7 @@ definitions appear once under `components.schemas` and every `$ref` points there
 model's own `#/$defs/...` would not resolve inside a larger document).
 """
 
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
@@ -28,6 +28,7 @@ from contracts.commands import (
 )
 from contracts.dead_letters import dead_letter_headers_schema
 from contracts.errors import ErrorReply
+from contracts.metadata_rules import KNOWN_PROTOCOLS
 from contracts.ontology import (
     CONNECTION_TYPES,
     ENTITY_TYPES,
@@ -50,7 +51,26 @@ from contracts.records import (
     EventChange,
     TagChange,
 )
-from contracts.subjects import CONNECTION_OPS, ENTITY_OPS, INGEST_KINDS, PREFIX, TAG_OPS
+from contracts.subjects import (
+    CHANGES_STREAM,
+    CONNECTION_OPS,
+    DLQ_STREAM,
+    ENTITY_OPS,
+    INGEST_KINDS,
+    TAG_OPS,
+    ConnectionOp,
+    EntityOp,
+    TagOp,
+    change_subject,
+    connection_subject,
+    dlq_subject,
+    entity_subject,
+    event_subject,
+    protocol_subject,
+    query_subject,
+    tag_subject,
+    watch_subject,
+)
 from contracts.watches import (
     WATCH_MODELS,
     WATCH_PUSH_MODELS,
@@ -126,6 +146,8 @@ _MSG_ID_HEADERS: Final = {
         OUTCOME_TO_HEADER: _OUTCOME_TO,
     },
 }
+# A channel's address is a subject with its parameters where the tokens go.
+_T: Final = "{tenant}"
 _TENANT: Final = {
     "description": "The tenant: one token of [A-Za-z0-9_-]{1,64}; it becomes every record's"
     " groupId.",
@@ -269,7 +291,7 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
     }
 
     channels["entityCommands"] = _channel(
-        f"{PREFIX}.{{tenant}}.entities.{{entityType}}.{{op}}",
+        entity_subject(_T, "{entityType}", cast(EntityOp, "{op}")),
         "Create, update, delete and archive entities.",
         {"entityUpsert": "entityUpsert", "entityDelete": "entityDelete",
          "entityArchive": "entityArchive"},
@@ -280,7 +302,7 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
         },
     )  # fmt: skip
     channels["connectionCommands"] = _channel(
-        f"{PREFIX}.{{tenant}}.connections.{{relationshipType}}.{{op}}",
+        connection_subject(_T, "{relationshipType}", cast(ConnectionOp, "{op}")),
         "Create and delete connections between entities.",
         {"connectionCreate": "connectionCreate", "connectionDelete": "connectionDelete"},
         {
@@ -290,13 +312,13 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
         },
     )
     channels["tagCommands"] = _channel(
-        f"{PREFIX}.{{tenant}}.tags.{{op}}",
+        tag_subject(_T, cast(TagOp, "{op}")),
         "Set and delete (entityId, key, value) tags.",
         {"tagSet": "tagSet", "tagDelete": "tagDelete"},
         {"tenant": _TENANT, "op": {"enum": list(TAG_OPS)}},
     )
     channels["events"] = _channel(
-        f"{PREFIX}.{{tenant}}.events.{{eventType}}",
+        event_subject(_T, "{eventType}"),
         "Something happened.",
         {"event": "event"},
         {
@@ -309,14 +331,14 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
         },
     )
     channels["protocolMessages"] = _channel(
-        f"{PREFIX}.{{tenant}}.protocols.{{protocol}}.{{messageType}}",
+        protocol_subject(_T, "{protocol}", "{messageType}"),
         "Raw agent and commerce protocol messages; each becomes a ONE event.",
         {"protocolMessage": "protocolMessage"},
         {
             "tenant": _TENANT,
             "protocol": {
-                "description": "a2a, acp, ap2, x402, ag-ui or any other token",
-                "examples": ["a2a", "acp", "ap2", "x402", "ag-ui"],
+                "description": f"{', '.join(KNOWN_PROTOCOLS)} or any other token",
+                "examples": list(KNOWN_PROTOCOLS),
             },
             "messageType": {
                 "description": "The spec's own name for the message",
@@ -326,15 +348,15 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
     )
     for collection, (_, token, values) in _CHANGES.items():
         channels[_camel(collection, "changes")] = _channel(
-            f"{PREFIX}.{{tenant}}.changes.{collection}.{{{token}}}",
+            change_subject(_T, collection, f"{{{token}}}"),
             f"What was persisted in `{collection}`, published after the write (stream"
-            f" ONE_CHANGES); the last token is the record's `{token}`.",
+            f" {CHANGES_STREAM}); the last token is the record's `{token}`.",
             {_camel(collection, "change"): _camel(collection, "change")},
             {"tenant": _TENANT, token: values},
         )
     channels["deadLetters"] = _channel(
-        f"{PREFIX}.{{tenant}}.dlq.{{kind}}",
-        "Rejected input, with the reason (stream ONE_DLQ).",
+        dlq_subject(_T, "{kind}"),
+        f"Rejected input, with the reason (stream {DLQ_STREAM}).",
         {"deadLetter": "deadLetter"},
         {"tenant": _TENANT, "kind": {"enum": [*INGEST_KINDS, "unknown"]}},
     )
@@ -388,7 +410,7 @@ def asyncapi_document(version: str = "1.0.0") -> dict[str, Any]:
         }
         channel, reply_channel = _camel("query", name), _camel("query", name, "replies")
         channels[channel] = _channel(
-            f"{PREFIX}.{{tenant}}.query.{name}",
+            query_subject(_T, name),
             f"The `{name}` query (core NATS request/reply).",
             {request_name: request_name},
             {"tenant": _TENANT},
@@ -522,7 +544,7 @@ def _watch_channels(
             }
         channel, reply_channel = _camel("watch", target), _camel("watch", target, "replies")
         channels[channel] = _channel(
-            f"{PREFIX}.{{tenant}}.watch.{target}",
+            watch_subject(_T, target),
             f"`watch.{target}` (core NATS request/reply).",
             {request_name: request_name},
             {"tenant": _TENANT},

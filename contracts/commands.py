@@ -165,15 +165,3 @@ AnyCommand = (
     | TagDelete
     | EventPublish
 )
-
-COMMAND_MODELS: Final[dict[tuple[str, str | None], type[Command]]] = {
-    ("entities", "upsert"): EntityUpsert,
-    ("entities", "delete"): EntityDelete,
-    ("entities", "archive"): EntityArchive,
-    ("connections", "create"): ConnectionCreate,
-    ("connections", "delete"): ConnectionDelete,
-    ("tags", "set"): TagSet,
-    ("tags", "delete"): TagDelete,
-    ("events", None): EventPublish,
-}
-"""The payload model for each (subject kind, op) pair."""

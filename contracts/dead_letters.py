@@ -15,6 +15,8 @@ keeps nothing once it is taken, so there a cut dead letter stays cut.
 
 from typing import Any, Final, Literal, get_args
 
+from contracts.nats_headers import HEADER_MSG_ID
+
 HEADER_REASON: Final = "One-Dlq-Reason"
 HEADER_ERROR: Final = "One-Dlq-Error"
 HEADER_SUBJECT: Final = "One-Dlq-Subject"
@@ -38,8 +40,19 @@ DeadLetterReason = Literal[
 ]
 DEAD_LETTER_REASONS: Final[tuple[DeadLetterReason, ...]] = get_args(DeadLetterReason)
 
-HEADER_MSG_ID: Final = "Nats-Msg-Id"
 DIGITS: Final = "^[0-9]+$"
+
+
+def dead_letter_msg_id(ingest_stream: str, stream_seq: int) -> str:
+    """A dead letter's `Nats-Msg-Id`: one per ingest message, so a redelivered rejection
+    is not dead-lettered twice."""
+    return f"dlq:{ingest_stream}:{stream_seq}"
+
+
+def replay_msg_id(dlq_seq: int) -> str:
+    """The `Nats-Msg-Id` a replayed dead letter is published with: replaying one letter
+    twice inside the duplicate window stores it once."""
+    return f"replay:{dlq_seq}"
 
 
 def dead_letter_headers_schema() -> dict[str, Any]:

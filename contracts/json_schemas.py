@@ -13,7 +13,7 @@ from typing import Any, Final
 from pydantic import BaseModel, TypeAdapter
 
 from contracts.asyncapi import ok_reply_model
-from contracts.commands import COMMAND_MODELS
+from contracts.command_kinds import COMMAND_KINDS
 from contracts.dead_letters import dead_letter_headers_schema
 from contracts.errors import ErrorReply
 from contracts.outcomes import OUTCOME_MODELS, outcome_json_schema
@@ -71,8 +71,8 @@ def message_schemas() -> dict[str, dict[str, Any]]:
     `watch.push` (any watch's) and `watch.ended` (docs/watch.md), and the write outcomes:
     `outcome` (either answer) and `outcome.stored|rejected` (docs/outcomes.md)."""
     schemas: dict[str, dict[str, Any]] = {}
-    for (kind, op), command in COMMAND_MODELS.items():
-        schemas[f"{kind}.{op}" if op else kind] = command.model_json_schema()
+    for kind in COMMAND_KINDS:
+        schemas[kind.name] = kind.model.model_json_schema()
     for name, record in _RECORDS.items():
         schemas[name] = record.model_json_schema()
     schemas["change"] = TypeAdapter(AnyChange).json_schema()

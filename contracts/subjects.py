@@ -1,6 +1,8 @@
-"""Building and parsing ONE Bus subjects (README "Subjects").
+"""Building and parsing ONE Bus subjects (README "Subjects"), and the names of the streams,
+buckets and NATS API subjects the bus uses: the one place any of them is spelled.
 
-Every subject is `one.v1.<tenant>.<kind>...`; the tenant token becomes `groupId`.
+Every subject is `one.v1.<tenant>.<kind>...`; the tenant token becomes `groupId`. Where a
+builder takes a tenant, `ALL_TENANTS` (`*`) makes it the wildcard across tenants.
 """
 
 import re
@@ -10,6 +12,9 @@ from typing import Final, Literal, get_args
 from contracts.ontology import CONNECTION_TYPES, ENTITY_TYPES, EVENT_TYPES
 
 PREFIX: Final = "one.v1"
+ALL_TENANTS: Final = "*"
+# Every subject of the bus, whatever its tenant and kind.
+ALL_SUBJECTS: Final = f"{PREFIX}.>"
 TENANT_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # A protocol or message-type token: one NATS token, nothing that needs escaping.
 TOKEN_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -125,11 +130,40 @@ def dlq_subject(tenant: str, source_kind: str) -> str:
     return f"{PREFIX}.{tenant}.dlq.{source_kind}"
 
 
+def is_qualified(subject: str) -> bool:
+    """Whether `subject` is a full one (`one.v1.…`) rather than one under a tenant."""
+    return subject.startswith(PREFIX + ".")
+
+
+def qualified(tenant: str, subject: str) -> str:
+    """A subject as clients name it, made full: `entities.creator.upsert` under `tenant`
+    (`one.v1.<tenant>.entities.creator.upsert`); a full subject stays as it is."""
+    return subject if is_qualified(subject) else f"{PREFIX}.{tenant}.{subject}"
+
+
+def tenant_wildcard(tenant: str) -> str:
+    """`one.v1.<tenant>.>`: every subject of one tenant."""
+    return f"{PREFIX}.{tenant}.>"
+
+
+def kind_wildcard(tenant: str, kind: str) -> str:
+    """`one.v1.<tenant>.<kind>.>`: one kind of subject (`changes`, `dlq`, `query`, an
+    ingest kind, ...) of one tenant, or of every tenant with `ALL_TENANTS`."""
+    return f"{PREFIX}.{tenant}.{kind}.>"
+
+
+def tenant_prefix(tenant: str) -> str:
+    """`one.v1.<tenant>.`: what every subject of the tenant starts with."""
+    return f"{PREFIX}.{tenant}."
+
+
 # Wildcards for declaring streams and subscribing across tenants.
-INGEST_WILDCARDS: Final[tuple[str, ...]] = tuple(f"{PREFIX}.*.{kind}.>" for kind in INGEST_KINDS)
-QUERY_WILDCARD: Final = f"{PREFIX}.*.query.>"
-CHANGES_WILDCARD: Final = f"{PREFIX}.*.changes.>"
-DLQ_WILDCARD: Final = f"{PREFIX}.*.dlq.>"
+INGEST_WILDCARDS: Final[tuple[str, ...]] = tuple(
+    kind_wildcard(ALL_TENANTS, kind) for kind in INGEST_KINDS
+)
+QUERY_WILDCARD: Final = kind_wildcard(ALL_TENANTS, "query")
+CHANGES_WILDCARD: Final = kind_wildcard(ALL_TENANTS, "changes")
+DLQ_WILDCARD: Final = kind_wildcard(ALL_TENANTS, "dlq")
 
 
 # Live queries (docs/watch.md): `watch.<query>` starts one, `watch.renew` / `watch.stop`
@@ -142,7 +176,7 @@ def watch_subject(tenant: str, name: str) -> str:
     return f"{PREFIX}.{tenant}.watch.{name}"
 
 
-WATCH_WILDCARD: Final = f"{PREFIX}.*.watch.>"
+WATCH_WILDCARD: Final = kind_wildcard(ALL_TENANTS, "watch")
 
 RequestKind = Literal["query", "watch"]
 
@@ -174,3 +208,62 @@ def parse_request_subject(subject: str, kind: RequestKind) -> tuple[str, str]:
     )
     _expect(is_tenant(tokens[2]), subject, "tenant must match [A-Za-z0-9_-]{1,64}")
     return tokens[2], ".".join(tokens[4:])
+
+
+# Streams and key-value buckets. The settings' defaults are these names; the secure
+# layout's permissions grant them by name, so a deployment that renames one must keep the
+# permissions in step.
+INGEST_STREAM: Final = "ONE_INGEST"
+CHANGES_STREAM: Final = "ONE_CHANGES"
+DLQ_STREAM: Final = "ONE_DLQ"
+STREAMS: Final = (INGEST_STREAM, CHANGES_STREAM, DLQ_STREAM)
+# Ingest's durable on each tenant's own stream, and the stem of its lanes on the shared one.
+INGEST_CONSUMER: Final = "one-bus-ingest"
+# Live queries' records and the replicas' heartbeats (docs/watch.md).
+WATCH_BUCKET: Final = "ONE_WATCHES"
+# Per-tenant settings: key = tenant, value = TenantQuotas as JSON.
+TENANTS_BUCKET: Final = "ONE_TENANTS"
+
+
+def tenant_ingest_stream(base: str, tenant: str) -> str:
+    """The ingest stream of `tenant` in the per-tenant layout (`ONE_INGEST_acme`): a
+    tenant token is a valid stream-name suffix (`[A-Za-z0-9_-]`)."""
+    return f"{base}_{tenant}"
+
+
+# NATS's own subjects: the JetStream API, acks and flow control, KV buckets, and service
+# discovery (ADR-32). Tokens are joined as given, wildcards included.
+JS_API: Final = "$JS.API"
+JS_FLOW_CONTROL_WILDCARD: Final = "$JS.FC.>"
+SRV_WILDCARD: Final = "$SRV.>"
+
+
+def js_api(*tokens: str) -> str:
+    """`$JS.API.<tokens>`: `js_api("STREAM", "INFO", "ONE_INGEST")`."""
+    return ".".join((JS_API, *tokens))
+
+
+def js_ack(stream_and_consumer: str) -> str:
+    """`$JS.ACK.<stream>.<consumer>.>`: the acks of a consumer's messages."""
+    return f"$JS.ACK.{stream_and_consumer}.>"
+
+
+def js_flow_control(stream: str) -> str:
+    """`$JS.FC.<stream>.>`: flow-control answers of ordered consumers on `stream`."""
+    return f"$JS.FC.{stream}.>"
+
+
+def kv_stream(bucket: str) -> str:
+    """The stream holding a KV bucket (`KV_ONE_WATCHES`)."""
+    return f"KV_{bucket}"
+
+
+def kv_subject(bucket: str, key: str) -> str:
+    """`$KV.<bucket>.<key>`; `key` may be a wildcard (`>`), or empty for the prefix of
+    every key's subject."""
+    return f"$KV.{bucket}.{key}"
+
+
+def srv_subject(verb: str, service: str) -> str:
+    """`$SRV.<verb>.<service>`: a discovery request to every instance of one service."""
+    return f"$SRV.{verb}.{service}"

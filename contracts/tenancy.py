@@ -2,21 +2,19 @@
 
 - **Quotas** (`TenantQuotas`): what one tenant may hold or use at once. A field left
   `None` takes the deployment's default (`ONE_TENANT_*` settings); `one-bus tenant add/set`
-  stores a tenant's own values in the `TENANTS_BUCKET` KV bucket, keyed by tenant.
+  stores a tenant's own values in the `TENANTS_BUCKET` KV bucket (contracts/subjects.py),
+  keyed by tenant.
 - **Ingest streams**: in the per-tenant layout each tenant's input lands in a stream of
   its own (`tenant_ingest_stream`), so that its duplicate window and its byte and message
   limits are its own and enforced by nats-server; the shared layout (plain `dev`, no
   tenants registered) keeps one stream for everybody.
 """
 
-from typing import Final, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.subjects import INGEST_KINDS, PREFIX
-
-# KV bucket of per-tenant settings: key = tenant, value = TenantQuotas as JSON.
-TENANTS_BUCKET: Final = "ONE_TENANTS"
+from contracts.subjects import INGEST_KINDS, kind_wildcard
 
 IngestLayout = Literal["shared", "per_tenant"]
 
@@ -44,12 +42,6 @@ class TenantQuotas(BaseModel):
         return defaults.model_copy(update=mine)
 
 
-def tenant_ingest_stream(base: str, tenant: str) -> str:
-    """The ingest stream of `tenant` in the per-tenant layout (`ONE_INGEST_acme`): a
-    tenant token is a valid stream-name suffix (`[A-Za-z0-9_-]`)."""
-    return f"{base}_{tenant}"
-
-
 def tenant_ingest_subjects(tenant: str) -> list[str]:
     """What a tenant's own ingest stream captures: its ingest subjects, nothing else."""
-    return [f"{PREFIX}.{tenant}.{kind}.>" for kind in INGEST_KINDS]
+    return [kind_wildcard(tenant, kind) for kind in INGEST_KINDS]

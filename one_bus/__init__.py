@@ -2,7 +2,7 @@
 
 from contracts.connection_spec import ConnectionSpec
 from contracts.outcomes import OutcomeRecord, Rejected, Stored
-from one_bus.client import OneClient, Published
+from one_bus.client import OneClient
 from one_bus.delivered import ChangeMessage, DeadLetterMessage, StreamPosition
 from one_bus.errors import (
     ConnectError,
@@ -17,7 +17,7 @@ from one_bus.errors import (
     RejectedError,
 )
 from one_bus.ids import new_id, uuid7
-from one_bus.outcomes import PendingOutcome
+from one_bus.outcomes import PendingOutcome, Published
 from one_bus.pages import items
 from one_bus.subscription import Subscription
 from one_bus.watch import Watch

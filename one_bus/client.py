@@ -27,9 +27,8 @@ of its latest write as `after`, so a read after a write sees it, waited for or n
 import asyncio
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -45,6 +44,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError
 from pydantic import BaseModel, TypeAdapter
 
+from contracts.clock import now_ms
 from contracts.commands import (
     AnyCommand,
     ConnectionCreate,
@@ -81,12 +81,16 @@ from contracts.queries import (
 )
 from contracts.records import EntityRecord, EventRecord, TagRecord
 from contracts.subjects import (
-    PREFIX,
+    CHANGES_STREAM,
+    DLQ_STREAM,
+    change_subject,
     connection_subject,
+    dlq_subject,
     entity_subject,
     event_subject,
     is_tenant,
     protocol_subject,
+    qualified,
     query_subject,
     tag_subject,
 )
@@ -102,14 +106,12 @@ from one_bus.errors import (
     RejectedError,
 )
 from one_bus.ids import new_id
-from one_bus.outcomes import OutcomeInbox, PendingOutcome
+from one_bus.outcomes import OutcomeInbox, PendingOutcome, Published
 from one_bus.pages import iterate_pages
 from one_bus.subscription import Subscription
 from one_bus.watch import Watch
 
 DEFAULT_URL: Final = "nats://127.0.0.1:4222"
-CHANGES_STREAM: Final = "ONE_CHANGES"
-DLQ_STREAM: Final = "ONE_DLQ"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
@@ -120,24 +122,6 @@ _QUERY_NAMES: Final = {model: name for name, model in QUERY_MODELS.items()}
 @cache
 def _reply_adapter(name: str) -> TypeAdapter[Any]:
     return TypeAdapter(REPLY_DATA[name])
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class Published:
-    """JetStream's acknowledgement of one publish."""
-
-    subject: str
-    msg_id: str
-    stream: str
-    seq: int
-    # The stream already had this `Nats-Msg-Id` (a retry): nothing new was stored.
-    duplicate: bool
-    # With `wait=True`: what ingest stored (rejections raise `RejectedError`).
-    outcome: Stored | None = None
 
 
 def _with_msg_id(headers: Mapping[str, str] | None, msg_id: str | None) -> dict[str, str]:
@@ -331,7 +315,7 @@ class OneClient:
 
     def subject(self, subject: str) -> str:
         """A full subject: `entities.creator.upsert` becomes `one.v1.<tenant>.entities...`."""
-        return subject if subject.startswith(PREFIX + ".") else f"{PREFIX}.{self.tenant}.{subject}"
+        return qualified(self.tenant, subject)
 
     # Publishing
 
@@ -763,7 +747,7 @@ class OneClient:
             collection = "events"
         if type is not None and collection is None:
             raise ValueError("`type` needs `collection`")
-        subject = f"{PREFIX}.{self.tenant}.changes.{collection or '*'}.{type or '*'}"
+        subject = change_subject(self.tenant, collection or "*", type or "*")
         return Subscription(
             self.jetstream,
             stream=self.changes_stream,
@@ -785,7 +769,7 @@ class OneClient:
         return Subscription(
             self.jetstream,
             stream=self.dlq_stream,
-            subject=f"{PREFIX}.{self.tenant}.dlq.{kind or '*'}",
+            subject=dlq_subject(self.tenant, kind or "*"),
             decode=DeadLetterMessage.from_msg,
             since=since,
             start_seq=start_seq,

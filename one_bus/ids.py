@@ -8,9 +8,10 @@ in the order they were made), the variant and 62 random bits.
 
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable
+
+from contracts.clock import now_ms
 
 _COUNTER_MAX = 0xFFF
 
@@ -18,7 +19,7 @@ _COUNTER_MAX = 0xFFF
 class UUID7Generator:
     """Makes strictly increasing UUIDv7s from a clock (epoch ms)."""
 
-    def __init__(self, clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+    def __init__(self, clock_ms: Callable[[], int] = now_ms) -> None:
         self._clock_ms = clock_ms
         self._lock = threading.Lock()
         self._last_ms = -1

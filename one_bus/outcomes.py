@@ -8,7 +8,7 @@ whose ack was lost, finds nobody waiting).
 
 import asyncio
 import itertools
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -18,8 +18,19 @@ from pydantic import ValidationError
 from contracts.outcomes import OUTCOME, Rejected, Stored
 from one_bus.errors import OutcomeTimeoutError
 
-if TYPE_CHECKING:
-    from one_bus.client import Published
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """JetStream's acknowledgement of one publish."""
+
+    subject: str
+    msg_id: str
+    stream: str
+    seq: int
+    # The stream already had this `Nats-Msg-Id` (a retry): nothing new was stored.
+    duplicate: bool
+    # With `wait=True`: what ingest stored (rejections raise `RejectedError`).
+    outcome: Stored | None = None
 
 
 class OutcomeInbox:
@@ -63,7 +74,7 @@ class PendingOutcome:
 
     def __init__(
         self,
-        published: "Published",
+        published: Published,
         answer: "asyncio.Future[Stored | Rejected]",
         inbox: OutcomeInbox | None = None,
         target: str = "",

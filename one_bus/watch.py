@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import Any, Final, Protocol, Self, TypeVar
 
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
@@ -26,12 +27,29 @@ from contracts.queries import Query
 from contracts.subjects import WATCH_RENEW, WATCH_STOP, watch_subject
 from one_bus.errors import NotFoundError, QueryError, QueryUnavailableError
 
-if TYPE_CHECKING:
-    from one_bus.client import OneClient
-
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _ENDED: Final = object()
+
+
+class WatchingClient(Protocol):
+    """What a watch needs of the client that started it (`OneClient` is one): its
+    connection, tenant and request timeout, its read-your-writes `after`, and its guard
+    against permission violations."""
+
+    @property
+    def nats(self) -> NatsClient: ...
+
+    @property
+    def tenant(self) -> str: ...
+
+    @property
+    def request_timeout_s(self) -> float: ...
+
+    def read_your_writes(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def guard(self, work: Awaitable[T], *, subject: str = "") -> T: ...
 
 
 class Watch:
@@ -39,7 +57,7 @@ class Watch:
 
     def __init__(
         self,
-        client: "OneClient",
+        client: WatchingClient,
         name: str,
         request: Query | Mapping[str, Any] | None = None,
         *,

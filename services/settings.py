@@ -1,13 +1,24 @@
 """Service settings, read from `ONE_*` environment variables (pydantic-settings)."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.subjects import (
+    CHANGES_STREAM,
+    DLQ_STREAM,
+    INGEST_CONSUMER,
+    INGEST_STREAM,
+    WATCH_BUCKET,
+)
 from contracts.tenancy import IngestLayout, TenantQuotas
-from services.runtime.event_loop import EventLoop
-from services.runtime.logs import LogFormat
+
+# The choices a setting names are defined here, where they are read; the runtime modules
+# that act on them import them (settings depends on nothing in the runtime).
+EventLoop = Literal["uvloop", "asyncio"]
+LogFormat = Literal["text", "json"]
 
 
 class Settings(BaseSettings):
@@ -56,10 +67,10 @@ class Settings(BaseSettings):
     # Streams and consumers: declared idempotently at start unless operators manage them.
     declare_streams: bool = True
     stream_replicas: int = Field(default=1, ge=1, le=5)
-    ingest_stream: str = "ONE_INGEST"
-    changes_stream: str = "ONE_CHANGES"
-    dlq_stream: str = "ONE_DLQ"
-    ingest_consumer: str = "one-bus-ingest"
+    ingest_stream: str = INGEST_STREAM
+    changes_stream: str = CHANGES_STREAM
+    dlq_stream: str = DLQ_STREAM
+    ingest_consumer: str = INGEST_CONSUMER
     duplicate_window_s: float = Field(default=120.0, gt=0)
     # "shared": one ingest stream for every tenant (plain `dev`); "per_tenant": a stream
     # per tenant, created by `one-bus tenant add` with the tenant's quotas as its limits
@@ -167,8 +178,8 @@ class Settings(BaseSettings):
     # queries: one each while others read too).
     watch_max_concurrency_per_tenant: int = Field(default=1, ge=1, le=1024)
     # Watch definitions and replica heartbeats, where any replica can find them.
-    watch_kv_bucket: str = "ONE_WATCHES"
-    # The bucket's limits (services/watch/store.py): its size, and how long a key lives
+    watch_kv_bucket: str = WATCH_BUCKET
+    # The bucket's limits (services/watch/bucket.py): its size, and how long a key lives
     # unwritten (at least twice the lease: every live key is rewritten once a lease).
     watch_kv_max_bytes: int = Field(default=256 * 1024**2, ge=1024**2)
     watch_kv_max_age_s: float = Field(default=3600.0, gt=0)

@@ -27,8 +27,10 @@ from typing import Annotated, Final, Self
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from contracts.commands import EpochMs, RecordId
+from contracts.nats_headers import HEADER_MSG_ID
 
-HEADER_RECORD_ID: Final = "Nats-Msg-Id"
+# The record id travels as the message id: a retried publish is dropped by JetStream.
+HEADER_RECORD_ID: Final = HEADER_MSG_ID
 HEADER_ACTOR_ID: Final = "One-Actor-Id"
 HEADER_TARGET_ID: Final = "One-Target-Id"
 HEADER_TIMESTAMP: Final = "One-Timestamp"

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from contracts.json_values import JsonObject
 from contracts.metadata_rules import (
+    KNOWN_PROTOCOLS,
     ProtocolName,
     check_connection_metadata,
     check_event_metadata,
@@ -32,12 +33,13 @@ from contracts.protocols.meaning import (
 )
 from contracts.subjects import TOKEN_RE
 
+# Each known protocol's handlers are in the module named for it (`ag-ui`: ag_ui.py); the
+# names are KNOWN_PROTOCOLS', spelled there only.
+_MODULES: Final = {
+    module.__name__.rpartition(".")[2]: module for module in (a2a, acp, ag_ui, ap2, x402)
+}
 PROTOCOL_HANDLERS: Final[Mapping[str, Mapping[str, Handler]]] = {
-    "a2a": a2a.HANDLERS,
-    "acp": acp.HANDLERS,
-    "ap2": ap2.HANDLERS,
-    "x402": x402.HANDLERS,
-    "ag-ui": ag_ui.HANDLERS,
+    protocol: _MODULES[protocol.replace("-", "_")].HANDLERS for protocol in KNOWN_PROTOCOLS
 }
 
 _MAX_LISTED_ERRORS: Final = 5

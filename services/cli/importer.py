@@ -39,10 +39,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from contracts.dead_letters import HEADER_ERROR, HEADER_REASON, HEADER_STREAM_SEQ
+from contracts.dead_letters import HEADER_ERROR, HEADER_REASON, HEADER_STREAM, HEADER_STREAM_SEQ
 from contracts.outcomes import Rejected
 from contracts.protocols.envelope import HEADER_RECORD_ID
-from contracts.subjects import PREFIX, SubjectError, dlq_subject, parse_ingest_subject
+from contracts.subjects import (
+    SubjectError,
+    dlq_subject,
+    is_qualified,
+    parse_ingest_subject,
+    qualified,
+)
 from one_bus.client import OneClient
 from one_bus.errors import OutcomeTimeoutError, PublishError
 from one_bus.outcomes import PendingOutcome
@@ -63,13 +69,18 @@ class Line:
     headers: dict[str, str]
 
 
+StreamSeq = tuple[str, int]
+"""Where a message is: its ingest stream and its sequence there."""
+
+
 @dataclass(slots=True)
 class Outcome:
     lines: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
-    # Ingest stream sequence → line numbers (a duplicate line shares its first's sequence).
-    acked: dict[int, list[int]] = field(default_factory=dict)
+    # Where each line is in the ingest streams → its line numbers (a duplicate line shares
+    # its first's place).
+    acked: dict[StreamSeq, list[int]] = field(default_factory=dict)
     duplicates: int = 0
     # What the stored lines did (created, updated, unchanged, ...), from their outcomes.
     stored: Counter[str] = field(default_factory=Counter)
@@ -127,10 +138,9 @@ def parse_line(number: int, text: str, tenant: str) -> Line | str:
     if unknown:
         return f"unknown keys: {', '.join(sorted(unknown))}"
     subject: str = document["subject"]
-    if not subject.startswith(PREFIX + "."):
-        if not tenant:
-            return "a relative subject needs --tenant"
-        subject = f"{PREFIX}.{tenant}.{subject}"
+    if not is_qualified(subject) and not tenant:
+        return "a relative subject needs --tenant"
+    subject = qualified(tenant, subject)
     try:
         parse_ingest_subject(subject)
     except SubjectError as error:
@@ -189,7 +199,7 @@ async def publish_all(
             outcome.failed.append((line.number, str(error)))
         else:
             ack = pending.published
-            outcome.acked.setdefault(ack.seq, []).append(line.number)
+            outcome.acked.setdefault((ack.stream, ack.seq), []).append(line.number)
             outcome.duplicates += ack.duplicate
             in_stream.append((line, pending))
         finally:
@@ -212,12 +222,12 @@ async def publish_all(
 
 async def collect_outcomes(
     in_stream: list[tuple[Line, PendingOutcome]], outcome: Outcome, wait_s: float, show: bool
-) -> dict[int, list[int]]:
+) -> dict[StreamSeq, list[int]]:
     """Count each line by its outcome, within `wait_s` in all; returns the lines the
-    stream had already (sequence → line numbers), which ingest does not answer."""
+    stream had already (where they are → line numbers), which ingest does not answer."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
-    earlier: dict[int, list[int]] = {}
+    earlier: dict[StreamSeq, list[int]] = {}
     progress = _progress("waiting for ingest", show)
 
     async def one(line: Line, pending: PendingOutcome, task: Any) -> None:
@@ -231,7 +241,7 @@ async def collect_outcomes(
         if isinstance(result, Rejected):
             outcome.dead.append((line.number, result.code, result.message))
         elif result.duplicate:
-            earlier.setdefault(result.seq, []).append(line.number)
+            earlier.setdefault((result.stream, result.seq), []).append(line.number)
         else:
             outcome.stored[result.effect] += 1
 
@@ -243,18 +253,19 @@ async def collect_outcomes(
 
 
 async def wait_processed(
-    client: OneClient, settings: Settings, tenants: set[str], last_seq: int, wait_s: float
+    client: OneClient, settings: Settings, tenants: set[str], last: dict[str, int], wait_s: float
 ) -> bool:
-    """Whether each tenant's ingest lane acknowledged everything up to `last_seq` (or
-    everything it had) within `wait_s`."""
+    """Whether each tenant's ingest lane acknowledged everything up to the last sequence
+    of its stream in `last` (or everything it had) within `wait_s`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     while True:
         try:
             done = True
             for tenant in tenants:
+                stream, durable = lane_consumer(settings, tenant)
                 try:
-                    info = await client.jetstream.consumer_info(*lane_consumer(settings, tenant))
+                    info = await client.jetstream.consumer_info(stream, durable)
                 except NotFoundError:
                     # A new tenant's lane opens at ingest's next discovery round.
                     done = False
@@ -263,7 +274,7 @@ async def wait_processed(
                 # A lane's floor stops at the tenant's own last message: with several
                 # tenants in one stream, an idle lane is done too.
                 idle = not info.num_pending and not info.num_ack_pending
-                done = done and ((floor or 0) >= last_seq or idle)
+                done = done and ((floor or 0) >= last.get(stream, 0) or idle)
             if done:
                 return True
         except NatsError:
@@ -275,16 +286,16 @@ async def wait_processed(
 
 
 async def read_dead_letters(
-    client: OneClient, lines: dict[int, list[int]], tenants: set[str], outcome: Outcome
+    client: OneClient, lines: dict[StreamSeq, list[int]], tenants: set[str], outcome: Outcome
 ) -> None:
-    """The dead letters of `lines` (ingest stream sequence → line numbers) in the
-    tenants' dead-letter streams, from their start."""
+    """The dead letters of `lines` (where they are in the ingest streams → line numbers)
+    in the tenants' dead-letter streams, from their start."""
     for tenant in sorted(tenants):
         await _read_tenant_dead_letters(client, lines, dlq_subject(tenant, "*"), outcome)
 
 
 async def _read_tenant_dead_letters(
-    client: OneClient, lines: dict[int, list[int]], subject: str, outcome: Outcome
+    client: OneClient, lines: dict[StreamSeq, list[int]], subject: str, outcome: Outcome
 ) -> None:
     seq = 1
     while True:
@@ -295,8 +306,10 @@ async def _read_tenant_dead_letters(
         except (NotFoundError, NatsError):
             return
         headers = dict(raw.headers or {})
-        original = headers.get(HEADER_STREAM_SEQ, "")
-        for number in lines.get(int(original), []) if original.isdigit() else []:
+        # Sequences alone are not enough: each tenant's own stream counts from 1.
+        stream, original = headers.get(HEADER_STREAM, ""), headers.get(HEADER_STREAM_SEQ, "")
+        place = (stream, int(original)) if original.isdigit() else None
+        for number in lines.get(place, []) if place is not None else []:
             outcome.dead.append(
                 (number, headers.get(HEADER_REASON, ""), headers.get(HEADER_ERROR, ""))
             )
@@ -347,7 +360,7 @@ def import_(
         fail(f"{source}: no such file", 2)
     outcome = Outcome()
     lines = read_lines(source, tenant, outcome)
-    tenants = {line.subject.split(".")[2] for line in lines}
+    tenants = {parse_ingest_subject(line.subject).tenant for line in lines}
     settings = Settings()
 
     async def work(client: OneClient) -> None:
@@ -358,7 +371,10 @@ def import_(
         if earlier:
             # In the stream before this run: done by ingest, stored or dead-lettered?
             left = max(0.0, wait - (asyncio.get_running_loop().time() - started))
-            done = await wait_processed(client, settings, tenants, max(earlier), left)
+            last: dict[str, int] = {}
+            for stream, seq in earlier:
+                last[stream] = max(seq, last.get(stream, 0))
+            done = await wait_processed(client, settings, tenants, last, left)
             await read_dead_letters(client, earlier, tenants, outcome)
             outcome.processed = outcome.processed and done
         outcome.dead.sort()

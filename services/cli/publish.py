@@ -26,13 +26,14 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from contracts.commands import COMMAND_MODELS
+from contracts.command_kinds import subject_command_kind
 from contracts.outcomes import Rejected, Stored
 from contracts.protocols.envelope import HEADER_RECORD_ID, EnvelopeError, ProtocolEnvelope
-from contracts.subjects import PREFIX, SubjectError, parse_ingest_subject
-from one_bus.client import OneClient, Published
+from contracts.subjects import SubjectError, is_qualified, parse_ingest_subject, qualified
+from one_bus.client import OneClient
 from one_bus.errors import OutcomeTimeoutError
 from one_bus.ids import new_id
+from one_bus.outcomes import Published
 from services.cli.connect import Credentials, NatsUrl, Tenant, fail, run
 from services.cli.output import print_json, say
 
@@ -76,7 +77,7 @@ def check(subject: str, payload: Any, headers: dict[str, str]) -> str:
         except EnvelopeError as error:
             fail(f"protocol message headers: {error}", 2)
         return msg_id
-    model = COMMAND_MODELS[(parsed.kind, None if parsed.kind == "events" else parsed.op)]
+    model = subject_command_kind(parsed.kind, parsed.op).model
     try:
         model.model_validate(payload)
     except ValidationError as error:
@@ -127,7 +128,7 @@ def publish(
     credentials: Credentials = None,
 ) -> None:
     """Publish one message on JetStream; say whether it was stored (or is in the stream)."""
-    if not tenant and not subject.startswith(PREFIX + "."):
+    if not tenant and not is_qualified(subject):
         fail(
             "give --tenant (or ONE_TENANT), credentials that name a tenant, or a full "
             "one.v1.<tenant>... subject",
@@ -135,7 +136,7 @@ def publish(
         )
     if payload in (None, "-") and sys.stdin.isatty():
         say("reading the payload from stdin: type or paste it, then Ctrl-D")
-    full = subject if subject.startswith(PREFIX + ".") else f"{PREFIX}.{tenant}.{subject}"
+    full = qualified(tenant, subject)
     # The client is the identity's tenant; a full subject of another tenant is published
     # as it is, for the server to refuse (or an operator to be allowed).
     tenant = tenant or full.split(".")[2]

@@ -6,9 +6,9 @@ from pathlib import Path
 from rich.console import Console
 
 from services.runtime.runner import run_until_stopped
+from services.runtime.secure_dev import secure_servers
 from services.runtime.service import OneBusService
 from services.security.roles import Role
-from services.security.secure_dev import secure_servers
 
 # soft_wrap: the MongoDB URI (its tlsCAFile=...) and the commands stay on one line each.
 console = Console(stderr=True, soft_wrap=True)

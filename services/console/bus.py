@@ -22,7 +22,7 @@ from nats.js.errors import APIError
 from nats.js.errors import NotFoundError as JsNotFoundError
 
 from contracts.connection_spec import ConnectionSpec
-from contracts.dead_letters import HEADER_HEADERS_CUT, HEADER_PAYLOAD_CUT
+from contracts.dead_letters import HEADER_HEADERS_CUT, HEADER_PAYLOAD_CUT, replay_msg_id
 from contracts.ontology import LIFECYCLE_EVENT_TYPES
 from contracts.queries import (
     ConnectionItem,
@@ -275,7 +275,11 @@ class ConsoleBus:
         try:
             with self.guard(f"replay of dead letter {seq}"):
                 published = await self.client.publish_raw(
-                    subject, letter.data, letter.original_headers, msg_id=f"replay:{seq}", wait=True
+                    subject,
+                    letter.data,
+                    letter.original_headers,
+                    msg_id=replay_msg_id(seq),
+                    wait=True,
                 )
         except RejectedError as error:
             # In the stream, then dead-lettered again: the new letter replaces this one.

@@ -20,11 +20,12 @@ from typing import Final
 from nats.js.errors import NotFoundError as JsNotFoundError
 from nats.micro.service import ServiceStats
 
-from contracts.tenancy import TENANTS_BUCKET, TenantQuotas
+from contracts.subjects import TENANTS_BUCKET, kv_stream, kv_subject, srv_subject
+from contracts.tenancy import TenantQuotas
 from services.console.bus import BusRefusedError, BusUnavailableError, ConsoleBus
 from services.ingest.lanes import lane_consumer
 from services.query.micro import SERVICE_NAME
-from services.watch.store import WATCH_PREFIX
+from services.watch.bucket import WATCH_PREFIX
 
 PROBE_TIMEOUT_S: Final = 2.0
 # Every replica of the query service answers `$SRV.STATS`; replies are gathered this long.
@@ -186,10 +187,11 @@ class Health:
         return Probe(float(count), f"messages of {tenant} kept in the stream")
 
     async def _watches(self) -> Probe:
-        bucket = f"KV_{self.bus.settings.watch_kv_bucket}"
+        bucket = kv_stream(self.bus.settings.watch_kv_bucket)
         with self.bus.guard("watch bucket info"):
             info = await self._js.stream_info(
-                bucket, subjects_filter=f"$KV.{self.bus.settings.watch_kv_bucket}.{WATCH_PREFIX}>"
+                bucket,
+                subjects_filter=kv_subject(self.bus.settings.watch_kv_bucket, f"{WATCH_PREFIX}>"),
             )
         return Probe(float(len(info.state.subjects or {})), "live queries, all tenants")
 
@@ -225,7 +227,7 @@ class Health:
             with self.bus.guard("query statistics ($SRV.STATS)"):
                 subscription = await nc.subscribe(inbox, cb=collect)
                 try:
-                    await nc.publish(f"$SRV.STATS.{SERVICE_NAME}", b"", reply=inbox)
+                    await nc.publish(srv_subject("STATS", SERVICE_NAME), b"", reply=inbox)
                     await nc.flush(timeout=int(PROBE_TIMEOUT_S))
                     await asyncio.sleep(STATS_GATHER_S)
                 finally:

@@ -21,6 +21,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import Header
 from nats.js.errors import APIError, NoStreamResponseError
 
+from contracts.nats_headers import HEADER_MSG_ID
 from services.store.stored_change import StoredChange
 from services.tracing import current_trace_headers
 
@@ -74,7 +75,7 @@ class ChangeFeed:
                     change.subject,
                     payload,
                     reply=reply,
-                    headers={"Nats-Msg-Id": change.msg_id, **trace_headers},
+                    headers={HEADER_MSG_ID: change.msg_id, **trace_headers},
                 )
             try:
                 await asyncio.wait_for(batch.stored, self._timeout_s)

@@ -22,9 +22,11 @@ from contracts.dead_letters import (
     HEADER_STREAM_SEQ,
     HEADER_SUBJECT,
     ORIGINAL_HEADER_PREFIX,
+    replay_msg_id,
 )
+from contracts.nats_headers import HEADER_MSG_ID
 from contracts.outcomes import OUTCOME_TO_HEADER
-from contracts.subjects import PREFIX
+from contracts.subjects import ALL_TENANTS, kind_wildcard
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +77,12 @@ class DeadLetter:
             name: value
             for name, value in self.headers.items()
             if not name.startswith((DLQ_HEADER_PREFIX, ORIGINAL_HEADER_PREFIX))
-            and name != "Nats-Msg-Id"
+            and name != HEADER_MSG_ID
         }
 
 
 def dlq_filter(tenant: str | None) -> str:
-    return f"{PREFIX}.{tenant or '*'}.dlq.>"
+    return kind_wildcard(tenant or ALL_TENANTS, "dlq")
 
 
 class DeadLetterBox:
@@ -141,7 +143,7 @@ class DeadLetterBox:
         Returns the new message's ingest stream sequence. The dead letter is deleted
         once JetStream has stored the replay, unless `keep`.
         """
-        headers = {**letter.original_headers(), "Nats-Msg-Id": f"replay:{letter.seq}"}
+        headers = {**letter.original_headers(), HEADER_MSG_ID: replay_msg_id(letter.seq)}
         if outcome_to is not None:
             headers[OUTCOME_TO_HEADER] = outcome_to
         ack = await self._js.publish(

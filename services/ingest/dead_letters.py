@@ -22,7 +22,9 @@ from contracts.dead_letters import (
     HEADER_STREAM_SEQ,
     HEADER_SUBJECT,
     ORIGINAL_HEADER_PREFIX,
+    dead_letter_msg_id,
 )
+from contracts.nats_headers import HEADER_MSG_ID
 from contracts.outcomes import OUTCOME_TO_HEADER
 from contracts.subjects import INGEST_KINDS, dlq_subject, is_tenant
 from services.ingest.input_limits import header_bytes
@@ -93,7 +95,7 @@ def dead_letter(msg: Msg, rejection: Rejection, max_payload: int) -> DeadLetterM
             HEADER_STREAM_SEQ: str(raw.stream_seq),
             # One dead letter per ingest message, however often it is redelivered (the
             # sequence is the stream's own: each tenant stream counts from 1).
-            "Nats-Msg-Id": f"dlq:{raw.stream}:{raw.stream_seq}",
+            HEADER_MSG_ID: dead_letter_msg_id(raw.stream, raw.stream_seq),
         }
     )
     if headers_cut:

@@ -4,11 +4,10 @@ Everything that makes a message *bad input* is decided here, before any I/O, so 
 the rest of the path only ever sees valid commands.
 """
 
-from typing import Final
-
 from pydantic import ValidationError
 
-from contracts.commands import COMMAND_MODELS, AnyCommand, ConnectionCreate, EventPublish
+from contracts.command_kinds import CommandKind, subject_command_kind
+from contracts.commands import AnyCommand, ConnectionCreate, EventPublish
 from contracts.ontology import LIFECYCLE_EVENT_TYPES
 from contracts.protocols import ProtocolMessageError
 from contracts.protocols.direct import check_protocol_payload
@@ -18,8 +17,6 @@ from services.ingest.protocol_decode import decode_protocol
 from services.ingest.raw_message import RawMessage
 from services.ingest.rejection import Rejection
 from services.store.write_request import WriteRequest
-
-_TYPE_FIELD: Final = {"entities": "type", "connections": "relationshipType", "events": "type"}
 
 
 def decode(raw: RawMessage, limits: InputLimits) -> tuple[WriteRequest, ...] | Rejection:
@@ -47,12 +44,12 @@ def decode(raw: RawMessage, limits: InputLimits) -> tuple[WriteRequest, ...] | R
 
 
 def _decode_command(raw: RawMessage, subject: IngestSubject) -> tuple[WriteRequest] | Rejection:
-    model = COMMAND_MODELS[(subject.kind, subject.op)]
+    kind = subject_command_kind(subject.kind, subject.op)
     try:
-        command: AnyCommand = model.model_validate_json(raw.data)  # type: ignore[assignment]
+        command: AnyCommand = kind.model.model_validate_json(raw.data)  # type: ignore[assignment]
     except ValidationError as error:
         return Rejection.from_validation(error)
-    mismatch = _subject_mismatch(subject, command)
+    mismatch = _subject_mismatch(subject, kind, command)
     if mismatch:
         return Rejection("subject_mismatch", mismatch)
     if isinstance(command, EventPublish) and command.type in LIFECYCLE_EVENT_TYPES:
@@ -89,11 +86,11 @@ def _too_far_ahead(requests: tuple[WriteRequest, ...], latest_ms: int) -> Reject
     return None
 
 
-def _subject_mismatch(subject: IngestSubject, command: AnyCommand) -> str | None:
+def _subject_mismatch(subject: IngestSubject, kind: CommandKind, command: AnyCommand) -> str | None:
     if command.groupId is not None and command.groupId != subject.tenant:
         return f"payload groupId {command.groupId!r} differs from subject tenant {subject.tenant!r}"
-    field = _TYPE_FIELD.get(subject.kind)
-    if field is not None and hasattr(command, field):
+    field = kind.type_field
+    if field is not None:
         payload_type = getattr(command, field)
         if payload_type != subject.type:
             return f"payload {field} {payload_type!r} differs from subject type {subject.type!r}"

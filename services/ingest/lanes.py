@@ -35,8 +35,14 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError, NotFoundError
 
-from contracts.subjects import PREFIX, is_tenant
-from contracts.tenancy import tenant_ingest_stream
+from contracts.subjects import (
+    ALL_SUBJECTS,
+    ALL_TENANTS,
+    is_tenant,
+    js_api,
+    tenant_ingest_stream,
+    tenant_wildcard,
+)
 from services.security.roles import lane_consumer_name
 from services.settings import Settings
 
@@ -47,7 +53,6 @@ _HEARTBEAT = "100"
 _CONSUMER_DELETED = "Consumer Deleted"
 # The request expired (408) or, asked not to wait, found nothing (404).
 _REQUEST_ENDED = frozenset({"404", "408"})
-_API = "$JS.API"
 
 
 def lane_consumer(settings: Settings, tenant: str) -> tuple[str, str]:
@@ -76,8 +81,8 @@ def lane_filter(settings: Settings, tenant: str) -> str:
     subject is under `one.v1.`, which keeps the filter in the API subject that the
     ingest identity's permissions check."""
     if settings.ingest_layout == "per_tenant":
-        return f"{PREFIX}.>"
-    return f"{PREFIX}.{tenant}.>"
+        return ALL_SUBJECTS
+    return tenant_wildcard(tenant)
 
 
 def lane_config(settings: Settings, tenant: str, start_seq: int | None = None) -> ConsumerConfig:
@@ -136,7 +141,7 @@ async def remove_lane(js: JetStreamContext, settings: Settings, tenant: str) -> 
 
 
 async def _api(nc: NatsClient, subject: str, body: dict[str, Any], timeout_s: float) -> Any:
-    reply = await nc.request(f"{_API}.{subject}", json.dumps(body).encode(), timeout=timeout_s)
+    reply = await nc.request(subject, json.dumps(body).encode(), timeout=timeout_s)
     answer = json.loads(reply.data)
     error = answer.get("error")
     if error:
@@ -180,8 +185,8 @@ async def shared_stream_tenants(nc: NatsClient, settings: Settings) -> set[str]:
 
     await _paged(
         nc,
-        f"STREAM.INFO.{settings.ingest_stream}",
-        {"subjects_filter": f"{PREFIX}.*.>"},
+        js_api("STREAM", "INFO", settings.ingest_stream),
+        {"subjects_filter": tenant_wildcard(ALL_TENANTS)},
         page,
         settings.publish_ack_timeout_s,
     )
@@ -190,7 +195,7 @@ async def shared_stream_tenants(nc: NatsClient, settings: Settings) -> set[str]:
 
 async def tenant_stream_tenants(nc: NatsClient, settings: Settings) -> set[str]:
     """The tenants with an ingest stream of their own (one request per 1,024 streams)."""
-    prefix = f"{settings.ingest_stream}_"
+    prefix = tenant_ingest_stream(settings.ingest_stream, "")
     tenants: set[str] = set()
 
     def page(answer: Any) -> int:
@@ -202,7 +207,7 @@ async def tenant_stream_tenants(nc: NatsClient, settings: Settings) -> set[str]:
         )
         return len(names)
 
-    await _paged(nc, "STREAM.NAMES", {}, page, settings.publish_ack_timeout_s)
+    await _paged(nc, js_api("STREAM", "NAMES"), {}, page, settings.publish_ack_timeout_s)
     return tenants
 
 
@@ -325,7 +330,7 @@ class Lane:
         body = {"batch": batch, "expires": int(self._policy.expiry_s * 1e9)}
         try:
             await self._nc.publish(
-                f"{_API}.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}",
+                js_api("CONSUMER", "MSG", "NEXT", self.stream, self.durable),
                 json.dumps(body).encode(),
                 reply=f"{self._inbox}.{self._request}",
             )

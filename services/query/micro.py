@@ -29,7 +29,7 @@ from nats.micro.service import (
 )
 from nats.nuid import NUID
 
-from contracts.subjects import PREFIX
+from contracts.subjects import ALL_TENANTS, query_subject
 
 SERVICE_NAME: Final = "one-bus-query"
 DESCRIPTION: Final = "ONE Bus queries: request/reply lookups on one.v1.<tenant>.query.<name>"
@@ -56,7 +56,7 @@ class Endpoint:
     @property
     def subject(self) -> str:
         # Any tenant: the tenant token is checked when the request is dispatched.
-        return f"{PREFIX}.*.query.{self.query}"
+        return query_subject(ALL_TENANTS, self.query)
 
 
 @dataclass(slots=True)

@@ -9,9 +9,10 @@ platform without uvloop or to rule the loop out when chasing a problem.
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-EventLoop = Literal["uvloop", "asyncio"]
+from services.settings import EventLoop
+
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)

@@ -1,11 +1,11 @@
 """Log lines as text for people or as JSON objects for collectors (`ONE_LOG_FORMAT`)."""
 
 import logging
-from typing import Literal
 
 from pythonjsonlogger.json import JsonFormatter
 
-LogFormat = Literal["text", "json"]
+from services.settings import LogFormat
+
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 

@@ -23,7 +23,7 @@ from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from contracts.tenancy import TENANTS_BUCKET
+from contracts.subjects import TENANTS_BUCKET
 from one_bus.connection import nats_options
 from services.ingest.batch_handler import BatchHandler, RetryPolicy
 from services.ingest.change_feed import ChangeFeed
@@ -36,11 +36,11 @@ from services.query.admission import Admission, replica_admission
 from services.query.progress import IngestProgress
 from services.query.responder import QueryResponder
 from services.runtime.health import Check, HealthServer, HealthState, beat
-from services.runtime.redact import redact_uri
 from services.runtime.streams import declare_streams
 from services.runtime.tenant_directory import TenantDirectory, tenants_bucket
 from services.security.consumer_warden import ConsumerWarden
 from services.security.credentials import mongo_credentials, new_broker, responder_spec
+from services.security.redact import redact_uri
 from services.settings import Settings
 from services.store.indexes import ensure_indexes
 from services.store.writer import StoreWriter
@@ -449,9 +449,15 @@ class OneBusService:
             try:
                 await self._broker.stop()
             except Exception:
-                # Subscriptions cannot be undone on a connection the server closed.
-                if self._client is None or not self._client.is_closed:
+                # Nothing can be drained on a connection the server closed or that is
+                # reconnecting (stopped during an outage): what was not acked is
+                # redelivered, so the connection is just closed.
+                client = self._client
+                if client is None or not (client.is_closed or client.is_reconnecting):
                     raise
+                # nats-py's close still flushes, onto the dead transport (RuntimeError).
+                with contextlib.suppress(NatsError, RuntimeError, OSError):
+                    await client.close()
             self._broker = None
             self._client = None
         if self._mongo is not None:

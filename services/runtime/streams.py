@@ -18,8 +18,13 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError, NotFoundError
 
-from contracts.subjects import CHANGES_WILDCARD, DLQ_WILDCARD, INGEST_WILDCARDS
-from contracts.tenancy import TenantQuotas, tenant_ingest_stream, tenant_ingest_subjects
+from contracts.subjects import (
+    CHANGES_WILDCARD,
+    DLQ_WILDCARD,
+    INGEST_WILDCARDS,
+    tenant_ingest_stream,
+)
+from contracts.tenancy import TenantQuotas, tenant_ingest_subjects
 from services.settings import Settings
 
 log = logging.getLogger(__name__)

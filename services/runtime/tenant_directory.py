@@ -8,7 +8,6 @@ and every field an entry leaves out, takes the deployment's defaults (`ONE_TENAN
 
 import asyncio
 import logging
-from typing import Final
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -17,12 +16,11 @@ from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
-from contracts.subjects import is_tenant
-from contracts.tenancy import TENANTS_BUCKET, TenantQuotas
+from contracts.nats_headers import is_kv_deletion
+from contracts.subjects import TENANTS_BUCKET, is_tenant, kv_subject
+from contracts.tenancy import TenantQuotas
 
 log = logging.getLogger(__name__)
-
-_OPERATION_HEADER: Final = "KV-Operation"
 
 
 async def tenants_bucket(js: JetStreamContext, replicas: int = 1, declare: bool = True) -> KeyValue:
@@ -84,11 +82,11 @@ class TenantDirectory:
         return self._defaults if own is None else own.over(self._defaults)
 
     async def start(self, kv: KeyValue) -> None:
-        prefix = f"$KV.{TENANTS_BUCKET}."
+        prefix = kv_subject(TENANTS_BUCKET, "")
 
         async def arrived(msg: Msg) -> None:
             tenant = msg.subject[len(prefix) :]
-            if (msg.headers or {}).get(_OPERATION_HEADER) in ("DEL", "PURGE"):
+            if is_kv_deletion(msg.headers):
                 self._own.pop(tenant, None)
             else:
                 try:

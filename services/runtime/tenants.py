@@ -25,9 +25,17 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts.nats_headers import is_kv_deletion
 from contracts.ontology import COLLECTIONS
-from contracts.subjects import PREFIX, is_tenant
-from contracts.tenancy import TENANTS_BUCKET, TenantQuotas
+from contracts.subjects import (
+    TENANTS_BUCKET,
+    is_tenant,
+    kind_wildcard,
+    kv_subject,
+    tenant_prefix,
+    tenant_wildcard,
+)
+from contracts.tenancy import TenantQuotas
 from services.ingest.lanes import lane_consumer
 from services.runtime.streams import declare_tenant_stream, delete_tenant_stream
 from services.runtime.tenant_directory import (
@@ -37,12 +45,11 @@ from services.runtime.tenant_directory import (
     tenants_bucket,
 )
 from services.settings import Settings
-from services.watch.service import ended_body
-from services.watch.store import WATCH_PREFIX, WatchRecord
+from services.watch.bucket import WATCH_PREFIX, WatchRecord
+from services.watch.pusher import ended_body
 
 log = logging.getLogger(__name__)
 
-_OPERATION_HEADER: Final = "KV-Operation"
 # How long reading a whole KV bucket (the watches) may take before it is a failure.
 _READ_BUCKET_TIMEOUT_S: Final = 30.0
 # nats-server lists at most this many consumers per request.
@@ -61,7 +68,7 @@ def ingest_stream_of(settings: Settings, tenant: str) -> str:
 
 
 def _tenant_filter(tenant: str) -> str:
-    return f"{PREFIX}.{tenant}.>"
+    return tenant_wildcard(tenant)
 
 
 def _check(tenant: str) -> None:
@@ -220,13 +227,13 @@ async def bucket_entries(js: JetStreamContext, bucket: str) -> dict[str, bytes]:
         return {}
     if (await kv.status()).values == 0:
         return {}
-    prefix = f"$KV.{bucket}."
+    prefix = kv_subject(bucket, "")
     found: dict[str, bytes] = {}
     loaded = asyncio.Event()
 
     async def arrived(msg: Msg) -> None:
         key = msg.subject[len(prefix) :]
-        if (msg.headers or {}).get(_OPERATION_HEADER) in ("DEL", "PURGE"):
+        if is_kv_deletion(msg.headers):
             found.pop(key, None)
         else:
             found[key] = msg.data
@@ -268,7 +275,7 @@ def _is_tenants(consumer: ConsumerInfo, tenant: str, lane: str) -> bool:
     filters = list(config.filter_subjects or []) or (
         [config.filter_subject] if config.filter_subject else []
     )
-    own = f"{PREFIX}.{tenant}."
+    own = tenant_prefix(tenant)
     return bool(filters) and all(subject.startswith(own) for subject in filters)
 
 
@@ -345,10 +352,10 @@ async def tenant_usage(
                 "backlog": held,
                 "records": await _records(database, tenant),
                 "dead_letters": await _subject_count(
-                    js, settings.dlq_stream, f"{PREFIX}.{tenant}.dlq.>"
+                    js, settings.dlq_stream, kind_wildcard(tenant, "dlq")
                 ),
                 "changes": await _subject_count(
-                    js, settings.changes_stream, f"{PREFIX}.{tenant}.changes.>"
+                    js, settings.changes_stream, kind_wildcard(tenant, "changes")
                 ),
                 "watches": watch_count,
                 "consumers": len(consumers),
@@ -481,8 +488,8 @@ async def _purge(
         result = await database[name].delete_many({"groupId": tenant})
         removal.records_erased[name] = result.deleted_count
     for stream, subjects, field in (
-        (settings.changes_stream, f"{PREFIX}.{tenant}.changes.>", "changes_erased"),
-        (settings.dlq_stream, f"{PREFIX}.{tenant}.dlq.>", "dead_letters_erased"),
+        (settings.changes_stream, kind_wildcard(tenant, "changes"), "changes_erased"),
+        (settings.dlq_stream, kind_wildcard(tenant, "dlq"), "dead_letters_erased"),
     ):
         count = await _subject_count(js, stream, subjects)
         if count:

@@ -14,7 +14,7 @@ from faststream.security import BaseSecurity
 
 from contracts.connection_spec import ConnectionSpec
 from one_bus.connection import nats_options
-from services.runtime.redact import redact_uri
+from services.security.redact import redact_uri
 from services.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts.connection_spec import ConnectionSpec
+from contracts.subjects import INGEST_CONSUMER
 from services.security.identities import (
     IdentityStore,
     TenantError,
@@ -50,7 +51,7 @@ class MongoSecrets(BaseModel):
 
 
 class SecureLayout:
-    def __init__(self, data_dir: Path, *, ingest_consumer: str = "one-bus-ingest") -> None:
+    def __init__(self, data_dir: Path, *, ingest_consumer: str = INGEST_CONSUMER) -> None:
         self.data_dir = Path(data_dir)
         self.root = self.data_dir / "security"
         self.ingest_consumer = ingest_consumer

@@ -48,14 +48,27 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from contracts.subjects import INGEST_KINDS, PREFIX
-from contracts.tenancy import TENANTS_BUCKET, tenant_ingest_stream
-
-INGEST_STREAM: Final = "ONE_INGEST"
-CHANGES_STREAM: Final = "ONE_CHANGES"
-DLQ_STREAM: Final = "ONE_DLQ"
-WATCH_BUCKET: Final = "ONE_WATCHES"
-STREAMS: Final = (INGEST_STREAM, CHANGES_STREAM, DLQ_STREAM)
+from contracts.subjects import (
+    ALL_SUBJECTS,
+    ALL_TENANTS,
+    CHANGES_STREAM,
+    DLQ_STREAM,
+    INGEST_CONSUMER,
+    INGEST_KINDS,
+    INGEST_STREAM,
+    JS_FLOW_CONTROL_WILDCARD,
+    SRV_WILDCARD,
+    STREAMS,
+    TENANTS_BUCKET,
+    WATCH_BUCKET,
+    js_ack,
+    js_api,
+    js_flow_control,
+    kind_wildcard,
+    kv_stream,
+    kv_subject,
+    tenant_ingest_stream,
+)
 
 
 class Role(StrEnum):
@@ -135,29 +148,29 @@ def user_name(role: Role, tenant: str | None = None) -> str:
     return f"svc-{role.value}"
 
 
-def _requests(base: str) -> tuple[str, ...]:
+def _requests(tenant: str) -> tuple[str, ...]:
     """Queries, live queries, their renewals and stops."""
-    return (f"{base}.query.>", f"{base}.watch.>")
+    return (kind_wildcard(tenant, "query"), kind_wildcard(tenant, "watch"))
 
 
-def _ingest(base: str) -> tuple[str, ...]:
-    return tuple(f"{base}.{kind}.>" for kind in INGEST_KINDS)
+def _ingest(tenant: str) -> tuple[str, ...]:
+    return tuple(kind_wildcard(tenant, kind) for kind in INGEST_KINDS)
 
 
-def _follow(base: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _follow(tenant: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(publish, subscribe) to follow its own changes and events and replay its own
     changes and dead letters."""
     publish = (
         # Consumer creation with the filter in the subject (nats-server >= 2.10 refuses a
         # body whose filter differs): its own changes and its own dead letters (its own
         # input, rejected) only, any name.
-        f"$JS.API.CONSUMER.CREATE.{CHANGES_STREAM}.*.{base}.changes.>",
-        f"$JS.API.CONSUMER.CREATE.{DLQ_STREAM}.*.{base}.dlq.>",
+        js_api("CONSUMER", "CREATE", CHANGES_STREAM, "*", kind_wildcard(tenant, "changes")),
+        js_api("CONSUMER", "CREATE", DLQ_STREAM, "*", kind_wildcard(tenant, "dlq")),
         # Flow-control answers of ordered consumers.
-        f"$JS.FC.{CHANGES_STREAM}.>",
-        f"$JS.FC.{DLQ_STREAM}.>",
+        js_flow_control(CHANGES_STREAM),
+        js_flow_control(DLQ_STREAM),
     )
-    return publish, (f"{base}.changes.>", f"{base}.events.>")
+    return publish, (kind_wildcard(tenant, "changes"), kind_wildcard(tenant, "events"))
 
 
 def _own_usage(tenant: str, ingest_consumer: str) -> tuple[str, ...]:
@@ -165,9 +178,9 @@ def _own_usage(tenant: str, ingest_consumer: str) -> tuple[str, ...]:
     lane consumer (the API subject names both, so no other tenant's is reachable)."""
     own_stream = tenant_ingest_stream(INGEST_STREAM, tenant)
     return (
-        f"$JS.API.STREAM.INFO.{own_stream}",
-        f"$JS.API.CONSUMER.INFO.{own_stream}.*",
-        f"$JS.API.CONSUMER.INFO.{INGEST_STREAM}.{lane_consumer_name(ingest_consumer, tenant)}",
+        js_api("STREAM", "INFO", own_stream),
+        js_api("CONSUMER", "INFO", own_stream, "*"),
+        js_api("CONSUMER", "INFO", INGEST_STREAM, lane_consumer_name(ingest_consumer, tenant)),
     )
 
 
@@ -177,20 +190,19 @@ def lane_consumer_name(ingest_consumer: str, tenant: str) -> str:
 
 
 def tenant_permissions(
-    role: Role, tenant: str, ingest_consumer: str = "one-bus-ingest"
+    role: Role, tenant: str, ingest_consumer: str = INGEST_CONSUMER
 ) -> Permissions:
     inbox = inbox_prefix(role, tenant)
-    base = f"{PREFIX}.{tenant}"
-    follow_publish, follow_subscribe = _follow(base)
+    follow_publish, follow_subscribe = _follow(tenant)
     grants: dict[Role, tuple[tuple[str, ...], tuple[str, ...]]] = {
-        Role.PUBLISHER: ((*_ingest(base), *_requests(base)), ()),
+        Role.PUBLISHER: ((*_ingest(tenant), *_requests(tenant)), ()),
         Role.SUBSCRIBER: (follow_publish, follow_subscribe),
-        Role.CUSTOMER: (_requests(base), ()),
-        Role.ORG_USER: ((*_ingest(base), *_requests(base), *follow_publish), follow_subscribe),
+        Role.CUSTOMER: (_requests(tenant), ()),
+        Role.ORG_USER: ((*_ingest(tenant), *_requests(tenant), *follow_publish), follow_subscribe),
         Role.ORG_OWNER: (
             (
-                *_ingest(base),
-                *_requests(base),
+                *_ingest(tenant),
+                *_requests(tenant),
                 *follow_publish,
                 *_own_usage(tenant, ingest_consumer),
             ),
@@ -215,22 +227,22 @@ def _ingest_publish(ingest_consumer: str) -> tuple[str, ...]:
     stream_consumer = f"{INGEST_STREAM}.*"
     tenant_consumer = f"*.{ingest_consumer}"
     return (
-        f"{PREFIX}.*.changes.>",
-        f"{PREFIX}.*.dlq.>",
-        *(f"$JS.API.STREAM.CREATE.{stream}" for stream in STREAMS),
-        *(f"$JS.API.STREAM.INFO.{stream}" for stream in STREAMS),
-        "$JS.API.STREAM.NAMES",
+        kind_wildcard(ALL_TENANTS, "changes"),
+        kind_wildcard(ALL_TENANTS, "dlq"),
+        *(js_api("STREAM", "CREATE", stream) for stream in STREAMS),
+        *(js_api("STREAM", "INFO", stream) for stream in STREAMS),
+        js_api("STREAM", "NAMES"),
         *(
             subject
             for consumer in (stream_consumer, tenant_consumer)
             for subject in (
-                f"$JS.API.CONSUMER.CREATE.{consumer}.{PREFIX}.>",
-                f"$JS.API.CONSUMER.INFO.{consumer}",
-                f"$JS.API.CONSUMER.MSG.NEXT.{consumer}",
-                f"$JS.ACK.{consumer}.>",
+                js_api("CONSUMER", "CREATE", consumer, ALL_SUBJECTS),
+                js_api("CONSUMER", "INFO", consumer),
+                js_api("CONSUMER", "MSG", "NEXT", consumer),
+                js_ack(consumer),
             )
         ),
-        f"$JS.API.CONSUMER.DELETE.{INGEST_STREAM}.{ingest_consumer}",
+        js_api("CONSUMER", "DELETE", INGEST_STREAM, ingest_consumer),
         # Write outcomes (docs/outcomes.md) to the asking publisher's inbox (the reply
         # rule keeps each tenant's in its own) and to operators replaying dead letters.
         f"{TENANT_INBOX}.*.>",
@@ -242,14 +254,14 @@ def _progress_read(ingest_consumer: str) -> tuple[str, ...]:
     """Read-your-writes (`after`, services/query/progress.py): the info of ingest's lanes
     (their ack floors) and of the shared ingest stream (its last sequence), nothing else."""
     return (
-        f"$JS.API.CONSUMER.INFO.{INGEST_STREAM}.*",
-        f"$JS.API.CONSUMER.INFO.*.{ingest_consumer}",
+        js_api("CONSUMER", "INFO", INGEST_STREAM, "*"),
+        js_api("CONSUMER", "INFO", "*", ingest_consumer),
         # The shared stream's end (a tenant's own stream needs none: its lane takes all).
-        f"$JS.API.STREAM.INFO.{INGEST_STREAM}",
+        js_api("STREAM", "INFO", INGEST_STREAM),
     )
 
 
-_REQUESTS: Final = (f"{PREFIX}.*.query.>", f"{PREFIX}.*.watch.>", "$SRV.>")
+_REQUESTS: Final = (*_requests(ALL_TENANTS), SRV_WILDCARD)
 # Pushes of live queries to the tenants' inboxes (the reply guard keeps each tenant's in
 # its own), and answers: to the tenants' and to the operator's, the identity that may ask
 # `$SRV` discovery. Never the other services' inboxes.
@@ -257,46 +269,48 @@ _TENANT_INBOXES: Final = f"{TENANT_INBOX}.*.*.>"
 _ANSWERS: Final = (_TENANT_INBOXES, *(f"{SERVICE_INBOX}.{role}.>" for role in ASKING_SERVICE_ROLES))
 # Live queries (docs/watch.md): their KV bucket, ordered consumers on it and on the
 # changes, and pushes to the tenants' inboxes.
+_WATCHES: Final = kv_stream(WATCH_BUCKET)
 _WATCH_PUBLISH: Final = (
-    f"$JS.API.STREAM.INFO.{CHANGES_STREAM}",
-    "$JS.API.STREAM.NAMES",  # nats-py looks a subject's stream up for a KV watch
-    f"$JS.API.STREAM.INFO.KV_{WATCH_BUCKET}",
-    f"$JS.API.STREAM.CREATE.KV_{WATCH_BUCKET}",
-    # Limits on a bucket declared before they existed (services/watch/store.py).
-    f"$JS.API.STREAM.UPDATE.KV_{WATCH_BUCKET}",
-    f"$JS.API.STREAM.MSG.GET.KV_{WATCH_BUCKET}",
-    f"$JS.API.DIRECT.GET.KV_{WATCH_BUCKET}.>",
-    f"$KV.{WATCH_BUCKET}.>",
-    f"$JS.API.CONSUMER.CREATE.KV_{WATCH_BUCKET}",
-    f"$JS.API.CONSUMER.CREATE.KV_{WATCH_BUCKET}.>",
-    f"$JS.API.CONSUMER.INFO.KV_{WATCH_BUCKET}.>",
-    f"$JS.API.CONSUMER.DELETE.KV_{WATCH_BUCKET}.>",
-    f"$JS.FC.KV_{WATCH_BUCKET}.>",
-    f"$JS.API.CONSUMER.CREATE.{CHANGES_STREAM}",
-    f"$JS.API.CONSUMER.CREATE.{CHANGES_STREAM}.>",
-    f"$JS.API.CONSUMER.DELETE.{CHANGES_STREAM}.>",
-    f"$JS.FC.{CHANGES_STREAM}.>",
+    js_api("STREAM", "INFO", CHANGES_STREAM),
+    js_api("STREAM", "NAMES"),  # nats-py looks a subject's stream up for a KV watch
+    js_api("STREAM", "INFO", _WATCHES),
+    js_api("STREAM", "CREATE", _WATCHES),
+    # Limits on a bucket declared before they existed (services/watch/bucket.py).
+    js_api("STREAM", "UPDATE", _WATCHES),
+    js_api("STREAM", "MSG", "GET", _WATCHES),
+    js_api("DIRECT", "GET", _WATCHES, ">"),
+    kv_subject(WATCH_BUCKET, ">"),
+    js_api("CONSUMER", "CREATE", _WATCHES),
+    js_api("CONSUMER", "CREATE", _WATCHES, ">"),
+    js_api("CONSUMER", "INFO", _WATCHES, ">"),
+    js_api("CONSUMER", "DELETE", _WATCHES, ">"),
+    js_flow_control(_WATCHES),
+    js_api("CONSUMER", "CREATE", CHANGES_STREAM),
+    js_api("CONSUMER", "CREATE", CHANGES_STREAM, ">"),
+    js_api("CONSUMER", "DELETE", CHANGES_STREAM, ">"),
+    js_flow_control(CHANGES_STREAM),
     # Tenants' consumers beyond their quota (services/security/consumer_warden.py).
-    f"$JS.API.CONSUMER.LIST.{CHANGES_STREAM}",
-    f"$JS.API.CONSUMER.LIST.{DLQ_STREAM}",
-    f"$JS.API.CONSUMER.DELETE.{DLQ_STREAM}.>",
+    js_api("CONSUMER", "LIST", CHANGES_STREAM),
+    js_api("CONSUMER", "LIST", DLQ_STREAM),
+    js_api("CONSUMER", "DELETE", DLQ_STREAM, ">"),
     _TENANT_INBOXES,
 )
 
 # Following the tenants' quotas (services/runtime/tenant_directory.py): read only, as an
 # ordered consumer; `one-bus tenant add/set` (operator) writes them. The service identity
 # may also create the bucket, as it declares the other streams.
+_TENANTS: Final = kv_stream(TENANTS_BUCKET)
 _TENANTS_READ: Final = (
-    f"$JS.API.STREAM.INFO.KV_{TENANTS_BUCKET}",
-    f"$JS.API.CONSUMER.CREATE.KV_{TENANTS_BUCKET}",
-    f"$JS.API.CONSUMER.CREATE.KV_{TENANTS_BUCKET}.>",
-    f"$JS.API.CONSUMER.INFO.KV_{TENANTS_BUCKET}.>",
-    f"$JS.API.CONSUMER.DELETE.KV_{TENANTS_BUCKET}.>",
-    f"$JS.FC.KV_{TENANTS_BUCKET}.>",
+    js_api("STREAM", "INFO", _TENANTS),
+    js_api("CONSUMER", "CREATE", _TENANTS),
+    js_api("CONSUMER", "CREATE", _TENANTS, ">"),
+    js_api("CONSUMER", "INFO", _TENANTS, ">"),
+    js_api("CONSUMER", "DELETE", _TENANTS, ">"),
+    js_flow_control(_TENANTS),
 )
 
 
-def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> Permissions:
+def service_permissions(role: Role, ingest_consumer: str = INGEST_CONSUMER) -> Permissions:
     inbox = inbox_prefix(role)
     if role is Role.INGEST:
         return Permissions(
@@ -319,7 +333,7 @@ def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> 
                 *_WATCH_PUBLISH,
                 *_progress_read(ingest_consumer),
                 *_TENANTS_READ,
-                f"$JS.API.STREAM.CREATE.KV_{TENANTS_BUCKET}",
+                js_api("STREAM", "CREATE", _TENANTS),
             ),
             subscribe=(f"{inbox}.>",),
             inbox_prefix=inbox,
@@ -327,18 +341,18 @@ def service_permissions(role: Role, ingest_consumer: str = "one-bus-ingest") -> 
     if role is Role.OPERATOR:
         return Permissions(
             publish=(
-                "$JS.API.>",
-                "$JS.FC.>",  # flow control of its ordered consumers (`one-bus tail`)
-                "$SRV.>",
+                js_api(">"),
+                JS_FLOW_CONTROL_WILDCARD,  # flow control of its ordered consumers (`tail`)
+                SRV_WILDCARD,
                 # Dead-letter replays go back to the subject they came from.
-                *(f"{PREFIX}.*.{kind}.>" for kind in INGEST_KINDS),
+                *_ingest(ALL_TENANTS),
                 # Tenants' quotas, and ending a removed tenant's watches: their records,
                 # then each watch's last push to its tenant's inbox.
-                f"$KV.{TENANTS_BUCKET}.>",
-                f"$KV.{WATCH_BUCKET}.>",
-                "_INBOX_TENANT.*.>",
+                kv_subject(TENANTS_BUCKET, ">"),
+                kv_subject(WATCH_BUCKET, ">"),
+                f"{TENANT_INBOX}.*.>",
             ),
-            subscribe=(f"{PREFIX}.*.dlq.>", f"{inbox}.>"),
+            subscribe=(kind_wildcard(ALL_TENANTS, "dlq"), f"{inbox}.>"),
             inbox_prefix=inbox,
         )
     raise ValueError(f"{role} is not a service role")

@@ -9,8 +9,6 @@ from typing import Any
 from contracts.commands import (
     ConnectionCreate,
     ConnectionDelete,
-    EntityArchive,
-    EntityDelete,
     EntityUpsert,
     EventPublish,
     TagDelete,
@@ -25,9 +23,7 @@ from services.store.write_request import WriteRequest
 Document = dict[str, Any]
 
 
-def event_document(request: WriteRequest) -> Document:
-    command = request.command
-    assert isinstance(command, EventPublish)
+def event_document(request: WriteRequest, command: EventPublish) -> Document:
     document: Document = {
         "_id": record_key(request.tenant, command.id),
         "id": command.id,
@@ -46,7 +42,7 @@ def event_document(request: WriteRequest) -> Document:
     return document
 
 
-def lifecycle_event_document(request: WriteRequest, lifecycle: Lifecycle) -> Document:
+def lifecycle_event_document(lifecycle: Lifecycle) -> Document:
     """The audit-trail event of an entity command (entity_fold.py says which type).
 
     Its id is derived from the entity, the op and `updatedAt` (entity_fold.lifecycle_event_id),
@@ -54,8 +50,7 @@ def lifecycle_event_document(request: WriteRequest, lifecycle: Lifecycle) -> Doc
     The entity type is the command's own (an upsert's `type`, else the subject's), so the
     event does not depend on what else had arrived when it was written.
     """
-    command = request.command
-    assert isinstance(command, EntityUpsert | EntityDelete | EntityArchive)
+    request, command = lifecycle.request, lifecycle.command
     entity_type = command.type if isinstance(command, EntityUpsert) else request.subject_type
     return {
         "_id": record_key(request.tenant, lifecycle.event_id),
@@ -95,9 +90,7 @@ def insert_once(document: Document) -> GuardedWrite:
     )
 
 
-def connection_document(request: WriteRequest) -> Document:
-    command = request.command
-    assert isinstance(command, ConnectionCreate)
+def connection_document(request: WriteRequest, command: ConnectionCreate) -> Document:
     document: Document = {
         "_id": record_key(request.tenant, command.id),
         "id": command.id,
@@ -135,15 +128,15 @@ def connection_create(document: Document, seq: int) -> GuardedWrite:
     )
 
 
-def connection_delete(request: WriteRequest) -> tuple[GuardedWrite, Document]:
+def connection_delete(
+    request: WriteRequest, command: ConnectionDelete
+) -> tuple[GuardedWrite, Document]:
     """The delete, and the record it leaves where no create is stored: a tombstone.
 
     Its change carries the record as stored after the write (writer.py reads it back),
     so subscribers learn which connection went: ends, type and metadata with `deletedAt`.
     The tombstone below is that record only when the delete arrived before any create.
     """
-    command = request.command
-    assert isinstance(command, ConnectionDelete)
     at = command.updatedAt if command.updatedAt is not None else request.received_ms
     key = record_key(request.tenant, command.id)
     # The subject's type until a create brings the connection's own.
@@ -166,14 +159,22 @@ def connection_delete(request: WriteRequest) -> tuple[GuardedWrite, Document]:
     return operation, {**tombstone, "deletedAt": at, "updatedAt": at}
 
 
-def tag_write(request: WriteRequest) -> tuple[GuardedWrite, Document]:
+def tag_set(request: WriteRequest, command: TagSet) -> tuple[GuardedWrite, Document]:
+    return _tag_write(request, command, deleted=False)
+
+
+def tag_delete(request: WriteRequest, command: TagDelete) -> tuple[GuardedWrite, Document]:
+    return _tag_write(request, command, deleted=True)
+
+
+def _tag_write(
+    request: WriteRequest, command: TagSet | TagDelete, *, deleted: bool
+) -> tuple[GuardedWrite, Document]:
     """A guarded tag set or delete: applies only if no newer tag write (by seq) is stored.
 
     When a newer one is stored, the filter misses and the upsert collides on `_id`
     (duplicate key; see guarded_write.py).
     """
-    command = request.command
-    assert isinstance(command, TagSet | TagDelete)
     key = tag_key(request.tenant, command.entityId, command.key, command.value)
     document: Document = {
         "_id": key,
@@ -184,11 +185,11 @@ def tag_write(request: WriteRequest) -> tuple[GuardedWrite, Document]:
         "seq": request.seq,
     }
     fields = {k: v for k, v in document.items() if k != "_id"}
-    if isinstance(command, TagSet):
-        update: Document = {"$set": fields, "$unset": {"deletedAt": ""}}
-    else:
+    if deleted:
         document["deletedAt"] = request.received_ms
-        update = {"$set": {**fields, "deletedAt": request.received_ms}}
+        update: Document = {"$set": {**fields, "deletedAt": request.received_ms}}
+    else:
+        update = {"$set": fields, "$unset": {"deletedAt": ""}}
     operation = GuardedWrite(
         {"_id": key, "seq": {"$lte": request.seq}}, update=update, insert=dict(document)
     )

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from contracts.command_kinds import command_kind
 from contracts.commands import EntityArchive, EntityDelete, EntityUpsert
 from contracts.ontology import LifecycleEventType
 from contracts.outcomes import Effect
@@ -117,6 +118,8 @@ class Lifecycle:
     """A lifecycle event to write: the command it records and the type it has now."""
 
     request: WriteRequest
+    # The request's command, as the entity command it is.
+    command: EntityCommand
     event_id: str
     type: LifecycleEventType
 
@@ -135,9 +138,7 @@ class EntityFold:
 
 
 def _op(command: EntityCommand) -> ChangeOp:
-    if isinstance(command, EntityUpsert):
-        return "upsert"
-    return "delete" if isinstance(command, EntityDelete) else "archive"
+    return command_kind(command).change_op
 
 
 def _newer(version: str, than: str | None) -> bool:
@@ -248,7 +249,7 @@ def _record_lifecycle(
             continue
         seen.add(event_id)
         kind: LifecycleEventType = "entity_created" if event_id == created else _LIFECYCLE[op]
-        fold.lifecycle.append(Lifecycle(request, event_id, kind))
+        fold.lifecycle.append(Lifecycle(request, command, event_id, kind))
     previous = _first_event_id(before) if before is not None and "firstOp" in before else None
     if previous is not None and previous != created and previous not in seen:
         fold.retyped.append((after["groupId"], previous))

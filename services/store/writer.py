@@ -16,17 +16,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, PyMongoError
 
-from contracts.commands import (
-    ConnectionCreate,
-    ConnectionDelete,
-    EventPublish,
-    TagDelete,
-    TagSet,
-)
+from contracts.command_kinds import command_kind
 from contracts.ontology import Collection
-from contracts.outcomes import Effect, OutcomeRecord
-from contracts.records import ChangeOp
+from contracts.outcomes import OutcomeRecord
 from services.store import documents
+from services.store.command_writes import WriteEffects, bulk_write
 from services.store.entity_fold import (
     AppliedStep,
     Document,
@@ -59,34 +53,6 @@ class BatchOutcome:
     records: dict[int, OutcomeRecord] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class _Effects:
-    """A write's record and what it did, told by how the write went (writer._run)."""
-
-    record: OutcomeRecord
-    # Inserted plainly (no document had its id); applied by the guarded upsert (one
-    # had); refused by the guard (a newer version, or the record, is stored).
-    inserted: Effect
-    applied: Effect
-    stale: Effect
-
-    @classmethod
-    def of(
-        cls,
-        collection: Collection,
-        id: str,
-        inserted: Effect,
-        applied: Effect,
-        stale: Effect,
-        **fields: str,
-    ) -> "_Effects":
-        record = OutcomeRecord(collection=collection, id=id, effect=inserted, **fields)
-        return cls(record, inserted, applied, stale)
-
-    def outcome(self, effect: Effect) -> OutcomeRecord:
-        return self.record.model_copy(update={"effect": effect})
-
-
 @dataclass(slots=True)
 class _Bulk:
     """One collection's operations, each with the requests it came from and its changes."""
@@ -96,14 +62,14 @@ class _Bulk:
     changes: list[list[StoredChange]] = field(default_factory=list)
     # The outcome of the request an operation is for (None: part of another's, such as
     # an entity's lifecycle event).
-    effects: list[_Effects | None] = field(default_factory=list)
+    effects: list[WriteEffects | None] = field(default_factory=list)
 
     def add(
         self,
         origins: list[int],
         operation: GuardedWrite,
         changes: list[StoredChange],
-        effects: _Effects | None = None,
+        effects: WriteEffects | None = None,
     ) -> None:
         self.operations.append(operation)
         self.origins.append(origins)
@@ -134,53 +100,26 @@ class StoreWriter:
             raise TransientStoreError(f"{type(error).__name__}: {error}") from error
 
     async def _write(self, batch: Sequence[WriteRequest]) -> BatchOutcome:
-        events, connections, tags = _Bulk(), _Bulk(), _Bulk()
+        bulks: dict[Collection, _Bulk] = {
+            "events": _Bulk(),
+            "connections": _Bulk(),
+            "tags": _Bulk(),
+        }
         for index, request in enumerate(batch):
-            command = request.command
-            if isinstance(command, EventPublish):
-                document = documents.event_document(request)
-                change = StoredChange.of("events", command.type, "create", document)
-                # Events are immutable: one stored under this id stays as it is.
-                effects = _Effects.of("events", command.id, "created", "duplicate", "duplicate")
-                events.add([index], documents.insert_once(document), [change], effects)
-            elif isinstance(command, ConnectionCreate):
-                document = documents.connection_document(request)
-                change = StoredChange.of(
-                    "connections", command.relationshipType, "create", document
-                )
-                operation = documents.connection_create(document, request.seq)
-                # Applied: it fills a tombstone, or is this create again; stale: an
-                # earlier create of the id is stored.
-                effects = _Effects.of("connections", command.id, "created", "created", "duplicate")
-                connections.add([index], operation, [change], effects)
-            elif isinstance(command, ConnectionDelete):
-                operation, document = documents.connection_delete(request)
-                type_token = document["relationshipType"] or "unknown"
-                change = StoredChange.of("connections", type_token, "delete", document)
-                effects = _Effects.of("connections", command.id, "deleted", "deleted", "deleted")
-                connections.add([index], operation, [change], effects)
-            elif isinstance(command, TagSet | TagDelete):
-                operation, document = documents.tag_write(request)
-                op: ChangeOp = "set" if isinstance(command, TagSet) else "delete"
-                change = StoredChange.of("tags", op, op, document, version=request.seq)
-                tag = {"key": command.key, "value": command.value}
-                effects = (
-                    _Effects.of("tags", command.entityId, "created", "updated", "unchanged", **tag)
-                    if op == "set"
-                    else _Effects.of(
-                        "tags", command.entityId, "deleted", "deleted", "unchanged", **tag
-                    )
-                )
-                tags.add([index], operation, [change], effects)
+            kind = command_kind(request.command)
+            # Entity commands are merged with the stored entities (_write_entities).
+            if kind.collection != "entities":
+                write = bulk_write(kind, request)
+                bulks[write.collection].add([index], write.operation, [write.change], write.effects)
 
         outcome = BatchOutcome()
         # One collection after the other, not side by side: the store is the bound, and
         # SecantusDB takes 50-80 % longer for two writes to different collections at once
         # than for the same writes one after the other (docs/benchmarks.md).
-        await self._write_entities(batch, outcome, events)
-        await _run(self._connections, connections, outcome)
+        await self._write_entities(batch, outcome, bulks["events"])
+        await _run(self._connections, bulks["connections"], outcome)
         await self._read_back_deletes(outcome)
-        await _run(self._tags, tags, outcome)
+        await _run(self._tags, bulks["tags"], outcome)
         return outcome
 
     async def _read_back_deletes(self, outcome: BatchOutcome) -> None:
@@ -242,7 +181,7 @@ class StoreWriter:
             events = published if merge_round == 0 else _Bulk()
             lifecycle_events: list[tuple[int, Document]] = []
             for lifecycle in fold.lifecycle:
-                event = documents.lifecycle_event_document(lifecycle.request, lifecycle)
+                event = documents.lifecycle_event_document(lifecycle)
                 if written.get(event["_id"]) == event["type"]:
                     continue
                 index = position[id(lifecycle.request)]

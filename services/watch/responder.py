@@ -46,7 +46,8 @@ from services.query.replies import Reply, error_reply, ok_reply
 from services.query.responder import request_budget_s
 from services.security.reply_guard import ReplyGuard, asker_of
 from services.settings import Settings
-from services.watch.service import LimitExceededError, WatchGoneError, WatchService
+from services.watch.intake import LimitExceededError, WatchGoneError
+from services.watch.service import WatchService
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from prometheus_client import CollectorRegistry
 
-from contracts.commands import COMMAND_MODELS
+from contracts.command_kinds import COMMAND_KINDS
 from contracts.dead_letters import DEAD_LETTER_REASONS
 from contracts.metadata_rules import CONNECTION_VARIANTS, EVENT_VARIANTS
 from contracts.ontology import LIFECYCLE_EVENT_TYPES
@@ -245,7 +245,7 @@ def test_every_consolidated_variant_is_covered() -> None:
     assert {t for t, _ in VALID_CONNECTIONS} == set(CONNECTION_VARIANTS)
     assert {t for t, _ in VALID_EVENTS} == set(EVENT_VARIANTS)
     assert {ingest_schema(subject) for subject, _ in VALID_INGEST} == {
-        f"{kind}.{op}" if op else kind for kind, op in COMMAND_MODELS
+        kind.name for kind in COMMAND_KINDS
     }
 
 
@@ -587,7 +587,7 @@ def ingest_headers_accept(exported: Exported, target: str) -> list[bool]:
     headers = {HEADER_RECORD_ID: "msg-1", HEADER_ACTOR_ID: "agent-1", OUTCOME_TO_HEADER: target}
     channels = ("entityCommands", "connectionCommands", "tagCommands", "events", "protocolMessages")
     messages = [m for name in channels for m in exported.channel_messages(name)]
-    assert len(messages) == len(COMMAND_MODELS) + 1
+    assert len(messages) == len(COMMAND_KINDS) + 1
     return [exported.message(message, "headers").is_valid(headers) for message in messages]
 
 

@@ -5,6 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.subjects import (
+    ALL_TENANTS,
+    INGEST_STREAM,
+    WATCH_BUCKET,
     IngestSubject,
     RequestKind,
     SubjectError,
@@ -12,11 +15,19 @@ from contracts.subjects import (
     entity_subject,
     event_subject,
     filter_tenant,
+    js_api,
+    kind_wildcard,
+    kv_stream,
+    kv_subject,
     parse_ingest_subject,
     parse_request_subject,
     protocol_subject,
+    qualified,
     request_tenant,
     tag_subject,
+    tenant_ingest_stream,
+    tenant_prefix,
+    tenant_wildcard,
 )
 
 
@@ -107,3 +118,22 @@ def test_the_tenant_a_request_is_for_and_a_filter_is_limited_to() -> None:
     assert filter_tenant("one.v1.*.changes.>") is None
     assert filter_tenant("other.v1.acme.changes.>") is None
     assert filter_tenant("one.v1") is None
+
+
+def test_a_subject_under_a_tenant_is_made_full_and_a_full_one_is_kept() -> None:
+    assert qualified("acme", "entities.creator.upsert") == "one.v1.acme.entities.creator.upsert"
+    assert qualified("acme", "one.v1.other.tags.set") == "one.v1.other.tags.set"
+
+
+def test_wildcards_name_one_tenant_or_every_tenant() -> None:
+    assert tenant_wildcard("acme") == "one.v1.acme.>"
+    assert tenant_prefix("acme") == "one.v1.acme."
+    assert kind_wildcard("acme", "changes") == "one.v1.acme.changes.>"
+    assert kind_wildcard(ALL_TENANTS, "dlq") == "one.v1.*.dlq.>"
+
+
+def test_stream_bucket_and_api_names() -> None:
+    assert tenant_ingest_stream(INGEST_STREAM, "acme") == "ONE_INGEST_acme"
+    assert kv_stream(WATCH_BUCKET) == "KV_ONE_WATCHES"
+    assert kv_subject(WATCH_BUCKET, ">") == "$KV.ONE_WATCHES.>"
+    assert js_api("CONSUMER", "INFO", INGEST_STREAM, "*") == "$JS.API.CONSUMER.INFO.ONE_INGEST.*"

@@ -12,7 +12,7 @@ import pytest
 from contracts.connection_spec import ConnectionSpec
 from one_bus import ConnectError, NotAllowedError, OneClient
 from one_bus.errors import not_allowed
-from services.security.secure_dev import SecureStack
+from services.runtime.secure_dev import SecureStack
 from tests.fixtures.secure import TenantSpecs, add_tenant
 
 AN_HOUR = 3600.0

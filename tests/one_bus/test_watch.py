@@ -43,7 +43,7 @@ async def test_the_sdk_renews_the_lease_for_the_caller(
         for _ in range(3):
             await asyncio.sleep(0.15)
             assert watch.watch_id is not None
-            found = await bus.watches.store.get(watch.watch_id)  # type: ignore[union-attr]
+            found = await bus.watches.bucket.get(watch.watch_id)  # type: ignore[union-attr]
             assert found is not None
             renewals.append(found[0].expiresAtMs)
         await watch.stop()

@@ -1,12 +1,18 @@
 """`one-bus import FILE.jsonl`: bulk publish with a summary of accepted and dead-lettered."""
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts.tenancy import TenantQuotas
+from services.runtime.service import OneBusService
+from services.runtime.streams import declare_streams, declare_tenant_stream
+from services.settings import Settings
 from tests.services.cli.command import one_bus
 
 pytestmark = [pytest.mark.integration]
@@ -90,3 +96,47 @@ async def test_the_documented_example_lines_import_cleanly(
     assert ran.code == 0, (ran.out, ran.err)
     assert json.loads(ran.out)["accepted"] == 5
     assert await bus_db.events.count_documents({"groupId": other, "id": "p1"}) == 1
+
+
+async def test_a_rerun_over_tenant_streams_reports_each_dead_letter_on_its_own_line(
+    private_nats_url: str, mongodb_uri: str, tmp_path: Path
+) -> None:
+    # Each tenant's own stream counts from 1: tenant a's bad line and tenant b's good one
+    # are both at sequence 1, and only the first is dead-lettered.
+    a, b = (f"imp{n}_{uuid.uuid4().hex[:6]}" for n in range(2))
+    settings = Settings(
+        nats_url=private_nats_url,
+        mongodb_uri=mongodb_uri,
+        mongodb_db=f"import_{uuid.uuid4().hex[:8]}",
+        ingest_layout="per_tenant",
+        ingest_lane_discovery_s=0.1,
+    )
+    client = await nats.connect(private_nats_url)
+    js = client.jetstream()
+    await declare_streams(js, settings)
+    for tenant in (a, b):
+        await declare_tenant_stream(js, settings, tenant, TenantQuotas())
+    bad = entity(1, updatedAt="yesterday")
+    source = tmp_path / "two-tenants.jsonl"
+    source.write_text(
+        "\n".join(
+            json.dumps({**line, "subject": f"one.v1.{tenant}.{line['subject']}"})
+            for tenant, line in ((a, bad), (b, entity(2)))
+        )
+        + "\n"
+    )
+    env = {"ONE_INGEST_LAYOUT": "per_tenant"}
+    try:
+        async with OneBusService(settings, query=False):
+            first = await one_bus("import", str(source), "--json", nats_url=private_nats_url,
+                                  env=env)  # fmt: skip
+            again = await one_bus("import", str(source), "--json", nats_url=private_nats_url,
+                                  env=env)  # fmt: skip
+    finally:
+        await client.close()
+
+    for ran in (first, again):
+        summary = json.loads(ran.out)
+        assert [d["line"] for d in summary["deadLetters"]] == [1], ran
+        assert summary["accepted"] == 1
+    assert json.loads(again.out)["duplicates"] == 2

@@ -12,8 +12,8 @@ from one_bus import OneClient
 from services.console.app import create_app
 from services.console.bus import ConsoleBus
 from services.console.server import ConsoleServer
+from services.runtime.secure_dev import SecureStack
 from services.runtime.service import OneBusService
-from services.security.secure_dev import SecureStack
 from tests.fixtures.secure import TenantSpecs
 from tests.fixtures.waiting import eventually
 

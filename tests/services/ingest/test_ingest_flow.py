@@ -167,7 +167,12 @@ async def test_entity_delete_and_archive_are_recorded_with_their_actor(
         ("entity_archived", "admin"),
         ("entity_deleted", "admin"),
     ]
-    [entity] = await find(bus_db, "entities", tenant, id="c1")
+    # Lifecycle events are written before their entity (a crash between the two leaves
+    # no entity without its trail), so the entity is waited for on its own.
+    [entity] = await eventually(
+        lambda: find(bus_db, "entities", tenant, id="c1", deletedAt=3),
+        lambda found: len(found) == 1,
+    )
     assert (entity["status"], entity["deletedAt"]) == ("archived", 3)
 
 

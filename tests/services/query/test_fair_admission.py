@@ -108,8 +108,9 @@ async def test_a_flooding_tenant_is_refused_over_its_quota_and_another_is_served
                 "limit": QUOTA,
             }
         assert all(len(f["data"]["items"]) > 0 for f in served)
-        # Refused at once: none of them took a store slot (only the admitted ones did).
-        assert responder.store_slots.granted[a] == FLOOD - len(refused)
+        # Refused at once: none of them took a store slot (only the admitted ones did; an
+        # admitted one whose deadline passed while it waited for a slot took none either).
+        assert len(served) <= responder.store_slots.granted[a] <= FLOOD - len(refused)
         assert responder.store_slots.granted[b] == 10
         assert responder.admission.in_hand() == 0
 

@@ -9,7 +9,7 @@ import uuid
 import nats
 import pytest
 
-from services.runtime.embedded import free_port
+from services.runtime.embedded import EmbeddedServers, free_port
 from services.runtime.runner import run_until_stopped
 from services.runtime.service import OneBusService
 from services.settings import Settings
@@ -89,3 +89,17 @@ async def test_an_unreachable_nats_is_one_log_line_and_tried_again(
     lines = [r.getMessage() for r in caplog.records if r.name == "services.runtime.runner"]
     assert len(lines) >= 2
     assert all(line.startswith(f"cannot reach NATS at {dead_nats}") for line in lines)
+
+
+async def test_stopping_during_a_nats_outage_ends_within_the_drain_and_raises_nothing(
+    private_nats: EmbeddedServers, mongodb_uri: str
+) -> None:
+    # What SIGTERM does to `serve` while nats-server is away: nothing can be drained or
+    # acked, and what was not acked is redelivered, so the service just closes.
+    settings = settings_for(private_nats.nats_url, mongodb_uri)
+    service = OneBusService(settings)
+    await service.start()
+    await private_nats.stop_nats()
+    await asyncio.sleep(0.5)  # the client notices and starts reconnecting
+
+    await asyncio.wait_for(service.stop(), settings.drain_timeout_s)

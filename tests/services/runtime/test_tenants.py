@@ -18,7 +18,8 @@ from nats.js.errors import APIError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.ontology import COLLECTIONS
-from contracts.tenancy import TenantQuotas, tenant_ingest_stream
+from contracts.subjects import tenant_ingest_stream
+from contracts.tenancy import TenantQuotas
 from services.ingest.lanes import lane_consumer
 from services.runtime.service import OneBusService
 from services.runtime.tenant_directory import read_quotas, tenants_bucket

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from services.runtime.secure_dev import secure_servers
 from services.runtime.service import OneBusService
 from services.security.roles import Role
-from services.security.secure_dev import secure_servers
 from tests.fixtures.secure import Connection, add_tenant, connect, service_spec
 from tests.fixtures.waiting import eventually
 

@@ -17,9 +17,9 @@ import pytest
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from services.runtime.secure_dev import SecureStack
 from services.runtime.service import OneBusService
 from services.security.roles import Role, inbox_prefix
-from services.security.secure_dev import SecureStack
 from tests.fixtures.secure import Connection, TenantSpecs, connect, service_spec
 from tests.fixtures.waiting import eventually
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from services.ingest.lanes import lane_consumer
+from services.runtime.secure_dev import SecureStack, secure_servers
 from services.runtime.service import OneBusService
 from services.security.roles import Role
-from services.security.secure_dev import SecureStack, secure_servers
 from tests.deploy.manifests import KUSTOMIZATIONS, compose, one, rendered
 from tests.fixtures.secure import Connection, TenantSpecs, add_tenant, connect, service_spec
 from tests.fixtures.waiting import eventually

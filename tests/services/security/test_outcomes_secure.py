@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from contracts.outcomes import OUTCOME_TO_HEADER
+from services.runtime.secure_dev import secure_servers
 from services.runtime.service import OneBusService
 from services.security.roles import Role
-from services.security.secure_dev import secure_servers
 from tests.fixtures.secure import add_tenant, connect
 from tests.fixtures.waiting import eventually
 

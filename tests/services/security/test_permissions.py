@@ -14,9 +14,9 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 
 from contracts.connection_spec import ConnectionSpec
+from services.runtime.secure_dev import SecureStack
 from services.runtime.service import OneBusService
 from services.security.roles import Role
-from services.security.secure_dev import SecureStack
 from tests.fixtures.secure import Connection, TenantSpecs, add_tenant, connect, service_spec
 from tests.fixtures.waiting import eventually
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from one_bus.client import OneClient
+from services.runtime.secure_dev import SecureStack
 from services.security.layout import write_role_specs
 from services.security.roles import Role
-from services.security.secure_dev import SecureStack
 from tests.fixtures.secure import Connection, TenantSpecs, connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("secure_bus")]

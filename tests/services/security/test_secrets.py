@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from services.runtime.secure_dev import SecureStack
 from services.runtime.service import OneBusService
 from services.security.roles import Role
-from services.security.secure_dev import SecureStack
 from services.settings import Settings
 from tests.fixtures.secure import TenantSpecs, connect
 

@@ -13,11 +13,12 @@ from nats.js.api import ConsumerConfig
 
 from contracts.connection_spec import ConnectionSpec
 from contracts.dead_letters import HEADER_SUBJECT
-from contracts.tenancy import TENANTS_BUCKET, TenantQuotas
+from contracts.subjects import TENANTS_BUCKET
+from contracts.tenancy import TenantQuotas
+from services.runtime.secure_dev import SecureStack, declare_missing_tenant_streams
 from services.runtime.tenant_directory import put_quotas, read_quotas, tenants_bucket
 from services.security.applied import users_applied
 from services.security.roles import TENANT_ROLES, Role
-from services.security.secure_dev import SecureStack, declare_missing_tenant_streams
 from tests.fixtures.secure import Connection, TenantSpecs, service_spec
 from tests.fixtures.waiting import eventually
 from tests.services.security.test_permissions import (

@@ -12,8 +12,8 @@ import nats
 import pytest
 
 from contracts.connection_spec import ConnectionSpec
+from services.runtime.secure_dev import SecureStack
 from services.security.roles import TENANT_ROLES
-from services.security.secure_dev import SecureStack
 from tests.fixtures.secure import Connection, connect
 from tests.fixtures.waiting import eventually
 

@@ -42,7 +42,7 @@ async def test_a_replica_without_watches_receives_no_changes(
     # A follower would have them within milliseconds.
     await eventually(_seen(query_replica), lambda seen: seen > 0, timeout_s=1)
     assert query_replica.changes_seen == 0
-    assert query_replica._changes.following is False
+    assert query_replica._follower.following is False
 
 
 async def test_a_watch_makes_its_replica_follow_the_changes_until_it_ends(
@@ -51,7 +51,7 @@ async def test_a_watch_makes_its_replica_follow_the_changes_until_it_ends(
     query_replica = watches(await private_bus())
     watcher = Watcher(private_client, tenant)
     await watcher.start("events.list", {"actorId": "a"})
-    assert query_replica._changes.following is True
+    assert query_replica._follower.following is True
 
     async with OneClient(tenant, private_nats_url) as one:
         # A change landing right after the watch started is pushed.
@@ -78,7 +78,7 @@ async def test_a_replica_without_watches_follows_the_changes_once_it_takes_one_o
     watcher = Watcher(private_client, tenant)
     await watcher.start("entities.get", {"id": "e1"})
     survivor = watches(await private_bus(ingest=False))
-    assert survivor._changes.following is False
+    assert survivor._follower.following is False
 
     await crash(doomed)
     await eventually(lambda: _served(survivor), lambda served: served == 1)
@@ -87,7 +87,7 @@ async def test_a_replica_without_watches_follows_the_changes_once_it_takes_one_o
         pushed = await watcher.until(lambda m: m["result"] is not None)
 
     assert pushed["result"]["id"] == "e1"
-    assert survivor._changes.following is True
+    assert survivor._follower.following is True
 
 
 async def _served(service: WatchService) -> int:
@@ -95,7 +95,7 @@ async def _served(service: WatchService) -> int:
 
 
 async def _following(service: WatchService) -> bool:
-    return service._changes.following
+    return service._follower.following
 
 
 def _seen(service: WatchService) -> Callable[[], Awaitable[int]]:

@@ -14,8 +14,8 @@ from nats.js.api import KeyValueConfig
 
 from one_bus import OneClient
 from services.runtime.service import OneBusService
+from services.watch.bucket import WatchBucket
 from services.watch.service import WatchService
-from services.watch.store import WatchStore
 from tests.fixtures.waiting import eventually
 from tests.services.watch.conftest import ServiceFactory, Watcher
 
@@ -28,8 +28,8 @@ def watches(bus: OneBusService) -> WatchService:
     return bus.watches
 
 
-async def bad_count(store: WatchStore) -> int:
-    return store.bad.count
+async def bad_count(bucket: WatchBucket) -> int:
+    return bucket.bad.count
 
 
 def bad_entry_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -55,7 +55,7 @@ async def test_a_flooded_bucket_without_limits_gets_them_and_live_queries_surviv
         return int((await kv.status()).values)
 
     assert await eventually(stored, lambda n: n == JUNK_KEYS) == JUNK_KEYS
-    caplog.set_level(logging.WARNING, logger="services.watch.store")
+    caplog.set_level(logging.WARNING, logger="services.watch.bucket")
 
     # The second start does not wait for the bucket to be read at all: it serves at once.
     for restart, wait_s in enumerate([5.0, 1e-6]):
@@ -72,7 +72,7 @@ async def test_a_flooded_bucket_without_limits_gets_them_and_live_queries_surviv
         assert pushed["watchId"] == watch.watch_id
         await watch.close()
         # Every junk entry is seen once, as absent (loading may go on after serving began).
-        seen = functools.partial(bad_count, watches(bus).store)
+        seen = functools.partial(bad_count, watches(bus).bucket)
         assert await eventually(seen, lambda n: n >= JUNK_KEYS) == JUNK_KEYS
         assert not any(key.startswith("junk") for key in watches(bus).registry.watches)
         await bus.stop()
@@ -119,7 +119,7 @@ async def test_a_spoilt_watch_record_is_dropped_once_and_the_others_go_on(
         renewed = await gone.ask("renew", {"watchId": gone.watch_id})
         assert renewed["error"]["code"] == "not_found"
         assert gone.messages == []
-    assert watches(bus).store.bad.count == 2 + 2  # each seen on the bucket, each renewal read
+    assert watches(bus).bucket.bad.count == 2 + 2  # each seen on the bucket, each renewal read
     assert trapped.pending_msgs == 0
     assert len(bad_entry_lines(caplog)) == 1
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

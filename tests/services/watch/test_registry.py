@@ -15,7 +15,6 @@ from contracts.queries import (
 from services.watch.evaluator import query_key
 from services.watch.matcher import may_enter, page_edge, result_keys
 from services.watch.registry import Registry, Watched
-from services.watch.service import owner_of
 
 
 def watched(watch_id: str, name: str, request: Query, tenant: str = "acme") -> Watched:
@@ -114,18 +113,6 @@ def test_a_record_sorting_after_a_full_first_page_cannot_enter_it() -> None:
 def test_a_corrupt_record_is_a_maybe() -> None:
     listing = EntitiesList(createdAfter=5)
     assert may_enter("entities.list", listing, {"createdAt": "soon", "deletedAt": None})
-
-
-def test_owners_are_spread_over_the_replicas_and_move_only_from_a_leaving_one() -> None:
-    replicas = ["r1", "r2", "r3"]
-    owners = {f"w{n}": owner_of(f"w{n}", replicas) for n in range(300)}
-    assert {owner: list(owners.values()).count(owner) > 60 for owner in replicas} == {
-        "r1": True,
-        "r2": True,
-        "r3": True,
-    }
-    after = {watch: owner_of(watch, ["r1", "r2"]) for watch in owners}
-    assert all(after[w] == owners[w] for w in owners if owners[w] != "r3")
 
 
 def test_a_change_during_a_read_is_checked_against_the_new_result() -> None:

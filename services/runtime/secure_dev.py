@@ -16,7 +16,8 @@ import nats
 from nats.js.errors import NotFoundError
 from pydantic import SecretStr
 
-from contracts.tenancy import TenantQuotas, tenant_ingest_stream
+from contracts.subjects import tenant_ingest_stream
+from contracts.tenancy import TenantQuotas
 from one_bus.connection import nats_options
 from services.runtime.embedded import HOST, EmbeddedServers, free_port
 from services.runtime.streams import tenant_stream_config

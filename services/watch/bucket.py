@@ -24,10 +24,9 @@ opens it.
 import asyncio
 import json
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -41,21 +40,19 @@ from nats.js.errors import (
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from contracts.clock import now_ms
+from contracts.nats_headers import is_kv_deletion
+from contracts.subjects import kv_stream, kv_subject
 from services.security.reply_guard import may_reply
 
 log = logging.getLogger(__name__)
 
 WATCH_PREFIX: Final = "w."
 REPLICA_PREFIX: Final = "r."
-_OPERATION_HEADER: Final = "KV-Operation"
 _WRONG_LAST_SEQUENCE: Final = (10071, 10164)
 
 Conflict = KeyWrongLastSequenceError
 """Raised by `update`/`delete` when the key changed since the revision given."""
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class WatchRecord(BaseModel):
@@ -115,7 +112,24 @@ class BadEntries:
             )
 
 
-class WatchStore:
+class BucketPort(Protocol):
+    """What the roles of the watch side read and write in the bucket: `WatchBucket`, or a
+    fake in unit tests."""
+
+    async def get(self, watch_id: str) -> tuple[WatchRecord, int] | None: ...
+
+    async def create(self, record: WatchRecord) -> int: ...
+
+    async def update(self, record: WatchRecord, revision: int) -> int: ...
+
+    async def delete(self, watch_id: str, revision: int | None = None) -> None: ...
+
+    async def heartbeat(self, replica_id: str) -> None: ...
+
+    async def forget_replica(self, replica_id: str) -> None: ...
+
+
+class WatchBucket:
     def __init__(
         self,
         js: JetStreamContext,
@@ -145,7 +159,7 @@ class WatchStore:
 
     @property
     def kv(self) -> KeyValue:
-        assert self._kv is not None, "open() the store first"
+        assert self._kv is not None, "open() the bucket first"
         return self._kv
 
     async def open(self) -> None:
@@ -172,7 +186,7 @@ class WatchStore:
 
     async def _apply_limits(self) -> None:
         """Give a bucket declared before the limits (or with others) the current ones."""
-        stream = f"KV_{self._bucket}"
+        stream = kv_stream(self._bucket)
         config = (await self._js.stream_info(stream)).config
         wanted = {
             "max_msgs_per_subject": 1,
@@ -192,13 +206,13 @@ class WatchStore:
 
     async def follow(self, on_watch: WatchUpdate, on_replica: ReplicaUpdate) -> None:
         """Call back with the last value of every key, then with every change."""
-        prefix = f"$KV.{self._bucket}."
+        prefix = kv_subject(self._bucket, "")
 
         async def arrived(msg: Msg) -> None:
             if msg.metadata.num_pending == 0:
                 self.loaded.set()
             key = msg.subject[len(prefix) :]
-            deleted = (msg.headers or {}).get(_OPERATION_HEADER) in ("DEL", "PURGE")
+            deleted = is_kv_deletion(msg.headers)
             revision = msg.metadata.sequence.stream
             if key.startswith(WATCH_PREFIX):
                 record = None if deleted else self._record(key, msg.data)
@@ -279,13 +293,3 @@ class WatchStore:
 
 def _encode(record: WatchRecord) -> bytes:
     return json.dumps(record.model_dump(mode="json"), separators=(",", ":")).encode()
-
-
-async def retry_on_conflict(attempt: Callable[[], Awaitable[bool]], attempts: int = 5) -> bool:
-    """Run a read-modify-write until it lands (True), gives up (False) or runs out."""
-    for _ in range(attempts):
-        try:
-            return await attempt()
-        except Conflict:
-            continue
-    return False
