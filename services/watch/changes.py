@@ -90,6 +90,9 @@ class ChangeFollower:
                 await self.keep_up()
             except (NatsError, JetStreamError) as error:
                 log.warning("could not follow the changes: %r", error)
+            except Exception:
+                # The loop that keeps the changes coming must outlive any one failure.
+                log.exception("following the changes failed")
 
     async def keep_up(self) -> None:
         """Drop the consumer if nothing needs it; follow if watches are held without it
