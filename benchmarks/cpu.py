@@ -6,10 +6,11 @@ noisy, and it is what decides how many processes a faster store needs.
 - Ingest, for each workload with one process, and for events with each count of
   `--cpu-processes` (the scale-out): the processes start and report ready, then the
   workload is published and drained. ONE Bus: ingest processes, and beside them a query
-  process with no watches and no requests (what it spends is following the changes);
-  plain: `plain-ingest` processes (fetch a batch, parse, `insert_many`, ack each) on a
-  consumer of the same stream. CPU per message of each, records per second (first
-  publish to drained), and the servers' own CPU (embedded servers only) per message.
+  process with no watches and no requests (what ingest costs it; without watches it
+  receives no changes); plain: `plain-ingest` processes (fetch a batch, parse,
+  `insert_many`, ack each) on a consumer of the same stream. CPU per message of each,
+  records per second (first publish to drained), and the servers' own CPU (embedded
+  servers only) per message.
 - Lookups, over the data ONE Bus stored for the mix: `entities.get` and `entities.list`
   against the query process and against `plain-lookup` (receive, `find_one` or the same
   aggregation, reply), alternating; CPU of the responding process per request.

@@ -160,7 +160,7 @@ class OneBusService:
             handler = BatchHandler(
                 StoreWriter(database),
                 DeadLetters(js, settings.publish_ack_timeout_s, max_payload),
-                ChangeFeed(js, settings.publish_ack_timeout_s, max_payload),
+                ChangeFeed(client, settings.publish_ack_timeout_s, max_payload),
                 IngestMetrics(self.metrics_registry),
                 limits=limits,
                 retry=RetryPolicy(

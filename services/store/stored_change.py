@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import to_json
+
 from contracts.ontology import Collection
-from contracts.records import Change, ChangeOp
+from contracts.records import ChangeOp
 from contracts.subjects import change_subject
 from services.store.keys import to_record
 
@@ -38,5 +40,9 @@ class StoredChange:
         return change_subject(self.tenant, self.collection, self.type_token)
 
     def payload(self) -> bytes:
-        change = Change(collection=self.collection, op=self.op, record=to_record(self.document))
-        return change.model_dump_json().encode()
+        """The change as `Change` (contracts/records.py) serializes it, without building
+        the model: the fields are typed already, and validating them again cost more
+        than half of each change's encoding."""
+        return to_json(
+            {"collection": self.collection, "op": self.op, "record": to_record(self.document)}
+        )

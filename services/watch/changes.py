@@ -7,21 +7,32 @@ that land meanwhile are noted (`noting`) and checked again against the new resul
 is in (`recheck`). A change marks dirty only the watches the registry finds for it
 (registry.py, matcher.py): an unrelated change costs a few lookups and no store read.
 
-The consumer is ordered and takes new changes only: a replica taking a watch over reads
-it afresh anyway.
+The consumer is ordered and takes new changes only, and exists only while this replica
+holds a watch or a read is in flight: a replica without watches receives no changes at
+all (nats-py reading and dispatching every change was most of its CPU while ingest
+ran). `follow` creates it before anything that depends on the changes starts (a watch's
+first read, a claimed watch's read), so no change that matters is older than it; `run`
+drops it at the first tick that finds nothing needing it, and if it finds watches held
+while not following (a `follow` that failed), follows and has them all read again.
 """
 
+import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
+from nats.js.errors import Error as JetStreamError
 
 from contracts.subjects import CHANGES_WILDCARD
 from services.watch.registry import Registry, Watched
+
+log = logging.getLogger(__name__)
 
 Noted = list[tuple[str, dict[str, Any]]]
 
@@ -36,22 +47,74 @@ class ChangeFollower:
         # Reads in flight → (tenant, the changes of that tenant matched meanwhile).
         self._reading: dict[int, tuple[str, Noted]] = {}
         self._next_read = 0
+        self._js: JetStreamContext | None = None
+        self._stream = ""
         self._subscription: JetStreamContext.PushSubscription | None = None
+        # Creating and dropping the consumer both wait on the server: one at a time, so a
+        # `follow` never returns on a consumer being dropped.
+        self._changing = asyncio.Lock()
         self.changes_seen = 0
 
-    async def follow(self, js: JetStreamContext, stream: str) -> None:
-        self._subscription = await js.subscribe(
-            CHANGES_WILDCARD,
-            stream=stream,
-            cb=self.on_message,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.NEW,
-        )
+    def open(self, js: JetStreamContext, stream: str) -> None:
+        """Where the changes are; nothing is followed until `follow`."""
+        self._js, self._stream = js, stream
+
+    @property
+    def following(self) -> bool:
+        return self._subscription is not None
+
+    def _needed(self) -> bool:
+        return bool(self._registry or self._reading)
+
+    async def follow(self) -> None:
+        """Changes stored from now on are delivered; raises if the consumer cannot be
+        created."""
+        if self._subscription is not None and not self._changing.locked():
+            return
+        async with self._changing:
+            if self._subscription is None:
+                assert self._js is not None, "open() first"
+                self._subscription = await self._js.subscribe(
+                    CHANGES_WILDCARD,
+                    stream=self._stream,
+                    cb=self.on_message,
+                    ordered_consumer=True,
+                    deliver_policy=DeliverPolicy.NEW,
+                )
+
+    async def run(self, stopping: Callable[[], bool], every_s: float) -> None:
+        """Follow exactly while needed, looking every `every_s`."""
+        while not stopping():
+            await asyncio.sleep(every_s)
+            try:
+                await self.keep_up()
+            except (NatsError, JetStreamError) as error:
+                log.warning("could not follow the changes: %r", error)
+            except Exception:
+                # The loop that keeps the changes coming must outlive any one failure.
+                log.exception("following the changes failed")
+
+    async def keep_up(self) -> None:
+        """Drop the consumer if nothing needs it; follow if watches are held without it
+        (a `follow` failed), and read them all again: changes may have been missed."""
+        if self._subscription is None and self._registry:
+            await self.follow()
+            for watch_id in list(self._registry.watches):
+                self._mark(watch_id)
+        elif self._subscription is not None and not self._needed():
+            async with self._changing:
+                if self._subscription is not None and not self._needed():
+                    await self._drop()
 
     async def close(self) -> None:
-        if self._subscription is not None:
-            subscription, self._subscription = self._subscription, None
-            await subscription.unsubscribe()
+        async with self._changing:
+            await self._drop()
+
+    async def _drop(self) -> None:
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            with contextlib.suppress(NatsError, JetStreamError):
+                await subscription.unsubscribe()
 
     async def on_message(self, msg: Msg) -> None:
         self.changes_seen += 1
@@ -60,8 +123,8 @@ class ChangeFollower:
         if len(tokens) < 5:
             return
         if not self._registry and not self._reading:
-            # No watch here and no read in flight: nothing a change could mark. A replica
-            # without watches then pays the delivery alone, not the decoding.
+            # No watch here and no read in flight: nothing a change could mark (changes
+            # still arrive until the next `keep_up` drops the consumer).
             return
         try:
             change = json.loads(msg.data)

@@ -126,6 +126,7 @@ class WatchIntake:
         watched.ready = False
         self._registry.add(watched)
         try:
+            await self._follower.follow()
             with self._follower.noting(tenant) as noted:
                 evaluation = await self._evaluator.evaluate(tenant, name, request)
             record = record.model_copy(update={"resultHash": evaluation.digest})

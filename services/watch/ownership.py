@@ -95,6 +95,7 @@ class Ownership:
         replica_timeout_s: float,
         end: End,
         mark: Callable[[str], None],
+        follow: Callable[[], Awaitable[None]],
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self._replica_id = replica_id
@@ -107,6 +108,8 @@ class Ownership:
         self._end = end
         # Marks a watch dirty, to be read again (coalescer.py).
         self._mark = mark
+        # Makes the changes come to this replica (changes.py).
+        self._follow = follow
         self._clock = clock
         self._claiming: set[str] = set()
         self._claims: set[asyncio.Task[None]] = set()
@@ -169,6 +172,12 @@ class Ownership:
             return False
         self._mirror.remember(record.watchId, claimed, new_revision)
         self._registry.add(watched_of(claimed))
+        try:
+            # Before the read the mark makes: every change after that read reaches it.
+            await self._follow()
+        except (NatsError, JetStreamError) as error:
+            # The follower's next look follows and reads every watch held again.
+            log.warning("could not follow the changes for watch %s: %r", record.watchId, error)
         # Changes were missed while nobody served it: read it now, push if it differs.
         self._mark(record.watchId)
         return True

@@ -110,6 +110,7 @@ class WatchService:
             replica_timeout_s=settings.watch_replica_timeout_s,
             end=self._pusher.end,
             mark=self._coalescer.mark,
+            follow=self._follower.follow,
         )
         limits = WatchLimits(
             lease_s=settings.watch_lease_s,
@@ -162,11 +163,13 @@ class WatchService:
                 self._settings.watch_kv_bucket,
                 self._settings.watch_load_wait_s,
             )
-        await self._follower.follow(self._js, self._settings.changes_stream)
+        self._follower.open(self._js, self._settings.changes_stream)
         stopping = self._is_stopping
+        heartbeat_s = self._settings.watch_heartbeat_s
         self._tasks = [
             asyncio.create_task(self._coalescer.run(stopping), name="watch-flush"),
             asyncio.create_task(self._ownership.run(stopping), name="watch-tick"),
+            asyncio.create_task(self._follower.run(stopping, heartbeat_s), name="watch-changes"),
         ]
 
     async def stop(self) -> None:

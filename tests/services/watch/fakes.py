@@ -127,3 +127,19 @@ class FakeReader:
         if self.fail:
             raise TimeoutError("the store is away")
         return evaluation(self.result)
+
+
+class FakeChanges:
+    """The changes stream as the follower subscribes to it: one subscription object,
+    counting how often it was taken and given back."""
+
+    def __init__(self) -> None:
+        self.subscribed = 0
+        self.unsubscribed = 0
+
+    async def subscribe(self, _subject: str, **_options: Any) -> "FakeChanges":
+        self.subscribed += 1
+        return self
+
+    async def unsubscribe(self) -> None:
+        self.unsubscribed += 1

@@ -1,11 +1,17 @@
 """Following changes (no servers): a change marks the watches it may alter, and one
-landing while a read runs is checked again against the new result."""
+landing while a read runs is checked again against the new result; the changes are
+followed only while a watch or a read needs them."""
+
+from typing import cast
+
+from nats.js import JetStreamContext
 
 from contracts.queries import EntitiesList
 from services.watch.changes import ChangeFollower
 from services.watch.evaluator import query_key
 from services.watch.matcher import page_edge, result_keys
 from services.watch.registry import Registry, Watched
+from tests.services.watch.fakes import FakeChanges
 
 
 def creators(watch_id: str, tenant: str = "acme") -> Watched:
@@ -53,3 +59,50 @@ def test_a_change_during_a_read_is_noted_for_its_tenant_and_rechecked_after() ->
     assert marked == ["w"]
     follower.recheck(watch, [])
     assert marked == ["w"]
+
+
+def opened(registry: Registry, marked: list[str]) -> tuple[ChangeFollower, FakeChanges]:
+    changes = FakeChanges()
+    follower = ChangeFollower(registry, marked.append, lambda: None)
+    follower.open(cast(JetStreamContext, changes), "CHANGES")
+    return follower, changes
+
+
+async def test_nothing_is_followed_until_asked_and_once_however_often_asked() -> None:
+    registry = Registry()
+    follower, changes = opened(registry, [])
+    await follower.keep_up()
+    assert (follower.following, changes.subscribed) == (False, 0)
+
+    registry.add(creators("w"))
+    await follower.follow()
+    await follower.follow()
+    assert (follower.following, changes.subscribed) == (True, 1)
+
+
+async def test_the_changes_are_dropped_once_no_watch_and_no_read_needs_them() -> None:
+    registry = Registry()
+    follower, changes = opened(registry, [])
+    registry.add(creators("w"))
+    await follower.follow()
+    registry.remove("w")
+    with follower.noting("acme"):
+        await follower.keep_up()  # a read in flight still needs them
+        assert changes.unsubscribed == 0
+
+    await follower.keep_up()
+
+    assert (follower.following, changes.unsubscribed) == (False, 1)
+
+
+async def test_watches_held_without_the_changes_are_followed_and_all_read_again() -> None:
+    registry = Registry()
+    marked: list[str] = []
+    follower, changes = opened(registry, marked)
+    registry.add(creators("a"))
+    registry.add(creators("b"))  # as if the follow of a claim had failed
+
+    await follower.keep_up()
+
+    assert (follower.following, changes.subscribed) == (True, 1)
+    assert sorted(marked) == ["a", "b"]

@@ -2,9 +2,10 @@
 watch indexed during it and recorded after it, renewals and stops by compare-and-set."""
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from nats.js import JetStreamContext
 
 from contracts.clock import now_ms
 from contracts.queries import EventsList
@@ -14,7 +15,13 @@ from services.watch.intake import LimitExceededError, WatchGoneError, WatchIntak
 from services.watch.mirror import BucketMirror
 from services.watch.pusher import Pusher
 from services.watch.registry import Registry, Watched
-from tests.services.watch.fakes import FakeBucket, FakePublisher, FakeReader, evaluation
+from tests.services.watch.fakes import (
+    FakeBucket,
+    FakeChanges,
+    FakePublisher,
+    FakeReader,
+    evaluation,
+)
 
 EMPTY: dict[str, Any] = {"items": [], "nextCursor": None}
 EVENT: dict[str, Any] = {"id": "v1", "type": "payment_event", "actorId": "u", "timestamp": 5,
@@ -36,6 +43,7 @@ class Desk:
 
         self.coalescer = Coalescer(self.registry, 0.02, 0.01, refresh)
         self.follower = ChangeFollower(self.registry, self.coalescer.mark, lambda: None)
+        self.follower.open(cast(JetStreamContext, FakeChanges()), "CHANGES")
         pusher = Pusher("me", self.client, self.bucket, self.mirror, self.registry,
                         self.reader, self.follower, self.coalescer, forget=self.forget)  # fmt: skip
         limits = WatchLimits(60.0, lambda _tenant: max_per_tenant, max_per_connection)

@@ -68,6 +68,10 @@ def ownership(
     async def end(watch_id: str, _deliver_to: str, reason: str, _revision: int | None) -> None:
         ended.append((watch_id, reason))
 
+    async def follow() -> None:
+        # Following the changes is the follower's (test_changes.py); a claim only asks.
+        return None
+
     role = Ownership(
         "me",
         bucket,
@@ -77,6 +81,7 @@ def ownership(
         replica_timeout_s=TIMEOUT_S,
         end=end,
         mark=marked.append,
+        follow=follow,
         clock=clock,
     )
     return role, mirror, registry, ended, marked
