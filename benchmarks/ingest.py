@@ -38,7 +38,7 @@ from benchmarks.streams import fresh_streams, publish_all
 from benchmarks.workload import WORKLOADS
 from services.ingest.lanes import ingest_progress
 from services.settings import Settings
-from services.store.indexes import ensure_indexes
+from services.store.mongodb.indexes import ensure_indexes
 
 Document = dict[str, Any]
 COLLECTIONS = ("entities", "events", "connections", "tags")

@@ -1,10 +1,8 @@
-"""What every handler gets: the database, the caller's tenant and the settings."""
+"""What every handler gets: the store's reads, the tenant, the deadline and the settings."""
 
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
-
-from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.errors import problem
 from contracts.queries import MAX_LIMIT, ListQuery, Query
@@ -12,32 +10,34 @@ from services.query.cursor import InvalidCursorError, cursor_scope, decode_curso
 from services.query.entity_lookups import EntityLookups
 from services.query.errors import InvalidRequestError
 from services.settings import Settings
-from services.store.reads import Keyset, Page
+from services.store.port import Keyset, Page, StoreReads
 
 L = TypeVar("L", bound=ListQuery)
 L_contra = TypeVar("L_contra", bound=ListQuery, contravariant=True)
 
 
 class PageReader(Protocol[L_contra]):
-    """A `services.store.reads` list function."""
+    """A keyset list read of the store port (`StoreReads.list_entities`, ...)."""
 
     def __call__(
         self,
-        database: AsyncDatabase[dict[str, Any]],
         tenant: str,
         request: L_contra,
         *,
         after: Keyset | None,
         limit: int,
+        deadline: float,
     ) -> Awaitable[Page]: ...
 
 
 @dataclass(frozen=True, slots=True)
 class QueryContext:
-    database: AsyncDatabase[dict[str, Any]]
+    store: StoreReads
     tenant: str
     name: str
     settings: Settings
+    # When the store must have answered, on the event loop's clock (deadline.py).
+    deadline: float
     # Coalesced `entities.get` of one id (entity_lookups.py); None reads directly.
     entity_lookups: EntityLookups | None = None
 
@@ -62,14 +62,16 @@ class QueryContext:
             invalid = problem(["cursor"], str(error), "invalid_cursor")
             raise InvalidRequestError(str(error), [invalid]) from None
 
-    async def page(self, request: L, read: PageReader[L]) -> dict[str, Any]:
+    async def page(
+        self, request: L, read: PageReader[L], sort_type: type[int] | type[str] = int
+    ) -> dict[str, Any]:
         """One page of a keyset list: `{items, nextCursor}`."""
         page = await read(
-            self.database,
             self.tenant,
             request,
-            after=self.position(request, request.cursor, int),
+            after=self.position(request, request.cursor, sort_type),
             limit=self.limit(request.limit),
+            deadline=self.deadline,
         )
         return {"items": page.items, "nextCursor": self.next_cursor(request, page.next)}
 

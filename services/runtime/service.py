@@ -42,8 +42,10 @@ from services.runtime.tenant_directory import TenantDirectory, tenants_bucket
 from services.security.consumer_warden import ConsumerWarden
 from services.security.credentials import mongo_credentials, new_broker, responder_spec
 from services.settings import Settings
-from services.store.indexes import ensure_indexes
-from services.store.writer import StoreWriter
+from services.store.mongodb.indexes import ensure_indexes
+from services.store.mongodb.store import MongoReads
+from services.store.mongodb.writer import StoreWriter
+from services.store.port import StoreReads
 from services.watch.responder import WatchResponder
 from services.watch.service import WatchService
 
@@ -181,9 +183,10 @@ class OneBusService:
             tenants = await self._open_tenants(js)
             # One count of requests in hand per tenant, for queries and watches alike.
             self._admission = replica_admission(settings, tenants.quotas)
+            store_reads = MongoReads(database)
             self._responder = QueryResponder(
                 answering,
-                database,
+                store_reads,
                 settings,
                 self.metrics_registry,
                 self._progress,
@@ -191,7 +194,7 @@ class OneBusService:
             )
             await self._responder.start()
             if settings.watch_enabled:
-                await self._start_watches(client, database)
+                await self._start_watches(client, store_reads)
             if settings.consumer_sweep_s:
                 # Tenants' consumers on the changes and dead letters, bounded per tenant.
                 self.consumer_warden = ConsumerWarden(
@@ -308,9 +311,7 @@ class OneBusService:
             )
         return directory
 
-    async def _start_watches(
-        self, client: NatsClient, database: AsyncDatabase[dict[str, Any]]
-    ) -> None:
+    async def _start_watches(self, client: NatsClient, store_reads: StoreReads) -> None:
         """Live queries (docs/watch.md), once the changes stream exists: a query-only
         replica may start before ingest declares it, and then waits for it in the
         background. Their KV bucket out of reach (not declared, or not permitted to this
@@ -334,18 +335,16 @@ class OneBusService:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
-            await self._open_watches(client, database)
+            await self._open_watches(client, store_reads)
 
         if await changes_stream_exists():
-            await self._open_watches(client, database)
+            await self._open_watches(client, store_reads)
         else:
             self._watch_retry = asyncio.create_task(when_ready(), name="one-bus-watch-wait")
 
-    async def _open_watches(
-        self, client: NatsClient, database: AsyncDatabase[dict[str, Any]]
-    ) -> None:
+    async def _open_watches(self, client: NatsClient, store_reads: StoreReads) -> None:
         quotas = None if self.tenants is None else self.tenants.quotas
-        watches = WatchService(client, database, self.settings, self.metrics_registry, quotas)
+        watches = WatchService(client, store_reads, self.settings, self.metrics_registry, quotas)
         try:
             await watches.start()
         except (NatsError, TimeoutError) as error:

@@ -41,8 +41,7 @@ from contracts.ontology import LifecycleEventType
 from contracts.outcomes import Effect
 from contracts.records import ChangeOp
 from contracts.search_terms import search_terms
-from services.store.indexes import NAME_TERMS
-from services.store.keys import record_key
+from services.store.keys import NAME_TERMS, document_id
 from services.store.write_request import WriteRequest
 
 Document = dict[str, Any]
@@ -155,7 +154,7 @@ def merge(current: Document | None, request: WriteRequest) -> Document:
         created_at = command.createdAt
     if current is None:
         current = {
-            "_id": record_key(request.tenant, command.id),
+            "_id": document_id(request.tenant, command.id),
             "id": command.id,
             "groupId": request.tenant,
             "type": request.subject_type,
@@ -217,7 +216,7 @@ def fold_entities(requests: Iterable[WriteRequest], stored: Mapping[str, Documen
     by_key: dict[str, list[WriteRequest]] = defaultdict(list)
     for request in sorted(requests, key=lambda r: r.seq):
         assert isinstance(request.command, EntityCommand)
-        by_key[record_key(request.tenant, request.command.id)].append(request)
+        by_key[document_id(request.tenant, request.command.id)].append(request)
     for key, commands in by_key.items():
         before = stored.get(key)
         document = before

@@ -56,7 +56,7 @@ COLLECTION: Final[dict[str, str]] = {
 }
 
 
-def record_key(collection: str, record: Record) -> str | None:
+def record_identity(collection: str, record: Record) -> str | None:
     """What identifies a record in its collection (tags have no id: their triple)."""
     if collection == "tags":
         parts = (record.get("entityId"), record.get("key"), record.get("value"))
@@ -100,7 +100,7 @@ def result_keys(name: str, request: Query, result: Any) -> set[ResultKey]:
     for item in items or ():
         if not isinstance(item, dict):
             continue
-        key = record_key(collection, item)
+        key = record_identity(collection, item)
         if key is not None:
             keys.add((collection, key))
         if isinstance(request, ConnectionsList) and request.withEntities:

@@ -43,7 +43,6 @@ from nats.errors import Error as NatsError
 from nats.js.api import DeliverPolicy
 from nats.js.errors import Error as JetStreamError
 from prometheus_client import CollectorRegistry
-from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.queries import Query
 from contracts.subjects import CHANGES_WILDCARD
@@ -52,6 +51,7 @@ from contracts.watches import WATCHABLE_MODELS, EndReason
 from services.query.admission import watch_quota
 from services.query.dispatcher import MAX_REQUEST_BYTES
 from services.settings import Settings
+from services.store.port import StoreReads
 from services.watch.evaluator import Evaluation, Evaluator, query_key
 from services.watch.matcher import page_edge, result_keys
 from services.watch.metrics import WatchMetrics
@@ -100,7 +100,7 @@ class WatchService:
     def __init__(
         self,
         client: NatsClient,
-        database: AsyncDatabase[dict[str, Any]],
+        store_reads: StoreReads,
         settings: Settings,
         metrics_registry: CollectorRegistry | None = None,
         quotas: Callable[[str], TenantQuotas] | None = None,
@@ -112,7 +112,7 @@ class WatchService:
             quotas or (lambda _tenant: settings.tenant_defaults), settings.watch_max_per_tenant
         )
         self.replica_id = uuid.uuid4().hex
-        self.evaluator = Evaluator(database, settings, on_read=lambda: self._metrics.reads.inc())
+        self.evaluator = Evaluator(store_reads, settings, on_read=lambda: self._metrics.reads.inc())
         self.registry = Registry()
         self._js = client.jetstream(timeout=settings.publish_ack_timeout_s)
         limits = BucketLimits(

@@ -4,8 +4,7 @@ from typing import Any
 
 from contracts.queries import ConnectionsList
 from services.query.context import QueryContext
-from services.store import reads
 
 
 async def list_(context: QueryContext, request: ConnectionsList) -> dict[str, Any]:
-    return await context.page(request, reads.list_connections)
+    return await context.page(request, context.store.list_connections)

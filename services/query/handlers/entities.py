@@ -5,17 +5,17 @@ from typing import Any
 from contracts.queries import MAX_SEARCH_LIMIT, EntitiesGet, EntitiesList, EntitiesSearch
 from services.query.context import QueryContext
 from services.query.errors import NotFoundError
-from services.store import reads
+from services.store.port import Search
 
 
 async def get(context: QueryContext, request: EntitiesGet) -> dict[str, Any]:
     if request.ids is not None:
-        found = await reads.get_entities(
-            context.database,
+        found = await context.store.get_entities(
             context.tenant,
             request.ids,
             entity_type=request.type,
             include_deleted=request.includeDeleted,
+            deadline=context.deadline,
         )
         # In the order asked for, once each; ids that do not exist are left out.
         return {"items": [found[i] for i in dict.fromkeys(request.ids) if i in found]}
@@ -28,13 +28,14 @@ async def get(context: QueryContext, request: EntitiesGet) -> dict[str, Any]:
             include_deleted=request.includeDeleted,
         )
     else:
-        entity = await reads.get_entity(
-            context.database,
+        found = await context.store.get_entities(
             context.tenant,
-            request.id,
+            [request.id],
             entity_type=request.type,
             include_deleted=request.includeDeleted,
+            deadline=context.deadline,
         )
+        entity = found.get(request.id)
     if entity is None:
         kind = f"{request.type} " if request.type else ""
         raise NotFoundError(f"no {kind}entity {request.id!r}", {"id": request.id})
@@ -42,15 +43,17 @@ async def get(context: QueryContext, request: EntitiesGet) -> dict[str, Any]:
 
 
 async def list_(context: QueryContext, request: EntitiesList) -> dict[str, Any]:
-    return await context.page(request, reads.list_entities)
+    return await context.page(request, context.store.list_entities)
 
 
 async def search(context: QueryContext, request: EntitiesSearch) -> dict[str, Any]:
-    search = reads.Search(
+    search = Search(
         tenant=context.tenant,
         terms=request.terms,
         entity_type=request.type,
         status=request.status,
     )
     limit = min(context.limit(request.limit), MAX_SEARCH_LIMIT)
-    return {"items": await reads.search_entities(context.database, search, limit=limit)}
+    return {
+        "items": await context.store.search_entities(search, limit=limit, deadline=context.deadline)
+    }

@@ -4,8 +4,7 @@ from typing import Any
 
 from contracts.queries import EventsList
 from services.query.context import QueryContext
-from services.store import reads
 
 
 async def list_(context: QueryContext, request: EventsList) -> dict[str, Any]:
-    return await context.page(request, reads.list_events)
+    return await context.page(request, context.store.list_events)

@@ -4,15 +4,8 @@ from typing import Any
 
 from contracts.queries import TagsList
 from services.query.context import QueryContext
-from services.store import reads
 
 
 async def list_(context: QueryContext, request: TagsList) -> dict[str, Any]:
-    page = await reads.list_tags(
-        context.database,
-        context.tenant,
-        request,
-        after=context.position(request, request.cursor, str),
-        limit=context.limit(request.limit),
-    )
-    return {"items": page.items, "nextCursor": context.next_cursor(request, page.next)}
+    # Tags sort by a string (`key` or `entityId`), the other lists by a time.
+    return await context.page(request, context.store.list_tags, str)

@@ -20,7 +20,8 @@ from services.query.errors import InvalidRequestError
 from services.query.routes import ROUTES, Route
 from services.runtime.embedded import free_port
 from services.settings import Settings
-from services.store.indexes import ensure_indexes
+from services.store.mongodb.indexes import ensure_indexes
+from services.store.mongodb.store import MongoReads
 from tests.services.query.stored import entity, insert
 
 Document = dict[str, Any]
@@ -70,7 +71,7 @@ async def test_a_deployment_may_lower_the_page_size(
     db: AsyncDatabase[Document], tenant: str
 ) -> None:
     await insert(db, "entities", *(entity(tenant, f"e{n}", created=n) for n in range(5)))
-    dispatcher = QueryDispatcher(db, Settings(query_max_limit=2, query_default_limit=1))
+    dispatcher = QueryDispatcher(MongoReads(db), Settings(query_max_limit=2, query_default_limit=1))
     subject = f"one.v1.{tenant}.query.entities.list"
 
     default = _body(await dispatcher.dispatch(subject, b"{}"))
@@ -85,7 +86,7 @@ async def test_a_search_never_returns_more_than_its_contract_allows(
     db: AsyncDatabase[Document], tenant: str
 ) -> None:
     await insert(db, "entities", *(entity(tenant, f"e{n}", name="Same") for n in range(120)))
-    dispatcher = QueryDispatcher(db, Settings(query_default_limit=500))
+    dispatcher = QueryDispatcher(MongoReads(db), Settings(query_default_limit=500))
     reply = await dispatcher.dispatch(f"one.v1.{tenant}.query.entities.search", b'{"text": "same"}')
     assert len(_body(reply)["data"]["items"]) == MAX_SEARCH_LIMIT
 
@@ -95,7 +96,7 @@ async def test_a_query_past_its_deadline_is_a_timeout(
     db: AsyncDatabase[Document], tenant: str
 ) -> None:
     await insert(db, "entities", entity(tenant, "e1"))
-    dispatcher = QueryDispatcher(db, Settings(query_timeout_s=1e-6))
+    dispatcher = QueryDispatcher(MongoReads(db), Settings(query_timeout_s=1e-6))
     reply = await dispatcher.dispatch(f"one.v1.{tenant}.query.entities.list", b"{}")
     assert _body(reply)["error"]["code"] == "timeout"
     assert reply.headers[SERVICE_ERROR_CODE_HEADER] == "408"
@@ -109,7 +110,7 @@ async def test_an_unreachable_store_is_a_timeout_not_a_crash(tenant: str) -> Non
     )
     try:
         # The query deadline bounds server selection too (pymongo's client-side timeout).
-        dispatcher = QueryDispatcher(client["one"], Settings(query_timeout_s=0.5))
+        dispatcher = QueryDispatcher(MongoReads(client["one"]), Settings(query_timeout_s=0.5))
         reply = await dispatcher.dispatch(f"one.v1.{tenant}.query.entities.get", b'{"id":"e1"}')
         assert _body(reply)["error"]["code"] == "timeout"
     finally:
@@ -124,7 +125,7 @@ async def test_an_unexpected_failure_is_internal_and_says_nothing_more(
     monkeypatch: pytest.MonkeyPatch, database: AsyncDatabase[Document]
 ) -> None:
     monkeypatch.setitem(ROUTES, "broken.query", Route(EntitiesList, _broken_handler))
-    reply = await QueryDispatcher(database, Settings()).dispatch(
+    reply = await QueryDispatcher(MongoReads(database), Settings()).dispatch(
         "one.v1.acme.query.broken.query", b"{}"
     )
     assert _body(reply) == {
@@ -137,7 +138,7 @@ async def test_an_unexpected_failure_is_internal_and_says_nothing_more(
 async def test_validation_problems_are_reported_without_echoing_input(
     database: AsyncDatabase[Document],
 ) -> None:
-    reply = await QueryDispatcher(database, Settings()).dispatch(
+    reply = await QueryDispatcher(MongoReads(database), Settings()).dispatch(
         "one.v1.acme.query.entities.get", json.dumps({"id": {"$gt": "s3cr3t"}}).encode()
     )
     body = _body(reply)
@@ -182,7 +183,9 @@ async def test_refused_requests_are_answered_while_every_store_slot_is_taken(
     await insert(db, "entities", entity(tenant, "e1"))
     held = _HeldQuery()
     monkeypatch.setitem(ROUTES, "held.query", Route(EntitiesList, held.handle))
-    dispatcher = QueryDispatcher(db, Settings(query_max_concurrency=1, query_timeout_s=60))
+    dispatcher = QueryDispatcher(
+        MongoReads(db), Settings(query_max_concurrency=1, query_timeout_s=60)
+    )
     subject = f"one.v1.{tenant}.query."
 
     holder = asyncio.create_task(dispatcher.dispatch(subject + "held.query", b"{}"))
@@ -205,7 +208,9 @@ async def test_a_query_that_cannot_get_a_store_slot_in_time_is_a_timeout(
 ) -> None:
     held = _HeldQuery()
     monkeypatch.setitem(ROUTES, "held.query", Route(EntitiesList, held.handle))
-    dispatcher = QueryDispatcher(db, Settings(query_max_concurrency=1, query_timeout_s=0.2))
+    dispatcher = QueryDispatcher(
+        MongoReads(db), Settings(query_max_concurrency=1, query_timeout_s=0.2)
+    )
     holder = asyncio.create_task(dispatcher.dispatch(f"one.v1.{tenant}.query.held.query", b"{}"))
     await held.entered.wait()
     reply = await dispatcher.dispatch(f"one.v1.{tenant}.query.entities.list", b"{}")
@@ -229,7 +234,7 @@ async def test_hostile_requests_are_refused_before_any_store_io(tenant: str) -> 
         serverSelectionTimeoutMS=200,
     )
     try:
-        dispatcher = QueryDispatcher(client["one"], Settings(query_timeout_s=0.5))
+        dispatcher = QueryDispatcher(MongoReads(client["one"]), Settings(query_timeout_s=0.5))
         for name, body in HOSTILE:
             reply = await dispatcher.dispatch(f"one.v1.{tenant}.query.{name}", body)
             assert _body(reply)["error"]["code"] == "invalid_request", (name, body[:20])
@@ -261,7 +266,7 @@ async def test_every_store_command_carries_the_query_deadline_as_max_time_ms(
     listener = _Commands()
     client: AsyncMongoClient[Document] = AsyncMongoClient(mongodb_uri, event_listeners=[listener])
     try:
-        dispatcher = QueryDispatcher(client[db.name], Settings(query_timeout_s=2))
+        dispatcher = QueryDispatcher(MongoReads(client[db.name]), Settings(query_timeout_s=2))
         for name, body in [
             ("entities.get", b'{"id": "e1"}'),
             ("entities.list", b"{}"),
@@ -287,7 +292,7 @@ async def test_lookups_sharing_a_read_share_its_store_slot(
 ) -> None:
     # One slot per tenant: lookups still share reads (one slot per read, not per lookup).
     await insert(db, "entities", *(entity(tenant, f"e{n}") for n in range(50)))
-    dispatcher = QueryDispatcher(db, Settings(query_max_concurrency_per_tenant=1))
+    dispatcher = QueryDispatcher(MongoReads(db), Settings(query_max_concurrency_per_tenant=1))
     subject = f"one.v1.{tenant}.query.entities.get"
     replies = await asyncio.gather(
         *(dispatcher.dispatch(subject, json.dumps({"id": f"e{n}"}).encode()) for n in range(50))

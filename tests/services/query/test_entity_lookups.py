@@ -7,7 +7,8 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.query.entity_lookups import EntityLookups
-from services.store import reads as store_reads
+from services.store.mongodb import reads as store_reads
+from services.store.mongodb.store import MongoReads
 from tests.services.query.stored import entity, insert
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,7 @@ async def test_concurrent_lookups_share_reads_and_each_gets_its_own_answer(
         return found
 
     monkeypatch.setattr(store_reads, "get_entities", counted)
-    lookups = EntityLookups(query_db, 5.0)
+    lookups = EntityLookups(MongoReads(query_db), 5.0)
     ids = [f"e{n}" for n in range(40)] + ["missing", "gone"]
     found = await asyncio.gather(
         *(lookups.get(tenant, i, entity_type=None, include_deleted=False) for i in ids)
@@ -47,7 +48,7 @@ async def test_a_requester_giving_up_does_not_fail_the_others(
     query_db: AsyncDatabase[Document], tenant: str
 ) -> None:
     await insert(query_db, "entities", entity(tenant, "a"), entity(tenant, "b"))
-    lookups = EntityLookups(query_db, 5.0)
+    lookups = EntityLookups(MongoReads(query_db), 5.0)
     impatient = asyncio.create_task(
         lookups.get(tenant, "a", entity_type=None, include_deleted=False)
     )

@@ -6,17 +6,10 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.queries import EntitiesList
-from services.store.indexes import ENTITY_INDEXES
-from services.store.keys import record_key, to_record
-from services.store.reads.keyset import (
-    Bound,
-    Keyset,
-    KeysetQuery,
-    Page,
-    Span,
-    read_page,
-    span_condition,
-)
+from services.store.keys import document_id, to_record
+from services.store.mongodb.indexes import ENTITY_INDEXES
+from services.store.mongodb.reads.keyset import Bound, KeysetQuery, Span, read_page, span_condition
+from services.store.port import Keyset, Page
 
 Document = dict[str, Any]
 
@@ -37,7 +30,7 @@ async def get_entities(
     The lookup is by tenant-qualified `_id`, so it cannot reach another tenant's record;
     `groupId` is checked as well so that stays true whatever a key looks like.
     """
-    keys = list(dict.fromkeys(record_key(tenant, entity_id) for entity_id in ids))
+    keys = list(dict.fromkeys(document_id(tenant, entity_id) for entity_id in ids))
     if not keys:
         return {}
     # `_id` alone, the rest checked here on the (at most one per id) documents found: a

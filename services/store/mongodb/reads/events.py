@@ -6,8 +6,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.correlation import correlation_refs
 from contracts.queries import EventsList
-from services.store.indexes import EVENT_INDEXES
-from services.store.reads.keyset import Bound, Keyset, KeysetQuery, Page, Span, read_page
+from services.store.mongodb.indexes import EVENT_INDEXES
+from services.store.mongodb.reads.keyset import Bound, KeysetQuery, Span, read_page
+from services.store.port import Keyset, Page
 
 Document = dict[str, Any]
 

@@ -18,8 +18,8 @@ from contracts.commands import (
 )
 from contracts.correlation import correlation_refs
 from services.store.entity_fold import Lifecycle
-from services.store.guarded_write import GuardedWrite
-from services.store.keys import record_key, tag_key
+from services.store.keys import document_id, tag_key
+from services.store.mongodb.guarded_write import GuardedWrite
 from services.store.write_request import WriteRequest
 
 Document = dict[str, Any]
@@ -29,7 +29,7 @@ def event_document(request: WriteRequest) -> Document:
     command = request.command
     assert isinstance(command, EventPublish)
     document: Document = {
-        "_id": record_key(request.tenant, command.id),
+        "_id": document_id(request.tenant, command.id),
         "id": command.id,
         "groupId": request.tenant,
         "type": command.type,
@@ -58,7 +58,7 @@ def lifecycle_event_document(request: WriteRequest, lifecycle: Lifecycle) -> Doc
     assert isinstance(command, EntityUpsert | EntityDelete | EntityArchive)
     entity_type = command.type if isinstance(command, EntityUpsert) else request.subject_type
     return {
-        "_id": record_key(request.tenant, lifecycle.event_id),
+        "_id": document_id(request.tenant, lifecycle.event_id),
         "id": lifecycle.event_id,
         "groupId": request.tenant,
         "type": lifecycle.type,
@@ -82,7 +82,7 @@ def lifecycle_write(document: Document) -> GuardedWrite:
 def lifecycle_retype(tenant: str, event_id: str) -> GuardedWrite:
     """An entity_created event whose command is no longer the entity's oldest."""
     return GuardedWrite(
-        {"_id": record_key(tenant, event_id)},
+        {"_id": document_id(tenant, event_id)},
         update={"$set": {"type": "entity_updated"}},
         upsert=False,
     )
@@ -99,7 +99,7 @@ def connection_document(request: WriteRequest) -> Document:
     command = request.command
     assert isinstance(command, ConnectionCreate)
     document: Document = {
-        "_id": record_key(request.tenant, command.id),
+        "_id": document_id(request.tenant, command.id),
         "id": command.id,
         "groupId": request.tenant,
         "fromEntityId": command.fromEntityId,
@@ -145,7 +145,7 @@ def connection_delete(request: WriteRequest) -> tuple[GuardedWrite, Document]:
     command = request.command
     assert isinstance(command, ConnectionDelete)
     at = command.updatedAt if command.updatedAt is not None else request.received_ms
-    key = record_key(request.tenant, command.id)
+    key = document_id(request.tenant, command.id)
     # The subject's type until a create brings the connection's own.
     tombstone: Document = {
         "_id": key,

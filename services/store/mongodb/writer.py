@@ -26,7 +26,6 @@ from contracts.commands import (
 from contracts.ontology import Collection
 from contracts.outcomes import Effect, OutcomeRecord
 from contracts.records import ChangeOp
-from services.store import documents
 from services.store.entity_fold import (
     AppliedStep,
     Document,
@@ -35,28 +34,19 @@ from services.store.entity_fold import (
     fold_entities,
     step_effect,
 )
-from services.store.entity_swap import EntitySwap
-from services.store.failures import TransientStoreError, bulk_write_errors
-from services.store.guarded_write import GuardedWrite
-from services.store.keys import record_key
+from services.store.errors import StoreUnavailableError
+from services.store.keys import document_id
+from services.store.mongodb import documents
+from services.store.mongodb.entity_swap import EntitySwap
+from services.store.mongodb.failures import bulk_write_errors
+from services.store.mongodb.guarded_write import GuardedWrite
+from services.store.port import BatchOutcome
 from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
 
 # Rounds of read-merge-swap before the batch is retried as a whole: replicas racing on one
 # entity settle in one or two.
 _MAX_MERGE_ROUNDS = 8
-
-
-@dataclass(slots=True)
-class BatchOutcome:
-    """What became of a batch: changes to publish, requests the store refused, and what
-    each stored request did to its record (its outcome, contracts/outcomes.py)."""
-
-    changes: list[StoredChange] = field(default_factory=list)
-    # Index into the batch → why the store refused it (bad input: never retried).
-    failed: dict[int, str] = field(default_factory=dict)
-    # Index into the batch → the record it wrote, for every request not failed.
-    records: dict[int, OutcomeRecord] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +116,12 @@ class StoreWriter:
         self._one_at_a_time = asyncio.Lock()
 
     async def write(self, batch: Sequence[WriteRequest]) -> BatchOutcome:
-        """Write the batch; raise TransientStoreError if it must be retried as a whole."""
+        """Write the batch; raise StoreUnavailableError if it must be retried as a whole."""
         try:
             async with self._one_at_a_time:
                 return await self._write(batch)
         except PyMongoError as error:
-            raise TransientStoreError(f"{type(error).__name__}: {error}") from error
+            raise StoreUnavailableError(f"{type(error).__name__}: {error}") from error
 
     async def _write(self, batch: Sequence[WriteRequest]) -> BatchOutcome:
         events, connections, tags = _Bulk(), _Bulk(), _Bulk()
@@ -269,12 +259,14 @@ class StoreWriter:
                     outcome.records[position[id(step.request)]] = _entity_record(step)
             pending = [r for r in pending if _entity_key(r) in conflicts]
         if pending:
-            raise TransientStoreError(f"{len(pending)} entity writes kept losing to other writers")
+            raise StoreUnavailableError(
+                f"{len(pending)} entity writes kept losing to other writers"
+            )
 
 
 def _entity_key(request: WriteRequest) -> str:
     assert isinstance(request.command, EntityCommand)
-    return record_key(request.tenant, request.command.id)
+    return document_id(request.tenant, request.command.id)
 
 
 def _entity_record(step: AppliedStep) -> OutcomeRecord:

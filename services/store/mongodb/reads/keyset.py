@@ -20,19 +20,9 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from services.store.indexes import KeysetIndex
 from services.store.keys import to_record
-
-Document = dict[str, Any]
-SortValue = int | str
-
-
-@dataclass(frozen=True, slots=True)
-class Keyset:
-    """Where a page ended: the last item's sort value and its `_id`."""
-
-    value: SortValue
-    last_id: str
+from services.store.mongodb.indexes import KeysetIndex
+from services.store.port import Document, Keyset, Page, SortValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +37,6 @@ class Span:
 
     lower: Bound | None = None
     upper: Bound | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[Document]
-    # Set when more items follow: where the next page starts.
-    next: Keyset | None
 
 
 def _tighter_lower(a: Bound | None, b: Bound) -> Bound:

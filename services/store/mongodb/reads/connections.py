@@ -5,9 +5,10 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.queries import ConnectionsList
-from services.store.indexes import CONNECTION_INDEXES
-from services.store.reads.entities import LIVE, get_entities
-from services.store.reads.keyset import Keyset, KeysetQuery, Page, Span, read_page
+from services.store.mongodb.indexes import CONNECTION_INDEXES
+from services.store.mongodb.reads.entities import LIVE, get_entities
+from services.store.mongodb.reads.keyset import KeysetQuery, Span, read_page
+from services.store.port import Keyset, Page
 
 Document = dict[str, Any]
 

@@ -21,15 +21,14 @@ longer word.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.store.indexes import NAME_TERMS, SEARCH_INDEXES, SearchIndex
-from services.store.reads.entities import LIVE, get_entities
-
-Document = dict[str, Any]
+from services.store.keys import NAME_TERMS
+from services.store.mongodb.indexes import SEARCH_INDEXES, SearchIndex
+from services.store.mongodb.reads.entities import LIVE, get_entities
+from services.store.port import Document, Search
 
 MAX_CANDIDATES: Final = 1000
 _MAX_CODE_POINT: Final = 0x10FFFF
@@ -55,16 +54,6 @@ def successor(prefix: str) -> str:
 
 def _starts_with(term: str) -> Document:
     return {"$gte": term, "$lt": successor(term)}
-
-
-@dataclass(frozen=True, slots=True)
-class Search:
-    """A search in storage terms: folded terms and filters."""
-
-    tenant: str
-    terms: Sequence[str]
-    entity_type: str | None = None
-    status: str | None = None
 
 
 def candidates_pipeline(search: Search) -> tuple[SearchIndex, list[Document]]:

@@ -1,16 +1,12 @@
 """Graph walks: breadth-first over connections from one entity, bounded in depth and size."""
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.store.keys import to_record
-from services.store.reads.entities import LIVE, get_entities
-
-Document = dict[str, Any]
-Direction = Literal["out", "in", "both"]
+from services.store.mongodb.reads.entities import LIVE, get_entities
+from services.store.port import Direction, Document, Walk
 
 # (the side the frontier is on, the side that leads to the next hop)
 _SIDES: dict[Direction, tuple[tuple[str, str], ...]] = {
@@ -18,13 +14,6 @@ _SIDES: dict[Direction, tuple[tuple[str, str], ...]] = {
     "in": (("toEntityId", "fromEntityId"),),
     "both": (("fromEntityId", "toEntityId"), ("toEntityId", "fromEntityId")),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Walk:
-    nodes: list[Document]
-    edges: list[Document]
-    truncated: bool
 
 
 def hop_pipeline(

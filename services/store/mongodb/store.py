@@ -1,0 +1,156 @@
+"""The MongoDB adapter of the store port's reads (services/store/port.py).
+
+Each read runs under `pymongo.timeout` with what is left of its deadline, so every store
+command carries it as `maxTimeMS` and the server stops working on an abandoned read too;
+PyMongo's failures leave here as the port's errors (services/store/errors.py).
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pymongo
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from contracts.ontology import Collection
+from contracts.queries import ConnectionsList, EntitiesList, EventsList, TagsList
+from services.store.errors import StoreTimeoutError, StoreUnavailableError
+from services.store.mongodb import reads
+from services.store.port import Direction, Document, Keyset, Page, Search, Walk
+
+
+@contextlib.contextmanager
+def within(deadline: float) -> Iterator[None]:
+    """Store commands inside carry what is left of `deadline` (event loop clock) as
+    `maxTimeMS`; PyMongo's errors become `StoreTimeoutError` or `StoreUnavailableError`."""
+    left = deadline - asyncio.get_running_loop().time()
+    if left <= 0:
+        raise StoreTimeoutError("the deadline passed before the store was asked")
+    try:
+        with pymongo.timeout(left):
+            yield
+    except PyMongoError as error:
+        if error.timeout:
+            raise StoreTimeoutError(str(error)) from error
+        raise StoreUnavailableError(f"{type(error).__name__}: {error}") from error
+
+
+class MongoReads:
+    def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
+        self._database = database
+
+    async def get_entities(
+        self,
+        tenant: str,
+        ids: Sequence[str],
+        *,
+        entity_type: str | None = None,
+        include_deleted: bool = False,
+        deadline: float,
+    ) -> dict[str, Document]:
+        with within(deadline):
+            return await reads.get_entities(
+                self._database,
+                tenant,
+                ids,
+                entity_type=entity_type,
+                include_deleted=include_deleted,
+            )
+
+    async def list_entities(
+        self,
+        tenant: str,
+        request: EntitiesList,
+        *,
+        after: Keyset | None,
+        limit: int,
+        deadline: float,
+    ) -> Page:
+        with within(deadline):
+            return await reads.list_entities(
+                self._database, tenant, request, after=after, limit=limit
+            )
+
+    async def search_entities(
+        self, search: Search, *, limit: int, deadline: float
+    ) -> list[Document]:
+        with within(deadline):
+            return await reads.search_entities(self._database, search, limit=limit)
+
+    async def list_connections(
+        self,
+        tenant: str,
+        request: ConnectionsList,
+        *,
+        after: Keyset | None,
+        limit: int,
+        deadline: float,
+    ) -> Page:
+        with within(deadline):
+            return await reads.list_connections(
+                self._database, tenant, request, after=after, limit=limit
+            )
+
+    async def list_events(
+        self,
+        tenant: str,
+        request: EventsList,
+        *,
+        after: Keyset | None,
+        limit: int,
+        deadline: float,
+    ) -> Page:
+        with within(deadline):
+            return await reads.list_events(
+                self._database, tenant, request, after=after, limit=limit
+            )
+
+    async def list_tags(
+        self,
+        tenant: str,
+        request: TagsList,
+        *,
+        after: Keyset | None,
+        limit: int,
+        deadline: float,
+    ) -> Page:
+        with within(deadline):
+            return await reads.list_tags(self._database, tenant, request, after=after, limit=limit)
+
+    async def traverse(
+        self,
+        tenant: str,
+        start_id: str,
+        *,
+        direction: Direction,
+        relationship_types: Sequence[str] | None,
+        depth: int,
+        limit: int,
+        deadline: float,
+    ) -> Walk:
+        with within(deadline):
+            return await reads.traverse(
+                self._database,
+                tenant,
+                start_id,
+                direction=direction,
+                relationship_types=relationship_types,
+                depth=depth,
+                limit=limit,
+            )
+
+    async def count_by(
+        self,
+        tenant: str,
+        collection: Collection,
+        group_by: str,
+        *,
+        include_deleted: bool = False,
+        deadline: float,
+    ) -> list[Document]:
+        with within(deadline):
+            return await reads.count_by(
+                self._database, tenant, collection, group_by, include_deleted=include_deleted
+            )
