@@ -33,7 +33,8 @@ from services.query.entity_lookups import EntityLookups
 from services.query.errors import InvalidRequestError, NotYetError, failure_reply
 from services.query.progress import IngestProgress
 from services.query.replies import Reply, ok_reply
-from services.query.routes import ROUTES, Route
+from services.query.route import Route
+from services.query.routes import ROUTES
 from services.settings import Settings
 from services.store.port import StoreReads
 

@@ -1,10 +1,19 @@
 """`entities.get`, `entities.list` and `entities.search`."""
 
-from typing import Any
+from typing import Any, Final
 
-from contracts.queries import MAX_SEARCH_LIMIT, EntitiesGet, EntitiesList, EntitiesSearch
+from contracts.queries import (
+    ENTITIES_GET,
+    ENTITIES_LIST,
+    ENTITIES_SEARCH,
+    MAX_SEARCH_LIMIT,
+    EntitiesGet,
+    EntitiesList,
+    EntitiesSearch,
+)
 from services.query.context import QueryContext
 from services.query.errors import NotFoundError
+from services.query.route import Route
 from services.store.port import Search
 
 
@@ -57,3 +66,14 @@ async def search(context: QueryContext, request: EntitiesSearch) -> dict[str, An
     return {
         "items": await context.store.search_entities(search, limit=limit, deadline=context.deadline)
     }
+
+
+def _by_one_id(request: EntitiesGet) -> bool:
+    return request.id is not None
+
+
+ROUTES: Final[list[Route[Any]]] = [
+    Route(ENTITIES_GET, get, shared_read=_by_one_id),
+    Route(ENTITIES_LIST, list_),
+    Route(ENTITIES_SEARCH, search),
+]

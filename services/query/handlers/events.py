@@ -1,10 +1,14 @@
 """`events.list`."""
 
-from typing import Any
+from typing import Any, Final
 
-from contracts.queries import EventsList
+from contracts.queries import EVENTS_LIST, EventsList
 from services.query.context import QueryContext
+from services.query.route import Route
 
 
 async def list_(context: QueryContext, request: EventsList) -> dict[str, Any]:
     return await context.page(request, context.store.list_events)
+
+
+ROUTES: Final[list[Route[Any]]] = [Route(EVENTS_LIST, list_)]

@@ -1,9 +1,10 @@
 """`graph.traverse`."""
 
-from typing import Any
+from typing import Any, Final
 
-from contracts.queries import GraphTraverse
+from contracts.queries import GRAPH_TRAVERSE, GraphTraverse
 from services.query.context import QueryContext
+from services.query.route import Route
 
 
 async def traverse(context: QueryContext, request: GraphTraverse) -> dict[str, Any]:
@@ -17,3 +18,6 @@ async def traverse(context: QueryContext, request: GraphTraverse) -> dict[str, A
         deadline=context.deadline,
     )
     return {"nodes": walk.nodes, "edges": walk.edges, "truncated": walk.truncated}
+
+
+ROUTES: Final[list[Route[Any]]] = [Route(GRAPH_TRAVERSE, traverse)]

@@ -1,9 +1,10 @@
 """`stats.counts`."""
 
-from typing import Any
+from typing import Any, Final
 
-from contracts.queries import StatsCounts
+from contracts.queries import STATS_COUNTS, StatsCounts
 from services.query.context import QueryContext
+from services.query.route import Route
 
 
 async def counts(context: QueryContext, request: StatsCounts) -> dict[str, Any]:
@@ -15,3 +16,6 @@ async def counts(context: QueryContext, request: StatsCounts) -> dict[str, Any]:
         deadline=context.deadline,
     )
     return {"counts": rows}
+
+
+ROUTES: Final[list[Route[Any]]] = [Route(STATS_COUNTS, counts)]

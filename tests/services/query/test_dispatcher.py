@@ -13,11 +13,12 @@ from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.errors import SERVICE_ERROR_CODE_HEADER
-from contracts.queries import MAX_SEARCH_LIMIT, EntitiesList
+from contracts.queries import MAX_SEARCH_LIMIT, EntitiesList, QuerySpec
 from services.query.context import QueryContext
 from services.query.dispatcher import QueryDispatcher, parse_query_subject
 from services.query.errors import InvalidRequestError
-from services.query.routes import ROUTES, Route
+from services.query.route import Route
+from services.query.routes import ROUTES
 from services.runtime.embedded import free_port
 from services.settings import Settings
 from services.store.mongodb.indexes import ensure_indexes
@@ -124,7 +125,9 @@ async def _broken_handler(context: QueryContext, request: EntitiesList) -> Any:
 async def test_an_unexpected_failure_is_internal_and_says_nothing_more(
     monkeypatch: pytest.MonkeyPatch, database: AsyncDatabase[Document]
 ) -> None:
-    monkeypatch.setitem(ROUTES, "broken.query", Route(EntitiesList, _broken_handler))
+    monkeypatch.setitem(
+        ROUTES, "broken.query", Route(QuerySpec("broken.query", EntitiesList, Any), _broken_handler)
+    )
     reply = await QueryDispatcher(MongoReads(database), Settings()).dispatch(
         "one.v1.acme.query.broken.query", b"{}"
     )
@@ -182,7 +185,9 @@ async def test_refused_requests_are_answered_while_every_store_slot_is_taken(
 ) -> None:
     await insert(db, "entities", entity(tenant, "e1"))
     held = _HeldQuery()
-    monkeypatch.setitem(ROUTES, "held.query", Route(EntitiesList, held.handle))
+    monkeypatch.setitem(
+        ROUTES, "held.query", Route(QuerySpec("held.query", EntitiesList, Any), held.handle)
+    )
     dispatcher = QueryDispatcher(
         MongoReads(db), Settings(query_max_concurrency=1, query_timeout_s=60)
     )
@@ -207,7 +212,9 @@ async def test_a_query_that_cannot_get_a_store_slot_in_time_is_a_timeout(
     monkeypatch: pytest.MonkeyPatch, db: AsyncDatabase[Document], tenant: str
 ) -> None:
     held = _HeldQuery()
-    monkeypatch.setitem(ROUTES, "held.query", Route(EntitiesList, held.handle))
+    monkeypatch.setitem(
+        ROUTES, "held.query", Route(QuerySpec("held.query", EntitiesList, Any), held.handle)
+    )
     dispatcher = QueryDispatcher(
         MongoReads(db), Settings(query_max_concurrency=1, query_timeout_s=0.2)
     )

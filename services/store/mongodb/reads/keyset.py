@@ -20,6 +20,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from contracts.matching import sort_key
 from services.store.keys import to_record
 from services.store.mongodb.indexes import KeysetIndex
 from services.store.port import Document, Keyset, Page, SortValue
@@ -40,25 +41,19 @@ class Span:
 
 
 def _tighter_lower(a: Bound | None, b: Bound) -> Bound:
-    if a is None or _key(b.value) > _key(a.value):
+    if a is None or sort_key(b.value) > sort_key(a.value):
         return b
-    if _key(b.value) == _key(a.value):
+    if sort_key(b.value) == sort_key(a.value):
         return Bound(a.value, a.inclusive and b.inclusive)
     return a
 
 
 def _tighter_upper(a: Bound | None, b: Bound) -> Bound:
-    if a is None or _key(b.value) < _key(a.value):
+    if a is None or sort_key(b.value) < sort_key(a.value):
         return b
-    if _key(b.value) == _key(a.value):
+    if sort_key(b.value) == sort_key(a.value):
         return Bound(a.value, a.inclusive and b.inclusive)
     return a
-
-
-def _key(value: SortValue) -> tuple[int, int | bytes]:
-    # Numbers sort before strings (MongoDB's type order); strings by UTF-8 bytes, as
-    # MongoDB compares them without a collation.
-    return (0, value) if isinstance(value, int) else (1, value.encode())
 
 
 def _range(span: Span, sort_type: type[SortValue]) -> dict[str, SortValue]:
