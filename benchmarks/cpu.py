@@ -365,7 +365,7 @@ PROFILE_PARTS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("acks", ("Msg.ack (", "Msg.nak (", "Msg.term (")),
     ("change encoding and publishing", ("services/ingest/change_feed.py",
                                         "services/store/stored_change.py")),
-    ("document building", ("services/store/mongodb/documents.py", "services/store/entity_fold.py",
+    ("document building", ("services/store/documents.py", "services/store/entity_fold.py",
                            "services/store/keys.py")),
     ("store writer (with PyMongo, BSON)", ("services/store/",)),
     ("decode and validation (with pydantic)", (

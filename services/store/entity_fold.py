@@ -38,10 +38,11 @@ from typing import Any, Final
 
 from contracts.commands import EntityArchive, EntityDelete, EntityUpsert
 from contracts.ontology import LifecycleEventType
-from contracts.outcomes import Effect
+from contracts.outcomes import Effect, OutcomeRecord
 from contracts.records import ChangeOp
 from contracts.search_terms import search_terms
 from services.store.keys import NAME_TERMS, document_id
+from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
 
 Document = dict[str, Any]
@@ -109,6 +110,25 @@ def step_effect(step: AppliedStep) -> Effect:
         return "deleted" if took else "unchanged"
     took = document.get("archiveVersion") == version and document.get("status") == "archived"
     return "archived" if took else "unchanged"
+
+
+def step_record(step: AppliedStep) -> OutcomeRecord:
+    """The outcome of the step's command (contracts/outcomes.py)."""
+    document = step.document
+    return OutcomeRecord(
+        collection="entities",
+        id=document["id"],
+        effect=step_effect(step),
+        version=document["version"],
+    )
+
+
+def step_change(step: AppliedStep) -> StoredChange:
+    """The change the step publishes."""
+    command = step.request.command
+    assert isinstance(command, EntityCommand)
+    version = entity_version(command.updatedAt, step.request.seq)
+    return StoredChange.of("entities", step.document["type"], step.op, step.document, version)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,13 @@ from typing import Any, Literal, Protocol
 
 from contracts.ontology import Collection
 from contracts.outcomes import OutcomeRecord
-from contracts.queries import ConnectionsList, EntitiesList, EventsList, TagsList
+from contracts.queries import (
+    ConnectionsList,
+    EntitiesList,
+    EntitiesSearch,
+    EventsList,
+    TagsList,
+)
 from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
 
@@ -42,16 +48,6 @@ class Walk:
     nodes: list[Document]
     edges: list[Document]
     truncated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Search:
-    """A search in storage terms: folded terms and filters."""
-
-    tenant: str
-    terms: Sequence[str]
-    entity_type: str | None = None
-    status: str | None = None
 
 
 @dataclass(slots=True)
@@ -92,7 +88,7 @@ class StoreReads(Protocol):
     ) -> Page: ...
 
     async def search_entities(
-        self, search: Search, *, limit: int, deadline: float
+        self, tenant: str, request: EntitiesSearch, *, limit: int, deadline: float
     ) -> list[Document]:
         """The best `limit` live entities whose name matches every term, best first."""
         ...

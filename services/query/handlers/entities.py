@@ -14,7 +14,6 @@ from contracts.queries import (
 from services.query.context import QueryContext
 from services.query.errors import NotFoundError
 from services.query.route import Route
-from services.store.port import Search
 
 
 async def get(context: QueryContext, request: EntitiesGet) -> dict[str, Any]:
@@ -56,16 +55,11 @@ async def list_(context: QueryContext, request: EntitiesList) -> dict[str, Any]:
 
 
 async def search(context: QueryContext, request: EntitiesSearch) -> dict[str, Any]:
-    search = Search(
-        tenant=context.tenant,
-        terms=request.terms,
-        entity_type=request.type,
-        status=request.status,
-    )
     limit = min(context.limit(request.limit), MAX_SEARCH_LIMIT)
-    return {
-        "items": await context.store.search_entities(search, limit=limit, deadline=context.deadline)
-    }
+    found = await context.store.search_entities(
+        context.tenant, request, limit=limit, deadline=context.deadline
+    )
+    return {"items": found}
 
 
 def _by_one_id(request: EntitiesGet) -> bool:

@@ -15,10 +15,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from contracts.ontology import Collection
-from contracts.queries import ConnectionsList, EntitiesList, EventsList, TagsList
+from contracts.queries import (
+    ConnectionsList,
+    EntitiesList,
+    EntitiesSearch,
+    EventsList,
+    TagsList,
+)
 from services.store.errors import StoreTimeoutError, StoreUnavailableError
 from services.store.mongodb import reads
-from services.store.port import Direction, Document, Keyset, Page, Search, Walk
+from services.store.mongodb.reads.search import Search
+from services.store.port import Direction, Document, Keyset, Page, Walk
 
 
 @contextlib.contextmanager
@@ -74,8 +81,9 @@ class MongoReads:
             )
 
     async def search_entities(
-        self, search: Search, *, limit: int, deadline: float
+        self, tenant: str, request: EntitiesSearch, *, limit: int, deadline: float
     ) -> list[Document]:
+        search = Search(tenant, request.terms, request.type, request.status)
         with within(deadline):
             return await reads.search_entities(self._database, search, limit=limit)
 

@@ -26,20 +26,20 @@ from contracts.commands import (
 from contracts.ontology import Collection
 from contracts.outcomes import Effect, OutcomeRecord
 from contracts.records import ChangeOp
+from services.store import documents
 from services.store.entity_fold import (
-    AppliedStep,
     Document,
     EntityCommand,
-    entity_version,
     fold_entities,
-    step_effect,
+    step_change,
+    step_record,
 )
 from services.store.errors import StoreUnavailableError
+from services.store.guarded_write import GuardedWrite
 from services.store.keys import document_id
-from services.store.mongodb import documents
 from services.store.mongodb.entity_swap import EntitySwap
 from services.store.mongodb.failures import bulk_write_errors
-from services.store.mongodb.guarded_write import GuardedWrite
+from services.store.mongodb.guarded_ops import apply_to_existing, bulk_op
 from services.store.port import BatchOutcome
 from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
@@ -255,8 +255,8 @@ class StoreWriter:
                 if key in failed:
                     outcome.failed[position[id(step.request)]] = failed[key]
                 elif key not in conflicts:
-                    outcome.changes.append(_entity_change(step))
-                    outcome.records[position[id(step.request)]] = _entity_record(step)
+                    outcome.changes.append(step_change(step))
+                    outcome.records[position[id(step.request)]] = step_record(step)
             pending = [r for r in pending if _entity_key(r) in conflicts]
         if pending:
             raise StoreUnavailableError(
@@ -267,23 +267,6 @@ class StoreWriter:
 def _entity_key(request: WriteRequest) -> str:
     assert isinstance(request.command, EntityCommand)
     return document_id(request.tenant, request.command.id)
-
-
-def _entity_record(step: AppliedStep) -> OutcomeRecord:
-    document = step.document
-    return OutcomeRecord(
-        collection="entities",
-        id=document["id"],
-        effect=step_effect(step),
-        version=document["version"],
-    )
-
-
-def _entity_change(step: AppliedStep) -> StoredChange:
-    command = step.request.command
-    assert isinstance(command, EntityCommand)
-    version = entity_version(command.updatedAt, step.request.seq)
-    return StoredChange.of("entities", step.document["type"], step.op, step.document, version)
 
 
 async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: BatchOutcome) -> None:
@@ -308,7 +291,7 @@ async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: Batc
             inserted -= {inserts[i] for i in collided}
     if guarded:
         try:
-            await collection.bulk_write([operations[i].bulk_op() for i in guarded], ordered=False)
+            await collection.bulk_write([bulk_op(operations[i]) for i in guarded], ordered=False)
         except BulkWriteError as error:
             collided, refused = bulk_write_errors(error)
             failed.update({guarded[i]: why for i, why in refused.items()})
@@ -316,7 +299,7 @@ async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: Batc
             stale = {
                 guarded[i]
                 for i in collided
-                if not await operations[guarded[i]].apply_to_existing(collection)
+                if not await apply_to_existing(operations[guarded[i]], collection)
             }
     for position, changes in enumerate(bulk.changes):
         if position in failed:

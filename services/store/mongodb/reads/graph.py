@@ -4,16 +4,9 @@ from collections.abc import Collection, Sequence
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.store.keys import to_record
+from services.store.graph_walk import walk
 from services.store.mongodb.reads.entities import LIVE, get_entities
 from services.store.port import Direction, Document, Walk
-
-# (the side the frontier is on, the side that leads to the next hop)
-_SIDES: dict[Direction, tuple[tuple[str, str], ...]] = {
-    "out": (("fromEntityId", "toEntityId"),),
-    "in": (("toEntityId", "fromEntityId"),),
-    "both": (("fromEntityId", "toEntityId"), ("toEntityId", "fromEntityId")),
-}
 
 
 def hop_pipeline(
@@ -54,43 +47,19 @@ async def traverse(
     depth: int,
     limit: int,
 ) -> Walk:
-    """At most `limit` live edges reachable in `depth` hops, and the entities they join.
+    """The walk of graph_walk.py, each hop one indexed query per side
+    (`from_entity`/`to_entity` with `$in` over the frontier)."""
 
-    Each hop is one indexed query per side (`from_entity`/`to_entity` with `$in` over the
-    frontier), newest connections first. Entities that have not arrived are left out of
-    `nodes`; their edges stay.
-    """
-    reached = [start_id]
-    seen = {start_id}
-    frontier = [start_id]
-    edges: dict[str, Document] = {}
-    truncated = False
-    for _hop in range(depth):
-        following: list[str] = []
-        for near, far in _SIDES[direction]:
-            if not frontier or truncated:
-                break
-            pipeline = hop_pipeline(
-                tenant, near, frontier, relationship_types, taken=edges, room=limit - len(edges)
-            )
-            cursor = await database["connections"].aggregate(pipeline)
-            async for document in cursor:
-                if document["_id"] in edges:
-                    continue  # joins two frontier nodes: returned by both sides' queries
-                if len(edges) == limit:
-                    truncated = True
-                    break
-                edges[document["_id"]] = to_record(document)
-                if document[far] not in seen:
-                    seen.add(document[far])
-                    reached.append(document[far])
-                    following.append(document[far])
-        frontier = following
-        if not frontier or truncated:
-            break
-    entities = await get_entities(database, tenant, reached)
-    return Walk(
-        nodes=[entities[node] for node in reached if node in entities],
-        edges=list(edges.values()),
-        truncated=truncated,
+    async def hop(
+        near: str, frontier: Sequence[str], taken: Collection[str], room: int
+    ) -> list[Document]:
+        pipeline = hop_pipeline(tenant, near, frontier, relationship_types, taken=taken, room=room)
+        cursor = await database["connections"].aggregate(pipeline)
+        return await cursor.to_list(None)
+
+    async def lookup(ids: Sequence[str]) -> dict[str, Document]:
+        return await get_entities(database, tenant, ids)
+
+    return await walk(
+        start_id, direction=direction, depth=depth, limit=limit, hop=hop, lookup=lookup
     )

@@ -16,12 +16,12 @@ from services.store.keys import NAME_TERMS, to_record
 from services.store.mongodb.indexes import ensure_indexes
 from services.store.mongodb.reads.search import (
     MAX_CANDIDATES,
+    Search,
     candidates_pipeline,
-    rank,
     search_entities,
     successor,
 )
-from services.store.port import Search
+from services.store.search_rank import rank
 from services.store.write_request import WriteRequest
 from tests.fixtures.explain import indexes_scanned
 from tests.services.query.stored import entity, insert

@@ -18,8 +18,8 @@ from contracts.commands import (
 )
 from contracts.correlation import correlation_refs
 from services.store.entity_fold import Lifecycle
+from services.store.guarded_write import GuardedWrite
 from services.store.keys import document_id, tag_key
-from services.store.mongodb.guarded_write import GuardedWrite
 from services.store.write_request import WriteRequest
 
 Document = dict[str, Any]
