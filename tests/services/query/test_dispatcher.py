@@ -21,9 +21,15 @@ from services.query.route import Route
 from services.query.routes import ROUTES
 from services.runtime.embedded import free_port
 from services.settings import Settings
+from services.store.errors import StoreUnavailableError
+from services.store.memory.reads import MemoryReads
+from services.store.memory.tables import empty_tables
 from services.store.mongodb.indexes import ensure_indexes
 from services.store.mongodb.store import MongoReads
+from services.store.port import Page
 from tests.services.query.stored import entity, insert
+from tests.services.store.memory_port import memory_port
+from tests.services.store.port_suite import T, upsert
 
 Document = dict[str, Any]
 
@@ -67,40 +73,83 @@ async def db(database: AsyncDatabase[Document]) -> AsyncDatabase[Document]:
     return database
 
 
-@pytest.mark.integration
-async def test_a_deployment_may_lower_the_page_size(
-    db: AsyncDatabase[Document], tenant: str
-) -> None:
-    await insert(db, "entities", *(entity(tenant, f"e{n}", created=n) for n in range(5)))
-    dispatcher = QueryDispatcher(MongoReads(db), Settings(query_max_limit=2, query_default_limit=1))
-    subject = f"one.v1.{tenant}.query.entities.list"
+# Policy on the in-memory store (no servers): the port suite holds it to MongoDB's answers.
+
+
+async def test_a_deployment_may_lower_the_page_size() -> None:
+    store = memory_port()
+    await store.write(*(upsert(f"e{n}", n) for n in range(5)))
+    dispatcher = QueryDispatcher(store.reads, Settings(query_max_limit=2, query_default_limit=1))
+    subject = f"one.v1.{T}.query.entities.list"
 
     default = _body(await dispatcher.dispatch(subject, b"{}"))
     assert len(default["data"]["items"]) == 1
     capped = _body(await dispatcher.dispatch(subject, b'{"limit": 500}'))
     assert len(capped["data"]["items"]) == 2
-    assert capped["data"]["nextCursor"] is not None
+    cursor = capped["data"]["nextCursor"]
+    assert cursor is not None
+    following = json.dumps({"limit": 2, "cursor": cursor}).encode()
+    rest = _body(await dispatcher.dispatch(subject, following))
+    assert [item["id"] for item in rest["data"]["items"]] == ["e2", "e1"]
 
 
-@pytest.mark.integration
-async def test_a_search_never_returns_more_than_its_contract_allows(
-    db: AsyncDatabase[Document], tenant: str
-) -> None:
-    await insert(db, "entities", *(entity(tenant, f"e{n}", name="Same") for n in range(120)))
-    dispatcher = QueryDispatcher(MongoReads(db), Settings(query_default_limit=500))
-    reply = await dispatcher.dispatch(f"one.v1.{tenant}.query.entities.search", b'{"text": "same"}')
+async def test_a_cursor_of_another_query_is_an_invalid_request() -> None:
+    store = memory_port()
+    await store.write(*(upsert(f"e{n}", n) for n in range(3)))
+    dispatcher = QueryDispatcher(store.reads, Settings())
+    subject = f"one.v1.{T}.query.entities.list"
+    first = _body(await dispatcher.dispatch(subject, b'{"limit": 1}'))
+    other = json.dumps({"type": "creator", "cursor": first["data"]["nextCursor"]}).encode()
+    error = _body(await dispatcher.dispatch(subject, other))["error"]
+    assert error["code"] == "invalid_request"
+    assert error["details"][0]["type"] == "invalid_cursor"
+
+
+async def test_a_search_never_returns_more_than_its_contract_allows() -> None:
+    store = memory_port()
+    await store.write(*(upsert(f"e{n}", n, name="Same") for n in range(120)))
+    dispatcher = QueryDispatcher(store.reads, Settings(query_default_limit=500))
+    reply = await dispatcher.dispatch(f"one.v1.{T}.query.entities.search", b'{"text": "same"}')
     assert len(_body(reply)["data"]["items"]) == MAX_SEARCH_LIMIT
 
 
-@pytest.mark.integration
-async def test_a_query_past_its_deadline_is_a_timeout(
-    db: AsyncDatabase[Document], tenant: str
-) -> None:
-    await insert(db, "entities", entity(tenant, "e1"))
-    dispatcher = QueryDispatcher(MongoReads(db), Settings(query_timeout_s=1e-6))
-    reply = await dispatcher.dispatch(f"one.v1.{tenant}.query.entities.list", b"{}")
+async def test_a_query_past_its_deadline_is_a_timeout() -> None:
+    store = memory_port()
+    await store.write(upsert("e1", 1))
+    dispatcher = QueryDispatcher(store.reads, Settings(query_timeout_s=1e-6))
+    reply = await dispatcher.dispatch(f"one.v1.{T}.query.entities.list", b"{}")
     assert _body(reply)["error"]["code"] == "timeout"
     assert reply.headers[SERVICE_ERROR_CODE_HEADER] == "408"
+
+
+async def test_an_entity_that_is_not_there_is_not_found() -> None:
+    store = memory_port()
+    await store.write(upsert("e1", 1))
+    dispatcher = QueryDispatcher(store.reads, Settings())
+    subject = f"one.v1.{T}.query.entities.get"
+    assert _body(await dispatcher.dispatch(subject, b'{"id": "e1"}'))["data"]["id"] == "e1"
+    error = _body(await dispatcher.dispatch(subject, b'{"id": "e1", "type": "organization"}'))
+    assert error["error"] == {
+        "code": "not_found",
+        "message": "no organization entity 'e1'",
+        "details": {"id": "e1"},
+    }
+
+
+class _FailingReads(MemoryReads):
+    async def list_entities(self, *args: Any, **kwargs: Any) -> Page:
+        raise StoreUnavailableError("no primary")
+
+
+async def test_a_store_that_fails_is_internal_and_keeps_its_reason_to_itself() -> None:
+    dispatcher = QueryDispatcher(_FailingReads(empty_tables()), Settings())
+    reply = await dispatcher.dispatch(f"one.v1.{T}.query.entities.list", b"{}")
+    assert _body(reply)["error"] == {
+        "code": "internal",
+        "message": "the store failed to answer",
+        "details": None,
+    }
+    assert dispatcher.store_slots.free == dispatcher.store_slots.size
 
 
 @pytest.mark.integration

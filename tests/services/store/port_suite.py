@@ -9,7 +9,7 @@ store and the watch matcher use) to what MongoDB's filters return.
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -52,12 +52,11 @@ class Port:
     writes: StoreWrites
     seq: int = 0
     received_ms: int = 1_000
-    outcomes: list[BatchOutcome] = field(default_factory=list)
 
-    async def write(
+    def requests(
         self, *commands: AnyCommand, tenant: str = T, subject_type: str | None = None
-    ) -> BatchOutcome:
-        """One batch of `commands`, in stream order (each the next sequence)."""
+    ) -> list[WriteRequest]:
+        """`commands` as write requests, in stream order (each the next sequence)."""
         batch = []
         for command in commands:
             self.seq += 1
@@ -70,9 +69,15 @@ class Port:
                     received_ms=self.received_ms,
                 )
             )
-        outcome = await self.writes.write(batch)
-        self.outcomes.append(outcome)
-        return outcome
+        return batch
+
+    async def write(
+        self, *commands: AnyCommand, tenant: str = T, subject_type: str | None = None
+    ) -> BatchOutcome:
+        """One batch of `commands`, in stream order."""
+        return await self.writes.write(
+            self.requests(*commands, tenant=tenant, subject_type=subject_type)
+        )
 
     async def pages(self, read: Any, request: Any, limit: int) -> list[list[str]]:
         """Every page of a keyset list, as lists of ids (or tag entity ids/keys)."""

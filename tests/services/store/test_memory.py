@@ -2,14 +2,11 @@
 
 import pytest
 
-from services.store.memory.reads import MemoryReads
-from services.store.memory.tables import empty_tables
-from services.store.memory.writes import MemoryWrites
+from tests.services.store.memory_port import memory_port
 from tests.services.store.port_suite import Port, StorePortSuite
 
 
 class TestMemoryStore(StorePortSuite):
     @pytest.fixture
     def port(self) -> Port:
-        tables = empty_tables()
-        return Port(MemoryReads(tables), MemoryWrites(tables))
+        return memory_port()
