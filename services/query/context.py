@@ -1,33 +1,17 @@
 """What every handler gets: the store's reads, the tenant, the deadline and the settings."""
 
-from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from contracts.errors import problem
-from contracts.queries import MAX_LIMIT, ListQuery, Query
+from contracts.queries import MAX_LIMIT, ListQuery, Query, QuerySpec
 from services.query.cursor import InvalidCursorError, cursor_scope, decode_cursor, encode_cursor
 from services.query.entity_lookups import EntityLookups
 from services.query.errors import InvalidRequestError
 from services.settings import Settings
-from services.store.port import Keyset, Page, StoreReads
+from services.store.port import Keyset, StoreReads
 
 L = TypeVar("L", bound=ListQuery)
-L_contra = TypeVar("L_contra", bound=ListQuery, contravariant=True)
-
-
-class PageReader(Protocol[L_contra]):
-    """A keyset list read of the store port (`StoreReads.list_entities`, ...)."""
-
-    def __call__(
-        self,
-        tenant: str,
-        request: L_contra,
-        *,
-        after: Keyset | None,
-        limit: int,
-        deadline: float,
-    ) -> Awaitable[Page]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +46,14 @@ class QueryContext:
             invalid = problem(["cursor"], str(error), "invalid_cursor")
             raise InvalidRequestError(str(error), [invalid]) from None
 
-    async def page(
-        self, request: L, read: PageReader[L], sort_type: type[int] | type[str] = int
-    ) -> dict[str, Any]:
-        """One page of a keyset list: `{items, nextCursor}`."""
-        page = await read(
+    async def page(self, spec: QuerySpec[L], request: L) -> dict[str, Any]:
+        """One page of the keyset list `spec` names: `{items, nextCursor}`."""
+        watch = spec.watch
+        assert watch is not None  # a list has a spec that says how to watch it
+        assert watch.order is not None
+        sort_type = watch.order(request).type
+        page = await self.store.list_page(
+            spec,
             self.tenant,
             request,
             after=self.position(request, request.cursor, sort_type),

@@ -9,23 +9,18 @@ loop's clock, and raises `StoreTimeoutError` past it (services/store/errors.py).
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from contracts.ontology import Collection
 from contracts.outcomes import OutcomeRecord
-from contracts.queries import (
-    ConnectionsList,
-    EntitiesList,
-    EntitiesSearch,
-    EventsList,
-    TagsList,
-)
+from contracts.queries import EntitiesSearch, ListQuery, QuerySpec
 from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
 
 Document = dict[str, Any]
 SortValue = int | str
 Direction = Literal["out", "in", "both"]
+L = TypeVar("L", bound=ListQuery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,39 +72,25 @@ class StoreReads(Protocol):
         """The entities among `ids` that exist (and match), keyed by id."""
         ...
 
-    async def list_entities(
+    async def list_page(
         self,
+        spec: QuerySpec[L],
         tenant: str,
-        request: EntitiesList,
+        request: L,
         *,
         after: Keyset | None,
         limit: int,
         deadline: float,
-    ) -> Page: ...
+    ) -> Page:
+        """One page of the keyset list `spec` names, in its spec's order (`watch.order`):
+        what its filter matches, after `after`, at most `limit` items."""
+        ...
 
     async def search_entities(
         self, tenant: str, request: EntitiesSearch, *, limit: int, deadline: float
     ) -> list[Document]:
         """The best `limit` live entities whose name matches every term, best first."""
         ...
-
-    async def list_connections(
-        self,
-        tenant: str,
-        request: ConnectionsList,
-        *,
-        after: Keyset | None,
-        limit: int,
-        deadline: float,
-    ) -> Page: ...
-
-    async def list_events(
-        self, tenant: str, request: EventsList, *, after: Keyset | None, limit: int, deadline: float
-    ) -> Page: ...
-
-    async def list_tags(
-        self, tenant: str, request: TagsList, *, after: Keyset | None, limit: int, deadline: float
-    ) -> Page: ...
 
     async def traverse(
         self,

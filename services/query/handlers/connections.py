@@ -8,7 +8,7 @@ from services.query.route import Route
 
 
 async def list_(context: QueryContext, request: ConnectionsList) -> dict[str, Any]:
-    return await context.page(request, context.store.list_connections)
+    return await context.page(CONNECTIONS_LIST, request)
 
 
 ROUTES: Final[list[Route[Any]]] = [Route(CONNECTIONS_LIST, list_)]

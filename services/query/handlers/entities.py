@@ -51,7 +51,7 @@ async def get(context: QueryContext, request: EntitiesGet) -> dict[str, Any]:
 
 
 async def list_(context: QueryContext, request: EntitiesList) -> dict[str, Any]:
-    return await context.page(request, context.store.list_entities)
+    return await context.page(ENTITIES_LIST, request)
 
 
 async def search(context: QueryContext, request: EntitiesSearch) -> dict[str, Any]:

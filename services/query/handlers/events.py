@@ -8,7 +8,7 @@ from services.query.route import Route
 
 
 async def list_(context: QueryContext, request: EventsList) -> dict[str, Any]:
-    return await context.page(request, context.store.list_events)
+    return await context.page(EVENTS_LIST, request)
 
 
 ROUTES: Final[list[Route[Any]]] = [Route(EVENTS_LIST, list_)]

@@ -8,8 +8,7 @@ from services.query.route import Route
 
 
 async def list_(context: QueryContext, request: TagsList) -> dict[str, Any]:
-    # Tags sort by a string (`key` or `entityId`), the other lists by a time.
-    return await context.page(request, context.store.list_tags, str)
+    return await context.page(TAGS_LIST, request)
 
 
 ROUTES: Final[list[Route[Any]]] = [Route(TAGS_LIST, list_)]

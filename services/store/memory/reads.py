@@ -7,30 +7,25 @@ comparison of sort values is MongoDB's (contracts/matching.py).
 
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from contracts.matching import Order, Record, SortValue, is_int, sort_key
 from contracts.ontology import Collection as CollectionName
 from contracts.queries import (
-    CONNECTIONS_LIST,
-    ENTITIES_LIST,
     ENTITIES_SEARCH,
-    EVENTS_LIST,
     GROUP_BY_FIELDS,
-    TAGS_LIST,
     ConnectionsList,
-    EntitiesList,
     EntitiesSearch,
-    EventsList,
-    Query,
+    ListQuery,
     QuerySpec,
-    TagsList,
 )
 from services.store.graph_walk import walk
 from services.store.keys import NAME_TERMS, document_id, to_record
 from services.store.memory.tables import Tables, check_deadline
 from services.store.port import Direction, Document, Keyset, Page, Walk
 from services.store.search_rank import rank
+
+L = TypeVar("L", bound=ListQuery)
 
 # As many candidates as the MongoDB adapter's search ranks (its MAX_CANDIDATES).
 _MAX_CANDIDATES = 1000
@@ -68,7 +63,7 @@ class MemoryReads:
         self,
         spec: QuerySpec[Any],
         tenant: str,
-        request: Query,
+        request: ListQuery,
         after: Keyset | None,
         limit: int,
     ) -> Page:
@@ -126,17 +121,21 @@ class MemoryReads:
                 found[document["id"]] = to_record(document)
         return found
 
-    async def list_entities(
+    async def list_page(
         self,
+        spec: QuerySpec[L],
         tenant: str,
-        request: EntitiesList,
+        request: L,
         *,
         after: Keyset | None,
         limit: int,
         deadline: float,
     ) -> Page:
         check_deadline(deadline)
-        return self._page(ENTITIES_LIST, tenant, request, after, limit)
+        page = self._page(spec, tenant, request, after, limit)
+        if isinstance(request, ConnectionsList) and request.withEntities:
+            return await self._with_entities(tenant, page, request.includeDeleted, deadline)
+        return page
 
     async def search_entities(
         self, tenant: str, request: EntitiesSearch, *, limit: int, deadline: float
@@ -163,22 +162,13 @@ class MemoryReads:
         ranked = rank(request.terms, candidates[:_MAX_CANDIDATES])
         return [to_record(document) for document in ranked[:limit]]
 
-    async def list_connections(
-        self,
-        tenant: str,
-        request: ConnectionsList,
-        *,
-        after: Keyset | None,
-        limit: int,
-        deadline: float,
+    async def _with_entities(
+        self, tenant: str, page: Page, include_deleted: bool, deadline: float
     ) -> Page:
-        check_deadline(deadline)
-        page = self._page(CONNECTIONS_LIST, tenant, request, after, limit)
-        if not request.withEntities:
-            return page
+        # Each connection with `fromEntity`/`toEntity`: null where it has not arrived.
         ids = [item[side] for item in page.items for side in ("fromEntityId", "toEntityId")]
         entities = await self.get_entities(
-            tenant, ids, include_deleted=request.includeDeleted, deadline=deadline
+            tenant, ids, include_deleted=include_deleted, deadline=deadline
         )
         items = [
             {
@@ -189,30 +179,6 @@ class MemoryReads:
             for item in page.items
         ]
         return Page(items, page.next)
-
-    async def list_events(
-        self,
-        tenant: str,
-        request: EventsList,
-        *,
-        after: Keyset | None,
-        limit: int,
-        deadline: float,
-    ) -> Page:
-        check_deadline(deadline)
-        return self._page(EVENTS_LIST, tenant, request, after, limit)
-
-    async def list_tags(
-        self,
-        tenant: str,
-        request: TagsList,
-        *,
-        after: Keyset | None,
-        limit: int,
-        deadline: float,
-    ) -> Page:
-        check_deadline(deadline)
-        return self._page(TAGS_LIST, tenant, request, after, limit)
 
     async def traverse(
         self,

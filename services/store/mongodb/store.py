@@ -8,24 +8,20 @@ PyMongo's failures leave here as the port's errors (services/store/errors.py).
 import asyncio
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import pymongo
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from contracts.ontology import Collection
-from contracts.queries import (
-    ConnectionsList,
-    EntitiesList,
-    EntitiesSearch,
-    EventsList,
-    TagsList,
-)
+from contracts.queries import EntitiesSearch, ListQuery, QuerySpec
 from services.store.errors import StoreTimeoutError, StoreUnavailableError
 from services.store.mongodb import reads
 from services.store.mongodb.reads.search import Search
 from services.store.port import Direction, Document, Keyset, Page, Walk
+
+L = TypeVar("L", bound=ListQuery)
 
 
 @contextlib.contextmanager
@@ -66,19 +62,19 @@ class MongoReads:
                 include_deleted=include_deleted,
             )
 
-    async def list_entities(
+    async def list_page(
         self,
+        spec: QuerySpec[L],
         tenant: str,
-        request: EntitiesList,
+        request: L,
         *,
         after: Keyset | None,
         limit: int,
         deadline: float,
     ) -> Page:
+        read = reads.PAGE_READS[spec.name]
         with within(deadline):
-            return await reads.list_entities(
-                self._database, tenant, request, after=after, limit=limit
-            )
+            return await read(self._database, tenant, request, after=after, limit=limit)
 
     async def search_entities(
         self, tenant: str, request: EntitiesSearch, *, limit: int, deadline: float
@@ -86,46 +82,6 @@ class MongoReads:
         search = Search(tenant, request.terms, request.type, request.status)
         with within(deadline):
             return await reads.search_entities(self._database, search, limit=limit)
-
-    async def list_connections(
-        self,
-        tenant: str,
-        request: ConnectionsList,
-        *,
-        after: Keyset | None,
-        limit: int,
-        deadline: float,
-    ) -> Page:
-        with within(deadline):
-            return await reads.list_connections(
-                self._database, tenant, request, after=after, limit=limit
-            )
-
-    async def list_events(
-        self,
-        tenant: str,
-        request: EventsList,
-        *,
-        after: Keyset | None,
-        limit: int,
-        deadline: float,
-    ) -> Page:
-        with within(deadline):
-            return await reads.list_events(
-                self._database, tenant, request, after=after, limit=limit
-            )
-
-    async def list_tags(
-        self,
-        tenant: str,
-        request: TagsList,
-        *,
-        after: Keyset | None,
-        limit: int,
-        deadline: float,
-    ) -> Page:
-        with within(deadline):
-            return await reads.list_tags(self._database, tenant, request, after=after, limit=limit)
 
     async def traverse(
         self,

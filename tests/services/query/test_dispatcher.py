@@ -137,7 +137,7 @@ async def test_an_entity_that_is_not_there_is_not_found() -> None:
 
 
 class _FailingReads(MemoryReads):
-    async def list_entities(self, *args: Any, **kwargs: Any) -> Page:
+    async def list_page(self, *args: Any, **kwargs: Any) -> Page:
         raise StoreUnavailableError("no primary")
 
 

@@ -25,9 +25,20 @@ from contracts.commands import (
     TagDelete,
     TagSet,
 )
-from contracts.queries import ConnectionsList, EntitiesList, EntitiesSearch, EventsList, TagsList
+from contracts.queries import (
+    CONNECTIONS_LIST,
+    ENTITIES_LIST,
+    EVENTS_LIST,
+    TAGS_LIST,
+    ConnectionsList,
+    EntitiesList,
+    EntitiesSearch,
+    EventsList,
+    QuerySpec,
+    TagsList,
+)
 from services.store.errors import StoreTimeoutError
-from services.store.port import BatchOutcome, Document, Keyset, Page, StoreReads, StoreWrites
+from services.store.port import BatchOutcome, Document, Keyset, StoreReads, StoreWrites
 from services.store.write_request import WriteRequest
 
 T = "acme"
@@ -79,12 +90,14 @@ class Port:
             self.requests(*commands, tenant=tenant, subject_type=subject_type)
         )
 
-    async def pages(self, read: Any, request: Any, limit: int) -> list[list[str]]:
+    async def pages(self, spec: QuerySpec[Any], request: Any, limit: int) -> list[list[str]]:
         """Every page of a keyset list, as lists of ids (or tag entity ids/keys)."""
         pages: list[list[str]] = []
         after: Keyset | None = None
         while len(pages) < 100:
-            page: Page = await read(T, request, after=after, limit=limit, deadline=soon())
+            page = await self.reads.list_page(
+                spec, T, request, after=after, limit=limit, deadline=soon()
+            )
             pages.append([_label(item) for item in page.items])
             if page.next is None:
                 return pages
@@ -167,47 +180,45 @@ class StorePortSuite:
             ),
             upsert("org", 50, type="organization", properties={"level": "beginner"}),
         )
-        every = await port.pages(port.reads.list_entities, EntitiesList(), limit=3)
+        every = await port.pages(ENTITIES_LIST, EntitiesList(), limit=3)
         flat = [i for page in every for i in page]
         assert [len(page) for page in every] == [3, 3, 3, 2]
         # createdAt descending, ties by `_id` descending.
         assert flat == ["e7", "e3", "e6", "e2", "e9", "e5", "e1", "e8", "e4", "e0", "org"]
         active = await port.pages(
-            port.reads.list_entities, EntitiesList(type="creator", status="active"), limit=10
+            ENTITIES_LIST, EntitiesList(type="creator", status="active"), limit=10
         )
         assert active == [["e7", "e3", "e9", "e5", "e1"]]
         window = EntitiesList(createdAfter=100, createdBefore=103)
-        assert await port.pages(port.reads.list_entities, window, limit=10) == [
-            ["e6", "e2", "e9", "e5", "e1"]
-        ]
+        assert await port.pages(ENTITIES_LIST, window, limit=10) == [["e6", "e2", "e9", "e5", "e1"]]
         level = EntitiesList(properties={"level": "beginner"})
-        assert await port.pages(port.reads.list_entities, level, limit=10) == [["org"]]
+        assert await port.pages(ENTITIES_LIST, level, limit=10) == [["org"]]
         assert await port.pages(
-            port.reads.list_entities, EntitiesList(properties={"level": "expert"}), limit=10
+            ENTITIES_LIST, EntitiesList(properties={"level": "expert"}), limit=10
         ) == [[]]
 
     async def test_entities_list_by_update_time(self, port: Port) -> None:
         await port.write(upsert("a", 10), upsert("b", 20), upsert("c", 30))
         await port.write(upsert("a", 40, name="again"))
         by_update = EntitiesList(orderBy="updatedAt", updatedAfter=15)
-        assert await port.pages(port.reads.list_entities, by_update, limit=10) == [["a", "c", "b"]]
+        assert await port.pages(ENTITIES_LIST, by_update, limit=10) == [["a", "c", "b"]]
         created = EntitiesList(updatedAfter=15)
-        assert await port.pages(port.reads.list_entities, created, limit=10) == [["c", "b", "a"]]
+        assert await port.pages(ENTITIES_LIST, created, limit=10) == [["c", "b", "a"]]
 
     async def test_entities_list_hides_deleted_unless_asked(self, port: Port) -> None:
         await port.write(
             upsert("a", 10), upsert("b", 20), EntityDelete(id="b", updatedAt=30, actorId="x")
         )
-        assert await port.pages(port.reads.list_entities, EntitiesList(), limit=10) == [["a"]]
+        assert await port.pages(ENTITIES_LIST, EntitiesList(), limit=10) == [["a"]]
         every = EntitiesList(includeDeleted=True)
-        assert await port.pages(port.reads.list_entities, every, limit=10) == [["b", "a"]]
+        assert await port.pages(ENTITIES_LIST, every, limit=10) == [["b", "a"]]
 
     async def test_archived_entities_have_the_archived_status(self, port: Port) -> None:
         await port.write(
             upsert("a", 10, status="active"), EntityArchive(id="a", updatedAt=20, actorId="x")
         )
         archived = EntitiesList(status="archived")
-        assert await port.pages(port.reads.list_entities, archived, limit=10) == [["a"]]
+        assert await port.pages(ENTITIES_LIST, archived, limit=10) == [["a"]]
 
     async def test_search_finds_every_word_as_a_word_or_prefix_ranked(self, port: Port) -> None:
         await port.write(
@@ -240,7 +251,7 @@ class StorePortSuite:
             connect("c2", "a", "x", 20, relationshipType="created_by"),
             connect("c3", "b", "a", 30, metadata={"protocol": "a2a", "messageType": "Send"}),
         )
-        read = port.reads.list_connections
+        read = CONNECTIONS_LIST
         assert await port.pages(read, ConnectionsList(fromEntityId="a"), limit=1) == [
             ["c2"],
             ["c1"],
@@ -256,7 +267,8 @@ class StorePortSuite:
 
     async def test_connections_carry_their_entities_when_asked(self, port: Port) -> None:
         await port.write(upsert("a", 1), connect("c1", "a", "later", 10))
-        page = await port.reads.list_connections(
+        page = await port.reads.list_page(
+            CONNECTIONS_LIST,
             T,
             ConnectionsList(fromEntityId="a", withEntities=True),
             after=None,
@@ -272,7 +284,7 @@ class StorePortSuite:
     ) -> None:
         deleted = await port.write(ConnectionDelete(id="c1", updatedAt=50), subject_type="owns")
         created = await port.write(connect("c1", "a", "b", 10))
-        read = port.reads.list_connections
+        read = CONNECTIONS_LIST
         assert await port.pages(read, ConnectionsList(fromEntityId="a"), limit=5) == [[]]
         every = ConnectionsList(fromEntityId="a", includeDeleted=True)
         assert await port.pages(read, every, limit=5) == [["c1"]]
@@ -287,8 +299,13 @@ class StorePortSuite:
         again = await port.write(connect("c1", "a", "z", 20))
         assert [r.effect for r in again.records.values()] == ["duplicate"]
         assert again.changes == []
-        page = await port.reads.list_connections(
-            T, ConnectionsList(fromEntityId="a"), after=None, limit=5, deadline=soon()
+        page = await port.reads.list_page(
+            CONNECTIONS_LIST,
+            T,
+            ConnectionsList(fromEntityId="a"),
+            after=None,
+            limit=5,
+            deadline=soon(),
         )
         assert page.items[0]["toEntityId"] == "b"
 
@@ -310,7 +327,7 @@ class StorePortSuite:
             event("v3", 30, type="user_logout", metadata={"taskId": "k1", "status": "ok"}),
             event("v4", 40, metadata={"taskId": "k2"}),
         )
-        read = port.reads.list_events
+        read = EVENTS_LIST
         assert await port.pages(read, EventsList(actorId="u1"), limit=2) == [["v4", "v3"], ["v1"]]
         assert await port.pages(read, EventsList(targetId="t1"), limit=5) == [["v2"]]
         assert await port.pages(read, EventsList(type="user_logout"), limit=5) == [["v3"]]
@@ -324,14 +341,16 @@ class StorePortSuite:
         again = await port.write(event("v1", 99, actorId="u9"))
         assert [r.effect for r in first.records.values()] == ["created"]
         assert [r.effect for r in again.records.values()] == ["duplicate"]
-        page = await port.reads.list_events(T, EventsList(), after=None, limit=5, deadline=soon())
+        page = await port.reads.list_page(
+            EVENTS_LIST, T, EventsList(), after=None, limit=5, deadline=soon()
+        )
         assert [(i["id"], i["actorId"]) for i in page.items] == [("v1", "u1")]
 
     async def test_entity_commands_leave_their_lifecycle_events(self, port: Port) -> None:
         await port.write(upsert("e1", 20), EntityDelete(id="e1", updatedAt=30, actorId="x"))
         await port.write(upsert("e1", 10))
-        page = await port.reads.list_events(
-            T, EventsList(targetId="e1"), after=None, limit=10, deadline=soon()
+        page = await port.reads.list_page(
+            EVENTS_LIST, T, EventsList(targetId="e1"), after=None, limit=10, deadline=soon()
         )
         assert [(i["type"], i["timestamp"]) for i in page.items] == [
             ("entity_deleted", 30),
@@ -348,7 +367,7 @@ class StorePortSuite:
             TagSet(entityId="e1", key="level", value="high"),
             TagSet(entityId="e3", key="topic", value="art"),
         )
-        read = port.reads.list_tags
+        read = TAGS_LIST
         assert await port.pages(read, TagsList(entityId="e1"), limit=1) == [
             ["e1/level=high"],
             ["e1/topic=ai"],
@@ -367,12 +386,10 @@ class StorePortSuite:
         again = await port.write(TagSet(**tag))
         assert [r.effect for r in first.records.values()] == ["created", "deleted"]
         assert [r.effect for r in again.records.values()] == ["updated"]
-        assert await port.pages(port.reads.list_tags, TagsList(entityId="e1"), limit=5) == [
-            ["e1/topic=ai"]
-        ]
+        assert await port.pages(TAGS_LIST, TagsList(entityId="e1"), limit=5) == [["e1/topic=ai"]]
         deleted = await port.write(TagDelete(**tag))
         assert [r.effect for r in deleted.records.values()] == ["deleted"]
-        assert await port.pages(port.reads.list_tags, TagsList(entityId="e1"), limit=5) == [[]]
+        assert await port.pages(TAGS_LIST, TagsList(entityId="e1"), limit=5) == [[]]
 
     # Graph and stats.
 
@@ -433,4 +450,6 @@ class StorePortSuite:
         with pytest.raises(StoreTimeoutError):
             await port.reads.get_entities(T, ["e1"], deadline=passed)
         with pytest.raises(StoreTimeoutError):
-            await port.reads.list_entities(T, EntitiesList(), after=None, limit=5, deadline=passed)
+            await port.reads.list_page(
+                ENTITIES_LIST, T, EntitiesList(), after=None, limit=5, deadline=passed
+            )

@@ -1,14 +1,21 @@
 """Entity reads: by id, and keyset pages for `entities.list`."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.queries import EntitiesList
+from contracts.queries import ENTITIES_LIST, EntitiesList
 from services.store.keys import document_id, to_record
 from services.store.mongodb.indexes import ENTITY_INDEXES
-from services.store.mongodb.reads.keyset import Bound, KeysetQuery, Span, read_page, span_condition
+from services.store.mongodb.reads.keyset import (
+    Bound,
+    KeysetQuery,
+    PageRead,
+    Span,
+    read_page,
+    span_condition,
+)
 from services.store.port import Keyset, Page
 
 Document = dict[str, Any]
@@ -105,3 +112,6 @@ async def list_entities(
             limit=limit,
         ),
     )
+
+
+PAGE_READS: Final[dict[str, PageRead[Any]]] = {ENTITIES_LIST.name: list_entities}

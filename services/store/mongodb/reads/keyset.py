@@ -14,13 +14,15 @@ Values placed here come from validated request models or from a decoded cursor: 
 only, never objects, so none of them can act as an operator.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.matching import sort_key
+from contracts.queries import ListQuery
 from services.store.keys import to_record
 from services.store.mongodb.indexes import KeysetIndex
 from services.store.port import Document, Keyset, Page, SortValue
@@ -159,3 +161,20 @@ async def read_page(
         items=[to_record(document) for document in documents],
         next=Keyset(last[query.sort], last["_id"]) if last is not None else None,
     )
+
+
+L_contra = TypeVar("L_contra", bound=ListQuery, contravariant=True)
+
+
+class PageRead(Protocol[L_contra]):
+    """A keyset list query's read: one page of what its request matches."""
+
+    def __call__(
+        self,
+        database: AsyncDatabase[Document],
+        tenant: str,
+        request: L_contra,
+        *,
+        after: Keyset | None,
+        limit: int,
+    ) -> Awaitable[Page]: ...

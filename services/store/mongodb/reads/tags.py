@@ -1,13 +1,13 @@
 """Tag reads: an entity's tags (by key), or a key's tags (by entity id)."""
 
-from typing import Any
+from typing import Any, Final
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.queries import TagsList
+from contracts.queries import TAGS_LIST, TagsList
 from services.store.mongodb.indexes import TAG_INDEXES
 from services.store.mongodb.reads.entities import LIVE
-from services.store.mongodb.reads.keyset import KeysetQuery, Span, read_page
+from services.store.mongodb.reads.keyset import KeysetQuery, PageRead, Span, read_page
 from services.store.port import Keyset, Page
 
 Document = dict[str, Any]
@@ -47,3 +47,6 @@ async def list_tags(
             limit=limit,
         ),
     )
+
+
+PAGE_READS: Final[dict[str, PageRead[Any]]] = {TAGS_LIST.name: list_tags}
