@@ -6,11 +6,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 ADAPTER = ROOT / "services" / "store" / "mongodb"
 DRIVERS = ("pymongo", "bson", "motor")
-# The runtime opens the MongoDB connection it hands the adapter, and manages the server
-# itself (users, readiness, a tenant's records on removal): MongoDB administration, not
-# reads or writes of the port.
+# MongoDB administration around the port: the platform owner's tenant commands (their
+# session, a tenant's records counted and purged), the embedded server's readiness, the
+# service's database users.
 ADMINISTRATION = {
-    "services/runtime/service.py",
     "services/runtime/admin_session.py",
     "services/runtime/embedded.py",
     "services/runtime/tenants.py",
