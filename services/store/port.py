@@ -1,7 +1,7 @@
 """The store as the query, watch and ingest sides see it: what they read and write.
 
 Pure (no driver): the MongoDB adapter (services/store/mongodb/) and the in-memory one
-(services/store/memory.py) implement these protocols, and one test suite
+(services/store/memory/) implement these protocols, and one test suite
 (tests/services/store/port_suite.py) holds both to them. Every read is tenant-scoped and
 hides soft-deleted records unless asked for; every read takes a `deadline` on the event
 loop's clock, and raises `StoreTimeoutError` past it (services/store/errors.py).
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
+from contracts.matching import SortValue
 from contracts.ontology import Collection
 from contracts.outcomes import OutcomeRecord
 from contracts.queries import EntitiesSearch, ListQuery, QuerySpec
@@ -18,7 +19,6 @@ from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
 
 Document = dict[str, Any]
-SortValue = int | str
 Direction = Literal["out", "in", "both"]
 L = TypeVar("L", bound=ListQuery)
 

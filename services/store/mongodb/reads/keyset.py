@@ -21,11 +21,11 @@ from typing import Any, Protocol, TypeVar
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.matching import sort_key
+from contracts.matching import SortValue, sort_key
 from contracts.queries import ListQuery
 from services.store.keys import to_record
 from services.store.mongodb.indexes import KeysetIndex
-from services.store.port import Document, Keyset, Page, SortValue
+from services.store.port import Document, Keyset, Page
 
 
 @dataclass(frozen=True, slots=True)
