@@ -23,9 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from pydantic import BaseModel, ConfigDict, ValidationError
-from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.ontology import COLLECTIONS
 from contracts.subjects import PREFIX, is_tenant
 from contracts.tenancy import TENANTS_BUCKET, TenantQuotas
 from services.ingest.lanes import lane_consumer
@@ -37,6 +35,7 @@ from services.runtime.tenant_directory import (
     tenants_bucket,
 )
 from services.settings import Settings
+from services.store.port import TenantRecords
 from services.watch.service import ended_body
 from services.watch.store import WATCH_PREFIX, WatchRecord
 
@@ -300,11 +299,6 @@ async def tenant_consumers(
     return found
 
 
-async def _records(database: AsyncDatabase[Document], tenant: str) -> dict[str, int]:
-    # Every index of the store leads with groupId: each count is an index range.
-    return {name: await database[name].count_documents({"groupId": tenant}) for name in COLLECTIONS}
-
-
 async def _input_seen(js: JetStreamContext, settings: Settings, tenant: str) -> int:
     stream = ingest_stream_of(settings, tenant)
     if settings.ingest_layout == "per_tenant":
@@ -318,7 +312,7 @@ async def _input_seen(js: JetStreamContext, settings: Settings, tenant: str) -> 
 async def tenant_usage(
     js: JetStreamContext,
     settings: Settings,
-    database: AsyncDatabase[Document],
+    records: TenantRecords,
     tenants: list[str],
     interval_s: float = 1.0,
 ) -> list[TenantUsage]:
@@ -343,7 +337,7 @@ async def tenant_usage(
             {
                 "tenant": tenant,
                 "backlog": held,
-                "records": await _records(database, tenant),
+                "records": await records.count(tenant),
                 "dead_letters": await _subject_count(
                     js, settings.dlq_stream, f"{PREFIX}.{tenant}.dlq.>"
                 ),
@@ -431,9 +425,9 @@ async def remove_tenant(
     settings: Settings,
     tenant: str,
     *,
-    database: AsyncDatabase[Document] | None = None,
+    records: TenantRecords | None = None,
 ) -> Removal:
-    """Stop everything of `tenant` on the bus; with `database`, also erase its data (the
+    """Stop everything of `tenant` on the bus; with `records`, also erase its data (the
     purge). Identities are the caller's (the secure layout's) to revoke first."""
     _check(tenant)
     removal = Removal(tenant=tenant)
@@ -465,8 +459,8 @@ async def remove_tenant(
     else:
         removal.quotas_deleted = await read_quotas(kv, tenant) is not None
         await delete_quotas(kv, tenant)
-    if database is not None:
-        await _purge(js, settings, tenant, database, removal)
+    if records is not None:
+        await _purge(js, settings, tenant, records, removal)
     return removal
 
 
@@ -474,12 +468,10 @@ async def _purge(
     js: JetStreamContext,
     settings: Settings,
     tenant: str,
-    database: AsyncDatabase[Document],
+    records: TenantRecords,
     removal: Removal,
 ) -> None:
-    for name in COLLECTIONS:
-        result = await database[name].delete_many({"groupId": tenant})
-        removal.records_erased[name] = result.deleted_count
+    removal.records_erased.update(await records.erase(tenant))
     for stream, subjects, field in (
         (settings.changes_stream, f"{PREFIX}.{tenant}.changes.>", "changes_erased"),
         (settings.dlq_stream, f"{PREFIX}.{tenant}.dlq.>", "dead_letters_erased"),

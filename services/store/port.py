@@ -125,3 +125,16 @@ class StoreWrites(Protocol):
     async def write(self, batch: Sequence[WriteRequest]) -> BatchOutcome:
         """Write the batch; raise `StoreUnavailableError` if it must be retried as a whole."""
         ...
+
+
+class TenantRecords(Protocol):
+    """A tenant's records in every collection, for the platform owner's `tenant` commands;
+    raise `StoreUnavailableError` when the store cannot answer."""
+
+    async def count(self, tenant: str) -> dict[str, int]:
+        """How many records `tenant` has, per collection (soft-deleted ones included)."""
+        ...
+
+    async def erase(self, tenant: str) -> dict[str, int]:
+        """Delete every record of `tenant`; how many went, per collection."""
+        ...

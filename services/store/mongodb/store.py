@@ -14,7 +14,7 @@ import pymongo
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from contracts.ontology import Collection
+from contracts.ontology import COLLECTIONS, Collection
 from contracts.queries import EntitiesSearch, ListQuery, QuerySpec
 from services.store.errors import StoreTimeoutError, StoreUnavailableError
 from services.store.mongodb import reads
@@ -25,19 +25,26 @@ L = TypeVar("L", bound=ListQuery)
 
 
 @contextlib.contextmanager
-def within(deadline: float) -> Iterator[None]:
-    """Store commands inside carry what is left of `deadline` (event loop clock) as
-    `maxTimeMS`; PyMongo's errors become `StoreTimeoutError` or `StoreUnavailableError`."""
-    left = deadline - asyncio.get_running_loop().time()
-    if left <= 0:
-        raise StoreTimeoutError("the deadline passed before the store was asked")
+def translated() -> Iterator[None]:
+    """PyMongo's errors inside become the port's: `StoreTimeoutError` for one that timed
+    out, else `StoreUnavailableError`."""
     try:
-        with pymongo.timeout(left):
-            yield
+        yield
     except PyMongoError as error:
         if error.timeout:
             raise StoreTimeoutError(str(error)) from error
-        raise StoreUnavailableError(f"{type(error).__name__}: {error}") from error
+        raise StoreUnavailableError(str(error)) from error
+
+
+@contextlib.contextmanager
+def within(deadline: float) -> Iterator[None]:
+    """Store commands inside carry what is left of `deadline` (event loop clock) as
+    `maxTimeMS`; PyMongo's errors are translated."""
+    left = deadline - asyncio.get_running_loop().time()
+    if left <= 0:
+        raise StoreTimeoutError("the deadline passed before the store was asked")
+    with translated(), pymongo.timeout(left):
+        yield
 
 
 class MongoReads:
@@ -118,3 +125,26 @@ class MongoReads:
             return await reads.count_by(
                 self._database, tenant, collection, group_by, include_deleted=include_deleted
             )
+
+
+class MongoTenantRecords:
+    """`TenantRecords` over MongoDB: every index leads with `groupId`, so each count and
+    each delete is an index range."""
+
+    def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
+        self._database = database
+
+    async def count(self, tenant: str) -> dict[str, int]:
+        with translated():
+            return {
+                name: await self._database[name].count_documents({"groupId": tenant})
+                for name in COLLECTIONS
+            }
+
+    async def erase(self, tenant: str) -> dict[str, int]:
+        erased: dict[str, int] = {}
+        with translated():
+            for name in COLLECTIONS:
+                result = await self._database[name].delete_many({"groupId": tenant})
+                erased[name] = result.deleted_count
+        return erased

@@ -9,8 +9,8 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
 from services.runtime.embedded import EmbeddedServers
-from services.security.mongo_users import create_users
 from services.security.secure_dev import SecureStack, secure_servers
+from services.store.mongodb.users import create_users
 
 pytestmark = pytest.mark.integration
 

@@ -38,7 +38,14 @@ from contracts.queries import (
     TagsList,
 )
 from services.store.errors import StoreTimeoutError
-from services.store.port import BatchOutcome, Document, Keyset, StoreReads, StoreWrites
+from services.store.port import (
+    BatchOutcome,
+    Document,
+    Keyset,
+    StoreReads,
+    StoreWrites,
+    TenantRecords,
+)
 from services.store.write_request import WriteRequest
 
 T = "acme"
@@ -61,6 +68,7 @@ def _subject_type(command: AnyCommand) -> str | None:
 class Port:
     reads: StoreReads
     writes: StoreWrites
+    records: TenantRecords
     seq: int = 0
     received_ms: int = 1_000
 
@@ -442,6 +450,24 @@ class StorePortSuite:
         assert every == [{"value": "creator", "count": 3}, {"value": "organization", "count": 1}]
         with pytest.raises(ValueError, match="cannot be grouped"):
             await port.reads.count_by(T, "entities", "name", deadline=soon())
+
+    # A tenant's records (the platform owner's `tenant stats` and `tenant remove --purge`).
+
+    async def test_a_tenants_records_are_counted_and_erased_alone(self, port: Port) -> None:
+        await port.write(
+            upsert("e1", 1), connect("c1", "e1", "e2", 2), TagSet(entityId="e1", key="k", value="v")
+        )
+        await port.write(upsert("e1", 1), event("v1", 3), tenant=OTHER)
+        counts = await port.records.count(T)
+        assert counts == {"entities": 1, "connections": 1, "events": 1, "tags": 1}
+        assert await port.records.erase(T) == counts
+        assert await port.records.count(T) == dict.fromkeys(counts, 0)
+        assert await port.records.count(OTHER) == {
+            "entities": 1,
+            "connections": 0,
+            "events": 2,
+            "tags": 0,
+        }
 
     # Deadlines.
 

@@ -6,15 +6,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 ADAPTER = ROOT / "services" / "store" / "mongodb"
 DRIVERS = ("pymongo", "bson", "motor")
-# MongoDB administration around the port: the platform owner's tenant commands (their
-# session, a tenant's records counted and purged), the embedded server's readiness, the
-# service's database users.
-ADMINISTRATION = {
-    "services/runtime/admin_session.py",
-    "services/runtime/embedded.py",
-    "services/runtime/tenants.py",
-    "services/security/mongo_users.py",
-}
 
 
 def _imported(path: Path) -> set[str]:
@@ -39,7 +30,7 @@ def _driver_users() -> set[str]:
 
 
 def test_no_module_outside_the_mongodb_adapter_imports_the_driver() -> None:
-    assert _driver_users() == ADMINISTRATION
+    assert _driver_users() == set()
 
 
 def test_the_walk_sees_the_adapter_import_the_driver() -> None:

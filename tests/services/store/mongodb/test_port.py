@@ -9,7 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.settings import Settings
 from services.store.keys import to_record
 from services.store.mongodb.indexes import ensure_indexes
-from services.store.mongodb.store import MongoReads
+from services.store.mongodb.store import MongoReads, MongoTenantRecords
 from services.store.mongodb.writer import StoreWriter
 from services.store.port import BatchOutcome
 from services.store.write_request import WriteRequest
@@ -24,7 +24,7 @@ class TestMongoStore(StorePortSuite):
     @pytest.fixture
     async def port(self, database: AsyncDatabase[dict[str, Any]]) -> Port:
         await ensure_indexes(database)
-        return Port(MongoReads(database), StoreWriter(database))
+        return Port(MongoReads(database), StoreWriter(database), MongoTenantRecords(database))
 
 
 @pytest.mark.integration
@@ -36,7 +36,7 @@ async def test_mongodb_answers_every_query_as_the_in_memory_store_does(
     each store's reads) answers the same, so the specs' predicates and orders that the
     in-memory store and the watch matcher use agree with MongoDB's filters and indexes."""
     await ensure_indexes(database)
-    mongo = Port(MongoReads(database), StoreWriter(database))
+    mongo = Port(MongoReads(database), StoreWriter(database), MongoTenantRecords(database))
     memory = memory_port()
     rng = random.Random(seed)
     batches: list[list[WriteRequest]] = []
