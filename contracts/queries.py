@@ -7,6 +7,10 @@ string, so it is an `invalid_request` before any query is built.
 
 Replies are `{"ok": true, "data": ...}`; `data` has the shapes below. Records carry `id`
 and `groupId`, never MongoDB's `_id`.
+
+Each query is stated once, in its spec at the end (`QUERY_SPECS`): its name, models, and
+for a watchable one its filter as a pure predicate and its order (docs/queries.md,
+"Adding a query").
 """
 
 from collections.abc import Callable, Hashable, Sequence
