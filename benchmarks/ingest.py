@@ -39,7 +39,7 @@ from benchmarks.workload import WORKLOADS
 from contracts.subjects import ALL_SUBJECTS
 from services.ingest.lanes import ingest_progress
 from services.settings import Settings
-from services.store.indexes import ensure_indexes
+from services.store.mongodb.indexes import ensure_indexes
 
 Document = dict[str, Any]
 COLLECTIONS = ("entities", "events", "connections", "tags")

@@ -29,8 +29,8 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.servers import servers
-from services.store.entity_swap import compare_and_swap
-from services.store.indexes import ensure_indexes
+from services.store.mongodb.entity_swap import compare_and_swap
+from services.store.mongodb.indexes import ensure_indexes
 
 Document = dict[str, Any]
 console = Console()

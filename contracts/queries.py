@@ -7,8 +7,14 @@ string, so it is an `invalid_request` before any query is built.
 
 Replies are `{"ok": true, "data": ...}`; `data` has the shapes below. Records carry `id`
 and `groupId`, never MongoDB's `_id`.
+
+Each query is stated once, in its spec at the end (`QUERY_SPECS`): its name, models, and
+for a watchable one its filter as a pure predicate and its order (docs/queries.md,
+"Adding a query").
 """
 
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Final, Generic, Literal, Self, TypeVar
 
 from pydantic import (
@@ -21,6 +27,7 @@ from pydantic import (
 )
 
 from contracts.commands import EpochMs, RecordId, TagKey, TagValue
+from contracts.matching import Order, Record, all_equal, live, within
 from contracts.ontology import Collection, ConnectionType, EntityStatus, EntityType, EventType
 from contracts.records import ConnectionRecord, EntityRecord, EventRecord, TagRecord
 from contracts.schema_rules import (
@@ -358,30 +365,6 @@ class StatsCounts(Query):
         return self
 
 
-QueryName = Literal[
-    "entities.get",
-    "entities.list",
-    "entities.search",
-    "connections.list",
-    "events.list",
-    "tags.list",
-    "graph.traverse",
-    "stats.counts",
-]
-
-QUERY_MODELS: Final[dict[str, type[Query]]] = {
-    "entities.get": EntitiesGet,
-    "entities.list": EntitiesList,
-    "entities.search": EntitiesSearch,
-    "connections.list": ConnectionsList,
-    "events.list": EventsList,
-    "tags.list": TagsList,
-    "graph.traverse": GraphTraverse,
-    "stats.counts": StatsCounts,
-}
-"""The request model of each query name (the subject's last tokens)."""
-
-
 # Replies. Record models ignore fields they do not know, so new stored fields do not break
 # older clients.
 
@@ -429,14 +412,191 @@ class OkReply(_Reply, Generic[DataT]):
     data: DataT
 
 
-REPLY_DATA: Final[dict[str, Any]] = {
-    "entities.get": EntityRecord | Items[EntityRecord],
-    "entities.list": Page[EntityRecord],
-    "entities.search": Items[EntityRecord],
-    "connections.list": Page[ConnectionItem],
-    "events.list": Page[EventRecord],
-    "tags.list": Page[TagRecord],
-    "graph.traverse": Graph,
-    "stats.counts": Counts,
+# Specs: each query's name, request and reply models, and what watching it needs, stated
+# once. Routes, micro endpoints, schemas, AsyncAPI, the SDK and the watch matcher derive
+# from `QUERY_SPECS`; a query's handler is bound to its spec where it is written
+# (services/query/handlers/).
+
+Q = TypeVar("Q", bound=Query)
+
+
+def _no_embeds(_request: Any) -> Sequence[tuple[Collection, str]]:
+    return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Watching(Generic[Q]):
+    """What a watch of the query needs, and the in-memory store answers it with.
+
+    `matches` is the query's filter as a predicate over a record (the tenant aside): true
+    exactly for the records the store's own filter returns (the store port's suite holds
+    both stores to it). `order` is the sort of a keyset list (None: not one). `pins` are
+    the equalities a watch is indexed under (None: the first of its collection's indexed
+    fields the request sets; services/watch/matcher.py). `embeds` names the fields whose
+    records each result item carries (`connections.list` with `withEntities`).
+    """
+
+    collection: Collection
+    matches: Callable[[Q, Record], bool]
+    order: Callable[[Q], Order] | None = None
+    pins: Callable[[Q], Sequence[tuple[str, Hashable]]] | None = None
+    embeds: Callable[[Q], Sequence[tuple[Collection, str]]] = _no_embeds
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySpec(Generic[Q]):
+    """A query on `one.v1.<tenant>.query.<name>`: its request model, its reply `data`
+    shape and, if it can be watched, what watching it needs."""
+
+    name: str
+    request: type[Q]
+    reply: Any
+    watch: Watching[Q] | None = None
+
+
+def _get_ids(request: EntitiesGet) -> list[str]:
+    ids = request.ids if request.ids is not None else [request.id]
+    return [entity_id for entity_id in dict.fromkeys(ids) if entity_id is not None]
+
+
+def _get_matches(request: EntitiesGet, record: Record) -> bool:
+    return (
+        record.get("id") in _get_ids(request)
+        and all_equal(record, [("type", request.type)])
+        and live(record, request.includeDeleted)
+    )
+
+
+def _list_matches(request: EntitiesList, record: Record) -> bool:
+    properties = [(f"properties.{k}", v) for k, v in (request.properties or {}).items()]
+    return (
+        live(record, request.includeDeleted)
+        and all_equal(record, [("type", request.type), ("status", request.status), *properties])
+        and within(record.get("createdAt"), request.createdAfter, request.createdBefore)
+        and within(record.get("updatedAt"), request.updatedAfter)
+    )
+
+
+def _search_matches(request: EntitiesSearch, record: Record) -> bool:
+    name = record.get("name")
+    if not (
+        isinstance(name, str)
+        and live(record)
+        and all_equal(record, [("type", request.type), ("status", request.status)])
+    ):
+        return False
+    # The words the store indexes a name under (`nameTerms`, entity_fold.py).
+    words = search_terms(name)
+    return all(any(word.startswith(term) for word in words) for term in request.terms)
+
+
+def _connections_match(request: ConnectionsList, record: Record) -> bool:
+    return live(record, request.includeDeleted) and all_equal(
+        record,
+        [
+            ("fromEntityId", request.fromEntityId),
+            ("toEntityId", request.toEntityId),
+            ("relationshipType", request.relationshipType),
+            ("metadata.protocol", request.protocol),
+            ("metadata.messageType", request.messageType),
+        ],
+    )
+
+
+def _connection_ends(request: ConnectionsList) -> Sequence[tuple[Collection, str]]:
+    return (
+        (("entities", "fromEntityId"), ("entities", "toEntityId")) if request.withEntities else ()
+    )
+
+
+def _events_match(request: EventsList, record: Record) -> bool:
+    metadata = [(f"metadata.{k}", v) for k, v in (request.metadata or {}).items()]
+    # `since` is inclusive: above `since - 1`, for integer times.
+    since = None if request.since is None else request.since - 1
+    return within(record.get("timestamp"), since, request.until) and all_equal(
+        record,
+        [
+            ("actorId", request.actorId),
+            ("targetId", request.targetId),
+            ("type", request.type),
+            *metadata,
+        ],
+    )
+
+
+def _tags_match(request: TagsList, record: Record) -> bool:
+    return live(record) and all_equal(
+        record,
+        [("entityId", request.entityId), ("key", request.key), ("value", request.value)],
+    )
+
+
+def _tags_order(request: TagsList) -> Order:
+    # One entity's tags by key, a key's tags by entity id.
+    return Order("key" if request.entityId is not None else "entityId", 1, str)
+
+
+ENTITIES_GET: Final = QuerySpec(
+    "entities.get",
+    EntitiesGet,
+    EntityRecord | Items[EntityRecord],
+    Watching(
+        "entities",
+        _get_matches,
+        pins=lambda request: [("id", entity_id) for entity_id in _get_ids(request)],
+    ),
+)
+ENTITIES_LIST: Final = QuerySpec(
+    "entities.list",
+    EntitiesList,
+    Page[EntityRecord],
+    Watching("entities", _list_matches, lambda request: Order(request.orderBy, -1, int)),
+)
+ENTITIES_SEARCH: Final = QuerySpec(
+    "entities.search", EntitiesSearch, Items[EntityRecord], Watching("entities", _search_matches)
+)
+CONNECTIONS_LIST: Final = QuerySpec(
+    "connections.list",
+    ConnectionsList,
+    Page[ConnectionItem],
+    Watching(
+        "connections",
+        _connections_match,
+        lambda _request: Order("createdAt", -1, int),
+        embeds=_connection_ends,
+    ),
+)
+EVENTS_LIST: Final = QuerySpec(
+    "events.list",
+    EventsList,
+    Page[EventRecord],
+    Watching("events", _events_match, lambda _request: Order("timestamp", -1, int)),
+)
+TAGS_LIST: Final = QuerySpec(
+    "tags.list", TagsList, Page[TagRecord], Watching("tags", _tags_match, _tags_order)
+)
+GRAPH_TRAVERSE: Final = QuerySpec("graph.traverse", GraphTraverse, Graph)
+STATS_COUNTS: Final = QuerySpec("stats.counts", StatsCounts, Counts)
+
+QUERY_SPECS: Final[dict[str, QuerySpec[Any]]] = {
+    spec.name: spec
+    for spec in (
+        ENTITIES_GET,
+        ENTITIES_LIST,
+        ENTITIES_SEARCH,
+        CONNECTIONS_LIST,
+        EVENTS_LIST,
+        TAGS_LIST,
+        GRAPH_TRAVERSE,
+        STATS_COUNTS,
+    )
 }
+"""Every query, by name (the subject's last tokens)."""
+
+QUERY_MODELS: Final[dict[str, type[Query]]] = {
+    name: spec.request for name, spec in QUERY_SPECS.items()
+}
+"""The request model of each query name."""
+
+REPLY_DATA: Final[dict[str, Any]] = {name: spec.reply for name, spec in QUERY_SPECS.items()}
 """The `data` shape of each query's success reply."""

@@ -11,26 +11,12 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model
 from pydantic.json_schema import SkipJsonSchema
 
-from contracts.queries import (
-    REPLY_DATA,
-    ConnectionsList,
-    EntitiesGet,
-    EntitiesList,
-    EntitiesSearch,
-    EventsList,
-    Query,
-    TagsList,
-)
+from contracts.queries import QUERY_SPECS, REPLY_DATA, Query
 
 WATCHABLE_MODELS: Final[dict[str, type[Query]]] = {
-    "entities.get": EntitiesGet,
-    "entities.list": EntitiesList,
-    "entities.search": EntitiesSearch,
-    "connections.list": ConnectionsList,
-    "events.list": EventsList,
-    "tags.list": TagsList,
+    name: spec.request for name, spec in QUERY_SPECS.items() if spec.watch is not None
 }
-"""The queries that can be watched, with their plain request models."""
+"""The queries that can be watched (their spec says how), with their plain request models."""
 
 MAX_DELIVER_TO_LENGTH: Final = 256
 

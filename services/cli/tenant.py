@@ -23,7 +23,6 @@ from services.cli.connect import CliError, Credentials, NatsUrl, connection_spec
 from services.runtime import tenants
 from services.runtime.admin_session import (
     AdminSession,
-    admin_database,
     admin_session,
     guarded,
     operator_spec,
@@ -33,6 +32,7 @@ from services.security.identities import TenantError
 from services.security.layout import SecureLayout, write_role_specs
 from services.security.roles import TENANT_ROLES, Role
 from services.settings import Settings
+from services.store.mongodb.connection import admin_records
 
 app = typer.Typer(help="Tenants: identities, quotas, usage, removal.", no_args_is_help=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -296,8 +296,8 @@ def stats(
                 row["tenant"] for row in _known(layout, await tenants.registered_tenants(admin.js))
             ]
         )
-        async with admin_database(layout, admin.settings) as database:
-            return await tenants.tenant_usage(admin.js, admin.settings, database, names, interval)
+        async with admin_records(layout, admin.settings) as records:
+            return await tenants.tenant_usage(admin.js, admin.settings, records, names, interval)
 
     usages = _run(_with_admin(layout, nats_url, credentials, work))
     if as_json:
@@ -358,9 +358,9 @@ def remove(
             raise tenants.TenantAdminError(f"no tenant {name!r}")
         if not purge:
             return await tenants.remove_tenant(admin.client, admin.js, admin.settings, name)
-        async with admin_database(layout, admin.settings) as database:
+        async with admin_records(layout, admin.settings) as records:
             return await tenants.remove_tenant(
-                admin.client, admin.js, admin.settings, name, database=database
+                admin.client, admin.js, admin.settings, name, records=records
             )
 
     removal = _run(_with_admin(layout, nats_url, credentials, work))

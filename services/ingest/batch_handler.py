@@ -33,17 +33,13 @@ from services.ingest.jetstream_message import delivery_count, raw_message
 from services.ingest.metrics import IngestMetrics
 from services.ingest.outcomes import OutcomeReplies
 from services.ingest.rejection import Rejection
-from services.store.failures import TransientStoreError
+from services.store.errors import StoreUnavailableError
+from services.store.port import StoreWrites
 from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
-from services.store.writer import BatchOutcome
 from services.tracing import context_of, tracer
 
 log = logging.getLogger(__name__)
-
-
-class Writer(Protocol):
-    async def write(self, batch: Sequence[WriteRequest]) -> BatchOutcome: ...
 
 
 class DeadLetterSink(Protocol):
@@ -74,7 +70,7 @@ class _Decoded:
 class BatchHandler:
     def __init__(
         self,
-        writer: Writer,
+        writer: StoreWrites,
         dead_letters: DeadLetterSink,
         change_feed: ChangePublisher,
         metrics: IngestMetrics,
@@ -128,7 +124,7 @@ class BatchHandler:
             return
         try:
             written = await self._write_and_publish(batch)
-        except TransientStoreError as error:
+        except StoreUnavailableError as error:
             log.warning("store unavailable, batch of %d will be retried: %s", len(batch), error)
             await self._retry_later([item.msg for item in batch])
             return

@@ -1,43 +1,27 @@
-"""What every handler gets: the database, the caller's tenant and the settings."""
+"""What every handler gets: the store's reads, the tenant, the deadline and the settings."""
 
-from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
-
-from pymongo.asynchronous.database import AsyncDatabase
+from typing import Any, TypeVar
 
 from contracts.errors import problem
-from contracts.queries import MAX_LIMIT, ListQuery, Query
+from contracts.queries import MAX_LIMIT, ListQuery, Query, QuerySpec
 from services.query.cursor import InvalidCursorError, cursor_scope, decode_cursor, encode_cursor
 from services.query.entity_lookups import EntityLookups
 from services.query.errors import InvalidRequestError
 from services.settings import Settings
-from services.store.reads import Keyset, Page
+from services.store.port import Keyset, StoreReads
 
 L = TypeVar("L", bound=ListQuery)
-L_contra = TypeVar("L_contra", bound=ListQuery, contravariant=True)
-
-
-class PageReader(Protocol[L_contra]):
-    """A `services.store.reads` list function."""
-
-    def __call__(
-        self,
-        database: AsyncDatabase[dict[str, Any]],
-        tenant: str,
-        request: L_contra,
-        *,
-        after: Keyset | None,
-        limit: int,
-    ) -> Awaitable[Page]: ...
 
 
 @dataclass(frozen=True, slots=True)
 class QueryContext:
-    database: AsyncDatabase[dict[str, Any]]
+    store: StoreReads
     tenant: str
     name: str
     settings: Settings
+    # When the store must have answered, on the event loop's clock (deadline.py).
+    deadline: float
     # Coalesced `entities.get` of one id (entity_lookups.py); None reads directly.
     entity_lookups: EntityLookups | None = None
 
@@ -62,14 +46,19 @@ class QueryContext:
             invalid = problem(["cursor"], str(error), "invalid_cursor")
             raise InvalidRequestError(str(error), [invalid]) from None
 
-    async def page(self, request: L, read: PageReader[L]) -> dict[str, Any]:
-        """One page of a keyset list: `{items, nextCursor}`."""
-        page = await read(
-            self.database,
+    async def page(self, spec: QuerySpec[L], request: L) -> dict[str, Any]:
+        """One page of the keyset list `spec` names: `{items, nextCursor}`."""
+        watch = spec.watch
+        assert watch is not None  # a list has a spec that says how to watch it
+        assert watch.order is not None
+        sort_type = watch.order(request).type
+        page = await self.store.list_page(
+            spec,
             self.tenant,
             request,
-            after=self.position(request, request.cursor, int),
+            after=self.position(request, request.cursor, sort_type),
             limit=self.limit(request.limit),
+            deadline=self.deadline,
         )
         return {"items": page.items, "nextCursor": self.next_cursor(request, page.next)}
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.commands import MAX_EPOCH_MS
 from contracts.queries import Query
-from services.store.reads import Keyset
+from services.store.port import Keyset
 
 VERSION: Final = 1
 MAX_SORT_TEXT: Final = 1024

@@ -22,30 +22,23 @@ busy for minutes after the requesters had gone (docs/tenancy.md).
 """
 
 import asyncio
-import logging
 from typing import Any, Final
 
-import pymongo
-from pydantic import ValidationError
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
-
-from contracts.errors import problem, validation_problems
+from contracts.errors import problem
 from contracts.subjects import SubjectError, parse_request_subject
 from services.query.admission import FairSlots
 from services.query.context import QueryContext
+from services.query.deadline import SLACK_S, deadline_in, left_s
 from services.query.entity_lookups import EntityLookups
-from services.query.errors import InvalidRequestError, NotYetError, QueryError
+from services.query.errors import InvalidRequestError, NotYetError, failure_reply
 from services.query.progress import IngestProgress
-from services.query.replies import Reply, error_reply, ok_reply
-from services.query.routes import ROUTES, Route
+from services.query.replies import Reply, ok_reply
+from services.query.route import Route
+from services.query.routes import ROUTES
 from services.settings import Settings
-
-log = logging.getLogger(__name__)
+from services.store.port import StoreReads
 
 MAX_REQUEST_BYTES: Final = 64 * 1024
-# A little slack over the store's own deadline, so a store timeout is reported as such.
-_DEADLINE_SLACK_S: Final = 0.25
 
 
 def parse_query_subject(subject: str) -> tuple[str, str]:
@@ -59,18 +52,18 @@ def parse_query_subject(subject: str) -> tuple[str, str]:
 class QueryDispatcher:
     def __init__(
         self,
-        database: AsyncDatabase[dict[str, Any]],
+        store: StoreReads,
         settings: Settings,
         progress: IngestProgress | None = None,
     ) -> None:
-        self._database = database
+        self._store = store
         self._settings = settings
         # Where `after` waits (progress.py); None: requests with `after` are refused.
         self._progress = progress
         self.store_slots = FairSlots(
             settings.query_max_concurrency, settings.query_max_concurrency_per_tenant
         )
-        self._entity_lookups = EntityLookups(database, settings.query_timeout_s, self.store_slots)
+        self._entity_lookups = EntityLookups(store, settings.query_timeout_s, self.store_slots)
         # Reads whose requester was answered `timeout` before the store answered: held
         # until done (the event loop keeps only weak references to tasks).
         self._reads: set[asyncio.Task[Any]] = set()
@@ -86,21 +79,8 @@ class QueryDispatcher:
         `query_timeout_s` from now)."""
         try:
             return ok_reply(await self._answer(subject, body, deadline))
-        except QueryError as error:
-            return error_reply(error.code, error.message, error.details)
-        except ValidationError as error:
-            problems = validation_problems(error)
-            return error_reply("invalid_request", f"invalid {error.title} request", problems)
-        except TimeoutError:
-            return error_reply("timeout", "the query did not finish in time")
-        except PyMongoError as error:
-            if error.timeout:
-                return error_reply("timeout", "the store did not answer in time")
-            log.warning("query on %s failed in the store: %s", subject, error)
-            return error_reply("internal", "the store failed to answer")
-        except Exception:
-            log.exception("query on %s failed", subject)
-            return error_reply("internal", "the query failed")
+        except Exception as error:
+            return failure_reply(error, what="query", subject=subject)
 
     async def _answer(self, subject: str, body: bytes, deadline: float | None) -> Any:
         tenant, name = parse_query_subject(subject)
@@ -111,18 +91,17 @@ class QueryDispatcher:
             raise InvalidRequestError(f"request larger than {MAX_REQUEST_BYTES} bytes")
         # An empty request means "no parameters", like `{}`.
         request = route.model.model_validate_json(body or b"{}")
-        context = QueryContext(self._database, tenant, name, self._settings, self._entity_lookups)
-        loop = asyncio.get_running_loop()
         if deadline is None:
-            deadline = loop.time() + self._settings.query_timeout_s
-        if deadline <= loop.time():
-            raise TimeoutError  # the requester has given up: no slot, no read
+            deadline = deadline_in(self._settings.query_timeout_s)
+        left_s(deadline)  # the requester has given up: no slot, no read
+        context = QueryContext(
+            self._store, tenant, name, self._settings, deadline, self._entity_lookups
+        )
         await wait_after(self._progress, tenant, request.after, deadline)
         if route.shared_read is not None and route.shared_read(request):
             # The shared read takes its slot itself; this request only waits for it.
-            async with asyncio.timeout_at(deadline + _DEADLINE_SLACK_S):
-                with pymongo.timeout(deadline - loop.time()):
-                    return await route.handle(context, request)
+            async with asyncio.timeout_at(deadline + SLACK_S):
+                return await route.handle(context, request)
         async with asyncio.timeout_at(deadline):
             await self.store_slots.acquire(tenant)
         read = asyncio.create_task(self._read(route, context, request, deadline))
@@ -131,21 +110,18 @@ class QueryDispatcher:
         # The requester waits until its deadline (and a little slack, so that a store
         # timeout is reported as such); the read goes on in its slot until the store
         # answers, which maxTimeMS makes soon.
+        loop = asyncio.get_running_loop()
         return await asyncio.wait_for(
-            asyncio.shield(read), max(0.0, deadline + _DEADLINE_SLACK_S - loop.time())
+            asyncio.shield(read), max(0.0, deadline + SLACK_S - loop.time())
         )
 
     async def _read(
         self, route: Route[Any], context: QueryContext, request: Any, deadline: float
     ) -> Any:
         try:
-            left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
-                raise TimeoutError
-            # pymongo.timeout sets maxTimeMS (what is left of the deadline) on every store
-            # command inside.
-            with pymongo.timeout(left):
-                return await route.handle(context, request)
+            # The store applies what is left of the deadline to every command it sends.
+            left_s(deadline)
+            return await route.handle(context, request)
         finally:
             self.store_slots.release(context.tenant)
 

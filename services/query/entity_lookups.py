@@ -20,15 +20,11 @@ import asyncio
 import contextlib
 import contextvars
 from dataclasses import dataclass, field
-from typing import Any
-
-import pymongo
-from pymongo.asynchronous.database import AsyncDatabase
 
 from services.query.admission import FairSlots
-from services.store import reads
+from services.query.deadline import deadline_in
+from services.store.port import Document, StoreReads
 
-Document = dict[str, Any]
 # What a read is scoped by: tenant, type filter, include deleted.
 _Scope = tuple[str, str | None, bool]
 
@@ -42,10 +38,8 @@ class _Batch:
 
 
 class EntityLookups:
-    def __init__(
-        self, database: AsyncDatabase[Document], timeout_s: float, slots: FairSlots | None = None
-    ) -> None:
-        self._database = database
+    def __init__(self, store: StoreReads, timeout_s: float, slots: FairSlots | None = None) -> None:
+        self._store = store
         self._timeout_s = timeout_s
         self._slots = slots
         # Per scope: the batch gathering ids for the next read, and whether a read runs.
@@ -103,14 +97,13 @@ class EntityLookups:
 
     async def _read_batch(self, scope: _Scope, batch: _Batch) -> dict[str, Document]:
         tenant, entity_type, include_deleted = scope
-        with pymongo.timeout(self._timeout_s):
-            return await reads.get_entities(
-                self._database,
-                tenant,
-                sorted(batch.ids),
-                entity_type=entity_type,
-                include_deleted=include_deleted,
-            )
+        return await self._store.get_entities(
+            tenant,
+            sorted(batch.ids),
+            entity_type=entity_type,
+            include_deleted=include_deleted,
+            deadline=deadline_in(self._timeout_s),
+        )
 
 
 def _settle(batch: _Batch, error: Exception) -> None:

@@ -37,9 +37,7 @@ from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry
-from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.errors import TIMEOUT_HEADER
 from contracts.subjects import (
     QUERY_WILDCARD,
     SubjectError,
@@ -47,6 +45,7 @@ from contracts.subjects import (
     request_tenant,
 )
 from services.query.admission import Admission, FairSlots, OverloadedError, replica_admission
+from services.query.deadline import request_budget_s
 from services.query.dispatcher import QueryDispatcher
 from services.query.metrics import QueryMetrics
 from services.query.micro import Endpoint, MicroService
@@ -55,6 +54,7 @@ from services.query.replies import Reply, error_reply
 from services.query.routes import ROUTES
 from services.security.reply_guard import ReplyGuard
 from services.settings import Settings
+from services.store.port import StoreReads
 from services.tracing import context_of, tracer
 
 log = logging.getLogger(__name__)
@@ -70,27 +70,11 @@ def _within(reply: Reply, max_payload: int) -> Reply:
     )
 
 
-def requester_budget_s(msg: Msg) -> float | None:
-    """The requester's `One-Timeout-Ms`, in seconds; None if absent or not a number."""
-    value = (msg.headers or {}).get(TIMEOUT_HEADER, "")
-    if not (value.isascii() and value.isdigit() and len(value) <= 9):
-        return None
-    return int(value) / 1000
-
-
-def request_budget_s(settings: Settings, msg: Msg) -> float:
-    """How long a request may take from its arrival: `query_timeout_s`, or the requester's
-    own `One-Timeout-Ms` when shorter (queries and watches alike)."""
-    requested = requester_budget_s(msg)
-    budget = settings.query_timeout_s
-    return budget if requested is None else min(budget, requested)
-
-
 class QueryResponder:
     def __init__(
         self,
         client: NatsClient,
-        database: AsyncDatabase[dict[str, Any]],
+        store: StoreReads,
         settings: Settings,
         registry: CollectorRegistry | None = None,
         progress: IngestProgress | None = None,
@@ -109,7 +93,7 @@ class QueryResponder:
         progress = progress or IngestProgress(
             client.jetstream(timeout=settings.publish_ack_timeout_s), settings
         )
-        self._dispatcher = QueryDispatcher(database, settings, progress)
+        self._dispatcher = QueryDispatcher(store, settings, progress)
         self.micro = MicroService(ROUTES, settings.query_queue_group)
         self._endpoints = {endpoint.query: endpoint for endpoint in self.micro.endpoints}
         self._subscriptions: list[Subscription] = []

@@ -11,28 +11,24 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 import nats
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
 
 from contracts.connection_spec import ConnectionSpec
 from one_bus.connection import nats_options
 from services.runtime.tenants import TenantAdminError
-from services.security.credentials import mongo_credentials
 from services.security.layout import SecureLayout
 from services.security.roles import Role
 from services.settings import Settings
+from services.store.errors import StoreError
 
 T = TypeVar("T")
 _CONNECT_TIMEOUT_S: Final = 5.0
 _API_TIMEOUT_S: Final = 10.0
-_MONGO_SELECTION_TIMEOUT_MS: Final = 5000
 
 
 @dataclass(frozen=True)
@@ -81,31 +77,11 @@ async def admin_session(
         await client.close()
 
 
-@asynccontextmanager
-async def admin_database(
-    layout: SecureLayout, settings: Settings
-) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    uri, options = settings.mongodb_uri, mongo_credentials(settings)
-    saved = layout.saved_mongo() if layout.secured else None
-    if saved is not None:
-        if "mongodb_uri" not in settings.model_fields_set and saved.uri is not None:
-            uri = saved.uri
-        if not options:
-            options = {"username": saved.service_user, "password": saved.service_password}
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        uri, serverSelectionTimeoutMS=_MONGO_SELECTION_TIMEOUT_MS, **options
-    )
-    try:
-        yield client[settings.mongodb_db]
-    finally:
-        await client.close()
-
-
 async def guarded(work: Awaitable[T]) -> T:
     """`work`, with a server's refusal or absence as one `TenantAdminError` line."""
     try:
         return await work
-    except PyMongoError as error:
+    except StoreError as error:
         raise TenantAdminError(f"MongoDB: {error}") from error
     except NatsError as error:
         raise TenantAdminError(f"NATS: {error!r}") from error

@@ -28,8 +28,8 @@ from types import TracebackType
 from typing import Any, Self
 
 import nats
-from pymongo import AsyncMongoClient
-from pymongo.errors import PyMongoError
+
+from services.store.mongodb.connection import answers
 
 log = logging.getLogger(__name__)
 
@@ -199,19 +199,6 @@ async def _nats_ready(port: int, url: str, options: Mapping[str, Any] | None = N
         await nc.close()
 
 
-async def _mongo_ready(uri: str) -> bool:
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        uri, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000
-    )
-    try:
-        await client.admin.command("ping")
-        return True
-    except PyMongoError:
-        return False
-    finally:
-        await client.close()
-
-
 class EmbeddedServers:
     """nats-server (JetStream) and SecantusDB as child processes, data under `data_dir`."""
 
@@ -295,7 +282,7 @@ class EmbeddedServers:
         argv = [str(binary), "--host", HOST, "--port", str(self.mongo_port),
                 "--storage-path", str(store), *self.mongo_args]  # fmt: skip
         self._mongo.start([*argv, "--sync-on-commit"] if self.sync_on_commit else argv)
-        await self._until_ready(self._mongo, lambda: _mongo_ready(self.mongodb_uri))
+        await self._until_ready(self._mongo, lambda: answers(self.mongodb_uri))
         self._wanted[self._mongo] = self.start_mongo
 
     async def stop_nats(self) -> None:

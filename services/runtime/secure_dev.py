@@ -23,9 +23,9 @@ from services.runtime.embedded import HOST, EmbeddedServers, free_port
 from services.runtime.streams import tenant_stream_config
 from services.runtime.tenant_directory import read_quotas, tenants_bucket
 from services.security.layout import SecureLayout
-from services.security.mongo_users import create_users
 from services.security.roles import Role
 from services.settings import Settings
+from services.store.mongodb.users import create_users
 
 
 @dataclass(frozen=True)

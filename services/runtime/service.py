@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import nats
 from faststream.nats import NatsBroker
@@ -19,9 +19,6 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from prometheus_client import CollectorRegistry
-from pymongo import AsyncMongoClient, WriteConcern
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
 
 from contracts.subjects import TENANTS_BUCKET
 from one_bus.connection import nats_options
@@ -39,11 +36,12 @@ from services.runtime.health import Check, HealthServer, HealthState, beat
 from services.runtime.streams import declare_streams
 from services.runtime.tenant_directory import TenantDirectory, tenants_bucket
 from services.security.consumer_warden import ConsumerWarden
-from services.security.credentials import mongo_credentials, new_broker, responder_spec
+from services.security.credentials import new_broker, responder_spec
 from services.security.redact import redact_uri
 from services.settings import Settings
-from services.store.indexes import ensure_indexes
-from services.store.writer import StoreWriter
+from services.store.errors import StoreUnavailableError
+from services.store.mongodb.connection import MongoStore, open_store
+from services.store.port import StoreReads
 from services.watch.responder import WatchResponder
 from services.watch.service import WatchService
 
@@ -59,11 +57,6 @@ class UnreachableError(Exception):
     """A server the service needs did not answer; the message says which and why."""
 
 
-def _write_concern(settings: Settings) -> WriteConcern:
-    value = settings.mongodb_write_concern
-    return WriteConcern(w=int(value) if value.isdigit() else value, j=settings.mongodb_journal)
-
-
 class OneBusService:
     """Runs ingest and query against the servers named in `settings`.
 
@@ -74,7 +67,7 @@ class OneBusService:
         self.settings = settings
         self._ingest = ingest
         self._query = query
-        self._mongo: AsyncMongoClient[dict[str, Any]] | None = None
+        self._store: MongoStore | None = None
         self._broker: NatsBroker | None = None
         self._client: NatsClient | None = None
         # The connection answering requests: `_client` itself unless a responder identity
@@ -106,18 +99,9 @@ class OneBusService:
 
     async def start(self) -> None:
         settings = self.settings
-        self._mongo = AsyncMongoClient(
-            settings.mongodb_uri,
-            **mongo_credentials(settings),
-            serverSelectionTimeoutMS=int(settings.mongodb_timeout_s * 1000),
-            tz_aware=False,
-        )
-        database: AsyncDatabase[dict[str, Any]] = self._mongo.get_database(
-            settings.mongodb_db, write_concern=_write_concern(settings)
-        )
         try:
-            await ensure_indexes(database)
-        except PyMongoError as error:
+            store = self._store = await open_store(settings)
+        except StoreUnavailableError as error:
             raise UnreachableError(
                 f"MongoDB at {redact_uri(settings.mongodb_uri)}: {_first_line(error)}"
             ) from error
@@ -158,7 +142,7 @@ class OneBusService:
                 max_clock_skew_ms=int(settings.max_clock_skew_s * 1000),
             )
             handler = BatchHandler(
-                StoreWriter(database),
+                store.writes,
                 DeadLetters(js, settings.publish_ack_timeout_s, max_payload),
                 ChangeFeed(client, settings.publish_ack_timeout_s, max_payload),
                 IngestMetrics(self.metrics_registry),
@@ -181,9 +165,10 @@ class OneBusService:
             tenants = await self._open_tenants(js)
             # One count of requests in hand per tenant, for queries and watches alike.
             self._admission = replica_admission(settings, tenants.quotas)
+            store_reads = store.reads
             self._responder = QueryResponder(
                 answering,
-                database,
+                store_reads,
                 settings,
                 self.metrics_registry,
                 self._progress,
@@ -191,7 +176,7 @@ class OneBusService:
             )
             await self._responder.start()
             if settings.watch_enabled:
-                await self._start_watches(client, database)
+                await self._start_watches(client, store_reads)
             if settings.consumer_sweep_s:
                 # Tenants' consumers on the changes and dead letters, bounded per tenant.
                 self.consumer_warden = ConsumerWarden(
@@ -212,7 +197,7 @@ class OneBusService:
         responder = self._answering
         if responder is not None and responder is not client:
             await responder.flush()
-        mongo, consumer = self._mongo, self._ingest_consumer
+        consumer = self._ingest_consumer
         checks: dict[str, Check] = {
             "nats": lambda: None if client.is_connected else "not connected"
         }
@@ -221,7 +206,7 @@ class OneBusService:
         if consumer is not None:
             checks["consumer"] = lambda: None if consumer.fetching else "not fetching"
         self._beat = asyncio.create_task(
-            beat(self.health, lambda: mongo.admin.command("ping"), checks),
+            beat(self.health, store.ping, checks),
             name="one-bus-health",
         )
         self.health.checks["started"] = None
@@ -308,9 +293,7 @@ class OneBusService:
             )
         return directory
 
-    async def _start_watches(
-        self, client: NatsClient, database: AsyncDatabase[dict[str, Any]]
-    ) -> None:
+    async def _start_watches(self, client: NatsClient, store_reads: StoreReads) -> None:
         """Live queries (docs/watch.md), once the changes stream exists: a query-only
         replica may start before ingest declares it, and then waits for it in the
         background. Their KV bucket out of reach (not declared, or not permitted to this
@@ -334,18 +317,16 @@ class OneBusService:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
-            await self._open_watches(client, database)
+            await self._open_watches(client, store_reads)
 
         if await changes_stream_exists():
-            await self._open_watches(client, database)
+            await self._open_watches(client, store_reads)
         else:
             self._watch_retry = asyncio.create_task(when_ready(), name="one-bus-watch-wait")
 
-    async def _open_watches(
-        self, client: NatsClient, database: AsyncDatabase[dict[str, Any]]
-    ) -> None:
+    async def _open_watches(self, client: NatsClient, store_reads: StoreReads) -> None:
         quotas = None if self.tenants is None else self.tenants.quotas
-        watches = WatchService(client, database, self.settings, self.metrics_registry, quotas)
+        watches = WatchService(client, store_reads, self.settings, self.metrics_registry, quotas)
         try:
             await watches.start()
         except (NatsError, TimeoutError) as error:
@@ -460,9 +441,9 @@ class OneBusService:
                     await client.close()
             self._broker = None
             self._client = None
-        if self._mongo is not None:
-            await self._mongo.close()
-            self._mongo = None
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
 
     async def __aenter__(self) -> Self:
         try:

@@ -23,10 +23,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from pydantic import BaseModel, ConfigDict, ValidationError
-from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.nats_headers import is_kv_deletion
-from contracts.ontology import COLLECTIONS
 from contracts.subjects import (
     TENANTS_BUCKET,
     is_tenant,
@@ -45,6 +43,7 @@ from services.runtime.tenant_directory import (
     tenants_bucket,
 )
 from services.settings import Settings
+from services.store.port import TenantRecords
 from services.watch.bucket import WATCH_PREFIX, WatchRecord
 from services.watch.pusher import ended_body
 
@@ -307,11 +306,6 @@ async def tenant_consumers(
     return found
 
 
-async def _records(database: AsyncDatabase[Document], tenant: str) -> dict[str, int]:
-    # Every index of the store leads with groupId: each count is an index range.
-    return {name: await database[name].count_documents({"groupId": tenant}) for name in COLLECTIONS}
-
-
 async def _input_seen(js: JetStreamContext, settings: Settings, tenant: str) -> int:
     stream = ingest_stream_of(settings, tenant)
     if settings.ingest_layout == "per_tenant":
@@ -325,7 +319,7 @@ async def _input_seen(js: JetStreamContext, settings: Settings, tenant: str) -> 
 async def tenant_usage(
     js: JetStreamContext,
     settings: Settings,
-    database: AsyncDatabase[Document],
+    records: TenantRecords,
     tenants: list[str],
     interval_s: float = 1.0,
 ) -> list[TenantUsage]:
@@ -350,7 +344,7 @@ async def tenant_usage(
             {
                 "tenant": tenant,
                 "backlog": held,
-                "records": await _records(database, tenant),
+                "records": await records.count(tenant),
                 "dead_letters": await _subject_count(
                     js, settings.dlq_stream, kind_wildcard(tenant, "dlq")
                 ),
@@ -438,9 +432,9 @@ async def remove_tenant(
     settings: Settings,
     tenant: str,
     *,
-    database: AsyncDatabase[Document] | None = None,
+    records: TenantRecords | None = None,
 ) -> Removal:
-    """Stop everything of `tenant` on the bus; with `database`, also erase its data (the
+    """Stop everything of `tenant` on the bus; with `records`, also erase its data (the
     purge). Identities are the caller's (the secure layout's) to revoke first."""
     _check(tenant)
     removal = Removal(tenant=tenant)
@@ -473,8 +467,8 @@ async def remove_tenant(
     else:
         removal.quotas_deleted = await read_quotas(kv, tenant) is not None
         await delete_quotas(kv, tenant)
-    if database is not None:
-        await _purge(js, settings, tenant, database, removal)
+    if records is not None:
+        await _purge(js, settings, tenant, records, removal)
     return removal
 
 
@@ -493,12 +487,10 @@ async def _purge(
     js: JetStreamContext,
     settings: Settings,
     tenant: str,
-    database: AsyncDatabase[Document],
+    records: TenantRecords,
     removal: Removal,
 ) -> None:
-    for name in COLLECTIONS:
-        result = await database[name].delete_many({"groupId": tenant})
-        removal.records_erased[name] = result.deleted_count
+    removal.records_erased.update(await records.erase(tenant))
     for stream, subjects, field in (
         (settings.changes_stream, kind_wildcard(tenant, "changes"), "changes_erased"),
         (settings.dlq_stream, kind_wildcard(tenant, "dlq"), "dead_letters_erased"),

@@ -17,7 +17,7 @@ from contracts.commands import (
 from contracts.correlation import correlation_refs
 from services.store.entity_fold import Lifecycle
 from services.store.guarded_write import GuardedWrite
-from services.store.keys import record_key, tag_key
+from services.store.keys import document_id, tag_key
 from services.store.write_request import WriteRequest
 
 Document = dict[str, Any]
@@ -25,7 +25,7 @@ Document = dict[str, Any]
 
 def event_document(request: WriteRequest, command: EventPublish) -> Document:
     document: Document = {
-        "_id": record_key(request.tenant, command.id),
+        "_id": document_id(request.tenant, command.id),
         "id": command.id,
         "groupId": request.tenant,
         "type": command.type,
@@ -53,7 +53,7 @@ def lifecycle_event_document(lifecycle: Lifecycle) -> Document:
     request, command = lifecycle.request, lifecycle.command
     entity_type = command.type if isinstance(command, EntityUpsert) else request.subject_type
     return {
-        "_id": record_key(request.tenant, lifecycle.event_id),
+        "_id": document_id(request.tenant, lifecycle.event_id),
         "id": lifecycle.event_id,
         "groupId": request.tenant,
         "type": lifecycle.type,
@@ -77,7 +77,7 @@ def lifecycle_write(document: Document) -> GuardedWrite:
 def lifecycle_retype(tenant: str, event_id: str) -> GuardedWrite:
     """An entity_created event whose command is no longer the entity's oldest."""
     return GuardedWrite(
-        {"_id": record_key(tenant, event_id)},
+        {"_id": document_id(tenant, event_id)},
         update={"$set": {"type": "entity_updated"}},
         upsert=False,
     )
@@ -92,7 +92,7 @@ def insert_once(document: Document) -> GuardedWrite:
 
 def connection_document(request: WriteRequest, command: ConnectionCreate) -> Document:
     document: Document = {
-        "_id": record_key(request.tenant, command.id),
+        "_id": document_id(request.tenant, command.id),
         "id": command.id,
         "groupId": request.tenant,
         "fromEntityId": command.fromEntityId,
@@ -138,7 +138,7 @@ def connection_delete(
     The tombstone below is that record only when the delete arrived before any create.
     """
     at = command.updatedAt if command.updatedAt is not None else request.received_ms
-    key = record_key(request.tenant, command.id)
+    key = document_id(request.tenant, command.id)
     # The subject's type until a create brings the connection's own.
     tombstone: Document = {
         "_id": key,

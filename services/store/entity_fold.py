@@ -39,11 +39,11 @@ from typing import Any, Final
 from contracts.command_kinds import command_kind
 from contracts.commands import EntityArchive, EntityDelete, EntityUpsert
 from contracts.ontology import LifecycleEventType
-from contracts.outcomes import Effect
+from contracts.outcomes import Effect, OutcomeRecord
 from contracts.records import ChangeOp
 from contracts.search_terms import search_terms
-from services.store.indexes import NAME_TERMS
-from services.store.keys import record_key
+from services.store.keys import NAME_TERMS, document_id
+from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
 
 Document = dict[str, Any]
@@ -113,6 +113,25 @@ def step_effect(step: AppliedStep) -> Effect:
     return "archived" if took else "unchanged"
 
 
+def step_record(step: AppliedStep) -> OutcomeRecord:
+    """The outcome of the step's command (contracts/outcomes.py)."""
+    document = step.document
+    return OutcomeRecord(
+        collection="entities",
+        id=document["id"],
+        effect=step_effect(step),
+        version=document["version"],
+    )
+
+
+def step_change(step: AppliedStep) -> StoredChange:
+    """The change the step publishes."""
+    command = step.request.command
+    assert isinstance(command, EntityCommand)
+    version = entity_version(command.updatedAt, step.request.seq)
+    return StoredChange.of("entities", step.document["type"], step.op, step.document, version)
+
+
 @dataclass(frozen=True, slots=True)
 class Lifecycle:
     """A lifecycle event to write: the command it records and the type it has now."""
@@ -156,7 +175,7 @@ def merge(current: Document | None, request: WriteRequest) -> Document:
         created_at = command.createdAt
     if current is None:
         current = {
-            "_id": record_key(request.tenant, command.id),
+            "_id": document_id(request.tenant, command.id),
             "id": command.id,
             "groupId": request.tenant,
             "type": request.subject_type,
@@ -218,7 +237,7 @@ def fold_entities(requests: Iterable[WriteRequest], stored: Mapping[str, Documen
     by_key: dict[str, list[WriteRequest]] = defaultdict(list)
     for request in sorted(requests, key=lambda r: r.seq):
         assert isinstance(request.command, EntityCommand)
-        by_key[record_key(request.tenant, request.command.id)].append(request)
+        by_key[document_id(request.tenant, request.command.id)].append(request)
     for key, commands in by_key.items():
         before = stored.get(key)
         document = before

@@ -13,13 +13,13 @@ with a plain insert, and only the ones that collide on `_id` go through the guar
 upsert. The outcome is the same (a missing document is created as the upsert would
 create it; an existing one is left to the guard), and SecantusDB executes an insert
 about 2.5 times as fast as an upsert that inserts (docs/benchmarks.md).
+
+The filters and updates are MongoDB's operators; the MongoDB adapter sends them as they
+are (services/store/mongodb/guarded_ops.py).
 """
 
 from dataclasses import dataclass
 from typing import Any
-
-from pymongo import ReplaceOne, UpdateOne
-from pymongo.asynchronous.collection import AsyncCollection
 
 Document = dict[str, Any]
 
@@ -35,18 +35,3 @@ class GuardedWrite:
     # Exactly what the upsert creates when no document has this `_id`, if worth inserting
     # plainly first (the module docstring says why).
     insert: Document | None = None
-
-    def bulk_op(self) -> UpdateOne | ReplaceOne:  # type: ignore[type-arg]
-        if self.replacement is not None:
-            return ReplaceOne(self.filter, self.replacement, upsert=self.upsert)
-        assert self.update is not None
-        return UpdateOne(self.filter, self.update, upsert=self.upsert)
-
-    async def apply_to_existing(self, collection: AsyncCollection[Document]) -> bool:
-        """Apply without upsert; True if the guard let it through."""
-        if self.replacement is not None:
-            result = await collection.replace_one(self.filter, self.replacement)
-        else:
-            assert self.update is not None
-            result = await collection.update_one(self.filter, self.update)
-        return result.matched_count == 1

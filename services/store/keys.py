@@ -5,10 +5,11 @@ See docs/storage.md: `_id` is tenant-qualified so two tenants never share a reco
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Final
 
 
-def record_key(group_id: str, record_id: str) -> str:
+def document_id(group_id: str, record_id: str) -> str:
+    """The `_id` of a record's document: tenant-qualified, unlike the publisher's `id`."""
     return f"{group_id}:{record_id}"
 
 
@@ -22,10 +23,13 @@ def to_record(document: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k not in _INTERNAL_FIELDS}
 
 
+NAME_TERMS: Final = "nameTerms"
+"""Internal multikey field of entities: the folded words of `name` (contracts.search_terms)."""
+
 # Entities keep the versions their parts came from (entity_fold.MERGE_FIELDS).
 _INTERNAL_FIELDS = frozenset(
     {"_id", "seq", "createSeq", "refs", "version", "first", "firstOp", "contentVersion"}
     | {"deleteVersion", "archiveVersion", "rev"}
-    # The words of an entity's name, for entities.search (indexes.NAME_TERMS).
-    | {"nameTerms"}
+    # The words of an entity's name, for entities.search.
+    | {NAME_TERMS}
 )

@@ -3,9 +3,9 @@
 So a watch's `result` is byte for byte what `one.v1.<tenant>.query.<name>` answers (its
 first page). `not_found` (`entities.get` of an id with no live entity) is the result
 `null`: a watch waits for the entity to appear. Reads are bounded like queries' (a store
-slot, `query_timeout_s`, maxTimeMS); `reads` counts them, so tests and benchmarks can
-check that an unrelated change cost none. The `watch_max_concurrency` slots are granted
-to waiting tenants in turn (services/query/admission.py), so one tenant's thousand
+slot, `query_timeout_s` as the read's deadline); `reads` counts them, so tests and
+benchmarks can check that an unrelated change cost none. The `watch_max_concurrency` slots
+are granted to waiting tenants in turn (services/query/admission.py), so one tenant's thousand
 re-evaluations cannot keep another tenant's waiting behind them all; a read keeps its
 slot until the store answers (maxTimeMS ends it), never cut off mid-command.
 """
@@ -18,16 +18,15 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pymongo
-from pymongo.asynchronous.database import AsyncDatabase
-
 from contracts.queries import Query
 from services.query.admission import FairSlots
 from services.query.context import QueryContext
+from services.query.deadline import deadline_in
 from services.query.errors import NotFoundError
 from services.query.replies import encode_json
 from services.query.routes import ROUTES
 from services.settings import Settings
+from services.store.port import StoreReads
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +46,11 @@ def query_key(tenant: str, name: str, request: Query) -> str:
 class Evaluator:
     def __init__(
         self,
-        database: AsyncDatabase[dict[str, Any]],
+        store: StoreReads,
         settings: Settings,
         on_read: Callable[[], None] = lambda: None,
     ) -> None:
-        self._database = database
+        self._store = store
         self._settings = settings
         self._on_read = on_read
         self.slots = FairSlots(
@@ -82,14 +81,14 @@ class Evaluator:
     async def read(self, tenant: str, name: str, request: Query) -> Evaluation:
         """The query's current result (the caller holds a slot)."""
         route = ROUTES[name]
-        context = QueryContext(self._database, tenant, name, self._settings)
+        deadline = deadline_in(self._settings.query_timeout_s)
+        context = QueryContext(self._store, tenant, name, self._settings, deadline)
         self.reads += 1
         self._on_read()
-        with pymongo.timeout(self._settings.query_timeout_s):
-            try:
-                result = await route.handle(context, request)
-            except NotFoundError:
-                result = None
+        try:
+            result = await route.handle(context, request)
+        except NotFoundError:
+            result = None
         # As query replies encode it: strict JSON, non-finite numbers as null.
         encoded = encode_json(result)
         return Evaluation(result, encoded, hashlib.sha256(encoded).hexdigest()[:32])

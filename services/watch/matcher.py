@@ -7,29 +7,22 @@ So each watch is indexed under
 - *filter keys*: one equality its query pins (`(collection, field, value)`, e.g.
   `("events", "actorId", "user-1")`), or `(collection, "*", None)` for a query that pins
   none, and
-- *result keys*: `(collection, record key)` of every record its last result shows,
-  including the entities a `connections.list` with `withEntities` embeds,
+- *result keys*: `(collection, record identity)` of every record its last result shows,
+  including the records its items embed (the entities of a `connections.list` with
+  `withEntities`),
 
 and a change looks up only the keys its record has. A watch found through a filter key
-is then checked against the rest of its filters (`may_enter`): a superset test, never
-stricter than the store's, so a false "yes" costs one re-evaluation and a "no" is always
-right. Anything it cannot judge counts as "yes".
+is then checked against its query's filter (`may_enter`): the predicate of the query's
+spec (contracts/queries.py), the very one the in-memory store answers with and the store
+port's suite holds to MongoDB's filter. A record it cannot judge counts as "yes": a false
+"yes" costs one re-evaluation, a false "no" a missed result.
 """
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from contracts.queries import (
-    ConnectionsList,
-    EntitiesGet,
-    EntitiesList,
-    EntitiesSearch,
-    EventsList,
-    Query,
-    TagsList,
-)
-from contracts.search_terms import search_terms
+from contracts.queries import QUERY_SPECS, Query, Watching
 
 Record = Mapping[str, Any]
 FilterKey = tuple[str, str, Hashable]
@@ -46,17 +39,16 @@ INDEXED_FIELDS: Final[dict[str, tuple[str, ...]]] = {
 }
 """The fields filter keys use, per collection: what a change is looked up by."""
 
-COLLECTION: Final[dict[str, str]] = {
-    "entities.get": "entities",
-    "entities.list": "entities",
-    "entities.search": "entities",
-    "connections.list": "connections",
-    "events.list": "events",
-    "tags.list": "tags",
-}
+
+def watching(name: str) -> Watching[Any]:
+    """What watching the query `name` needs (its spec's); LookupError if it cannot be."""
+    watch = QUERY_SPECS[name].watch
+    if watch is None:
+        raise LookupError(f"{name!r} cannot be watched")
+    return watch
 
 
-def record_key(collection: str, record: Record) -> str | None:
+def record_identity(collection: str, record: Record) -> str | None:
     """What identifies a record in its collection (tags have no id: their triple)."""
     if collection == "tags":
         parts = (record.get("entityId"), record.get("key"), record.get("value"))
@@ -68,11 +60,12 @@ def record_key(collection: str, record: Record) -> str | None:
 
 
 def filter_keys(name: str, request: Query) -> list[FilterKey]:
-    """The filter keys a watch of `name` is indexed under: one equality (ids: each id)."""
-    collection = COLLECTION[name]
-    if isinstance(request, EntitiesGet):
-        ids = request.ids if request.ids is not None else [request.id]
-        return [(collection, "id", entity_id) for entity_id in dict.fromkeys(ids)]
+    """The filter keys a watch of `name` is indexed under: the equalities its spec pins,
+    else the first indexed field of its collection the request sets."""
+    watch = watching(name)
+    collection = watch.collection
+    if watch.pins is not None:
+        return [(collection, field, value) for field, value in watch.pins(request)]
     for field in INDEXED_FIELDS[collection]:
         value = getattr(request, field, None)
         if value is not None:
@@ -91,23 +84,24 @@ def change_filter_keys(collection: str, record: Record) -> list[FilterKey]:
 
 
 def result_keys(name: str, request: Query, result: Any) -> set[ResultKey]:
-    """The records a result shows, as `(collection, record key)`."""
+    """The records a result shows, as `(collection, record identity)`."""
     if result is None:
         return set()
-    collection = COLLECTION[name]
+    watch = watching(name)
+    collection = watch.collection
+    embeds = watch.embeds(request)
     items = result.get("items") if isinstance(result, dict) and "items" in result else [result]
     keys: set[ResultKey] = set()
     for item in items or ():
         if not isinstance(item, dict):
             continue
-        key = record_key(collection, item)
-        if key is not None:
-            keys.add((collection, key))
-        if isinstance(request, ConnectionsList) and request.withEntities:
-            # The embedded entities, also where they have not arrived yet (null).
-            for side in ("fromEntityId", "toEntityId"):
-                if isinstance(item.get(side), str):
-                    keys.add(("entities", item[side]))
+        identity = record_identity(collection, item)
+        if identity is not None:
+            keys.add((collection, identity))
+        # Embedded records, also where they have not arrived yet (null).
+        for embedded, field in embeds:
+            if isinstance(item.get(field), str):
+                keys.add((embedded, item[field]))
     return keys
 
 
@@ -123,46 +117,12 @@ def page_edge(name: str, request: Query, result: Any) -> PageEdge | None:
     """Where a full first page of a newest-first list ends; None if it is not full."""
     if not isinstance(result, dict) or not result.get("nextCursor") or not result.get("items"):
         return None
-    field = {
-        "entities.list": getattr(request, "orderBy", "createdAt"),
-        "connections.list": "createdAt",
-        "events.list": "timestamp",
-    }.get(name)
-    if field is None:
+    watch = watching(name)
+    order = watch.order(request) if watch.order is not None else None
+    if order is None or not order.newest_first or order.type is not int:
         return None
-    value = result["items"][-1].get(field)
-    return PageEdge(field, value) if isinstance(value, int) else None
-
-
-def _eq(actual: Any, expected: Any) -> bool:
-    # MongoDB equality also matches an array holding the value: an array is a "maybe".
-    return isinstance(actual, list) or actual == expected
-
-
-def _all_eq(record: Record, pairs: Iterable[tuple[str, Any]]) -> bool:
-    for path, expected in pairs:
-        if expected is None:
-            continue
-        value: Any = record
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, Mapping) else None
-        if not _eq(value, expected):
-            return False
-    return True
-
-
-def _live(record: Record, include_deleted: bool) -> bool:
-    return include_deleted or record.get("deletedAt") is None
-
-
-def _after(record: Record, field: str, bound: int | None) -> bool:
-    value = record.get(field)
-    return bound is None or not isinstance(value, int) or value > bound
-
-
-def _before(record: Record, field: str, bound: int | None) -> bool:
-    value = record.get(field)
-    return bound is None or not isinstance(value, int) or value < bound
+    value = result["items"][-1].get(order.field)
+    return PageEdge(order.field, value) if isinstance(value, int) else None
 
 
 def may_enter(name: str, request: Query, record: Record, edge: PageEdge | None = None) -> bool:
@@ -172,62 +132,6 @@ def may_enter(name: str, request: Query, record: Record, edge: PageEdge | None =
             value = record.get(edge.field)
             if isinstance(value, int) and value < edge.value:
                 return False  # sorts after the last item of a full page
-        return _passes(request, record)
+        return watching(name).matches(request, record)
     except Exception:  # a record of an unforeseen shape: re-evaluate rather than miss
         return True
-
-
-def _passes(request: Query, record: Record) -> bool:
-    if isinstance(request, EntitiesGet):
-        return True  # indexed by id: any change of that entity may change the answer
-    if isinstance(request, EntitiesList):
-        return (
-            _live(record, request.includeDeleted)
-            and _all_eq(record, [("type", request.type), ("status", request.status)])
-            and _all_eq(
-                record, [(f"properties.{k}", v) for k, v in (request.properties or {}).items()]
-            )
-            and _after(record, "createdAt", request.createdAfter)
-            and _before(record, "createdAt", request.createdBefore)
-            and _after(record, "updatedAt", request.updatedAfter)
-        )
-    if isinstance(request, EntitiesSearch):
-        if not (
-            _live(record, False)
-            and _all_eq(record, [("type", request.type), ("status", request.status)])
-        ):
-            return False
-        name = record.get("name")
-        if not isinstance(name, str):
-            return True
-        words = search_terms(name, max_terms=10_000)
-        return all(any(word.startswith(term) for word in words) for term in request.terms)
-    if isinstance(request, ConnectionsList):
-        return _live(record, request.includeDeleted) and _all_eq(
-            record,
-            [
-                ("fromEntityId", request.fromEntityId),
-                ("toEntityId", request.toEntityId),
-                ("relationshipType", request.relationshipType),
-                ("metadata.protocol", request.protocol),
-                ("metadata.messageType", request.messageType),
-            ],
-        )
-    if isinstance(request, EventsList):
-        timestamp = record.get("timestamp")
-        if isinstance(timestamp, int) and (
-            (request.since is not None and timestamp < request.since)
-            or (request.until is not None and timestamp >= request.until)
-        ):
-            return False
-        return _all_eq(
-            record,
-            [("actorId", request.actorId), ("targetId", request.targetId), ("type", request.type)]
-            + [(f"metadata.{k}", v) for k, v in (request.metadata or {}).items()],
-        )
-    if isinstance(request, TagsList):
-        return _live(record, False) and _all_eq(
-            record,
-            [("entityId", request.entityId), ("key", request.key), ("value", request.value)],
-        )
-    return True

@@ -17,7 +17,7 @@ from services.watch.matcher import (
     change_filter_keys,
     filter_keys,
     may_enter,
-    record_key,
+    record_identity,
 )
 
 
@@ -87,7 +87,7 @@ class Registry:
     def affects(watched: Watched, collection: str, record: dict[str, Any]) -> bool:
         """Whether a change of `record` may alter `watched`'s result as it now stands: the
         same test as `candidates`, for one watch (changes that landed during its read)."""
-        key = record_key(collection, record)
+        key = record_identity(collection, record)
         if key is not None and (collection, key) in watched.result_keys:
             return True
         pinned = set(filter_keys(watched.name, watched.request))
@@ -98,7 +98,7 @@ class Registry:
     def candidates(self, tenant: str, collection: str, record: dict[str, Any]) -> set[str]:
         """The watches a change of `record` in `collection` of `tenant` may affect."""
         affected: set[str] = set()
-        key = record_key(collection, record)
+        key = record_identity(collection, record)
         if key is not None:
             affected |= self._by_result.get((tenant, (collection, key)), set())
         for filter_key in change_filter_keys(collection, record):

@@ -25,10 +25,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from prometheus_client import CollectorRegistry
-from pydantic import ValidationError
-from pymongo.errors import PyMongoError
 
-from contracts.errors import problem, validation_problems
+from contracts.errors import problem
 from contracts.subjects import (
     WATCH_RENEW,
     WATCH_STOP,
@@ -39,11 +37,11 @@ from contracts.subjects import (
 )
 from contracts.watches import WATCH_MODELS, WATCHABLE_MODELS, WatchControl
 from services.query.admission import Admission, OverloadedError, replica_admission
+from services.query.deadline import deadline_in, request_budget_s
 from services.query.dispatcher import MAX_REQUEST_BYTES, wait_after
-from services.query.errors import InvalidRequestError, QueryError
+from services.query.errors import InvalidRequestError, failure_reply
 from services.query.progress import IngestProgress
 from services.query.replies import Reply, error_reply, ok_reply
-from services.query.responder import request_budget_s
 from services.security.reply_guard import ReplyGuard, asker_of
 from services.settings import Settings
 from services.watch.intake import LimitExceededError, WatchGoneError
@@ -121,26 +119,12 @@ class WatchResponder:
     async def _answer(self, msg: Msg) -> None:
         try:
             reply = ok_reply(await self._handle(msg))
-        except QueryError as error:
-            reply = error_reply(error.code, error.message, error.details)
-        except ValidationError as error:
-            problems = validation_problems(error)
-            reply = error_reply("invalid_request", f"invalid {error.title} request", problems)
         except WatchGoneError as error:
             reply = error_reply("not_found", f"no watch {error}", {"watchId": str(error)})
         except LimitExceededError as error:
             reply = error_reply("limit_exceeded", str(error))
-        except TimeoutError:
-            reply = error_reply("timeout", "the watch could not be served in time")
-        except PyMongoError as error:
-            if error.timeout:
-                reply = error_reply("timeout", "the store did not answer in time")
-            else:
-                log.warning("watch request on %s failed in the store: %s", msg.subject, error)
-                reply = error_reply("internal", "the store failed to answer")
-        except Exception:
-            log.exception("watch request on %s failed", msg.subject)
-            reply = error_reply("internal", "the watch request failed")
+        except Exception as error:
+            reply = failure_reply(error, what="watch request", subject=msg.subject)
         if len(reply.body) > self._client.max_payload:
             reply = error_reply(
                 "internal",
@@ -171,7 +155,7 @@ class WatchResponder:
         fields.pop("deliverTo", None)
         # Read-your-writes for the first result only: later results follow the changes.
         after = fields.pop("after", None)
-        deadline = asyncio.get_running_loop().time() + request_budget_s(self._settings, msg)
+        deadline = deadline_in(request_budget_s(self._settings, msg))
         await wait_after(self._progress, tenant, after, deadline)
         request = WATCHABLE_MODELS[name].model_validate(fields)
         started = await self._watches.start_watch(

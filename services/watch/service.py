@@ -25,19 +25,18 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js.errors import Error as JetStreamError
 from prometheus_client import CollectorRegistry
-from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.queries import Query
 from contracts.tenancy import TenantQuotas
 from services.query.admission import watch_quota
 from services.query.dispatcher import MAX_REQUEST_BYTES
 from services.settings import Settings
+from services.store.port import StoreReads
 from services.watch.bucket import BucketLimits, WatchBucket
 from services.watch.changes import ChangeFollower
 from services.watch.coalescer import Coalescer
@@ -56,7 +55,7 @@ class WatchService:
     def __init__(
         self,
         client: NatsClient,
-        database: AsyncDatabase[dict[str, Any]],
+        store_reads: StoreReads,
         settings: Settings,
         metrics_registry: CollectorRegistry | None = None,
         quotas: Callable[[str], TenantQuotas] | None = None,
@@ -65,7 +64,7 @@ class WatchService:
         self.replica_id = uuid.uuid4().hex
         self.registry = Registry()
         metrics = WatchMetrics(metrics_registry or CollectorRegistry(), self.registry.__len__)
-        self.evaluator = Evaluator(database, settings, on_read=metrics.reads.inc)
+        self.evaluator = Evaluator(store_reads, settings, on_read=metrics.reads.inc)
         self._js = client.jetstream(timeout=settings.publish_ack_timeout_s)
         bucket_limits = BucketLimits(
             max_bytes=settings.watch_kv_max_bytes,

@@ -18,7 +18,7 @@ def test_library_time_goes_to_the_step_that_called_it(tmp_path: Path) -> None:
     lines = [
         _stack(
             "BatchHandler._store (services/ingest/batch_handler.py:120)",
-            "StoreWriter.write (services/store/writer.py:80)",
+            "StoreWriter.write (services/store/mongodb/writer.py:80)",
             "AsyncCollection.insert_many (pymongo/asynchronous/collection.py:954)",
         ) + " 6",
         _stack(

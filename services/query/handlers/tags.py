@@ -1,18 +1,14 @@
 """`tags.list`."""
 
-from typing import Any
+from typing import Any, Final
 
-from contracts.queries import TagsList
+from contracts.queries import TAGS_LIST, TagsList
 from services.query.context import QueryContext
-from services.store import reads
+from services.query.route import Route
 
 
 async def list_(context: QueryContext, request: TagsList) -> dict[str, Any]:
-    page = await reads.list_tags(
-        context.database,
-        context.tenant,
-        request,
-        after=context.position(request, request.cursor, str),
-        limit=context.limit(request.limit),
-    )
-    return {"items": page.items, "nextCursor": context.next_cursor(request, page.next)}
+    return await context.page(TAGS_LIST, request)
+
+
+ROUTES: Final[list[Route[Any]]] = [Route(TAGS_LIST, list_)]

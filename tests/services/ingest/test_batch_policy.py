@@ -16,10 +16,10 @@ from services.ingest.batch_handler import BatchHandler, RetryPolicy
 from services.ingest.input_limits import InputLimits
 from services.ingest.metrics import IngestMetrics
 from services.ingest.rejection import Rejection
-from services.store.failures import TransientStoreError
+from services.store.errors import StoreUnavailableError
+from services.store.port import BatchOutcome
 from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
-from services.store.writer import BatchOutcome
 
 RETRY = RetryPolicy(base_delay_s=0.5, max_delay_s=30, max_deliveries=3)
 
@@ -127,7 +127,7 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_max_deliverie
 
 
 async def test_an_outage_is_retried_forever_and_never_dead_lettered() -> None:
-    writer, dead = Writer(TransientStoreError("no primary")), DeadLetters()
+    writer, dead = Writer(StoreUnavailableError("no primary")), DeadLetters()
     batch = [login(1, "poison", delivered=1000), login(2, "e2", delivered=1000)]
     await handler(writer, dead).handle(cast(list[Msg], batch))
     assert [m.answers for m in batch] == [["nak 30"], ["nak 30"]]

@@ -17,8 +17,8 @@ from services.ingest.batch_handler import BatchHandler
 from services.ingest.input_limits import InputLimits
 from services.ingest.metrics import IngestMetrics
 from services.ingest.outcomes import OutcomeReplies
+from services.store.port import BatchOutcome
 from services.store.write_request import WriteRequest
-from services.store.writer import BatchOutcome
 from tests.services.ingest.test_batch_policy import RETRY, Changes, DeadLetters, FakeMsg, login
 
 

@@ -24,7 +24,8 @@ from contracts.subjects import query_subject
 from services.query.micro import MicroService
 from services.query.responder import QueryResponder
 from services.settings import Settings
-from services.store.indexes import ensure_indexes
+from services.store.mongodb.indexes import ensure_indexes
+from services.store.mongodb.store import MongoReads
 
 Document = dict[str, Any]
 
@@ -73,7 +74,7 @@ async def responder(
     database = mongo_client[bus_settings.mongodb_db]
     await ensure_indexes(database)
     client = await nats.connect(nats_url)
-    responder = QueryResponder(client, database, bus_settings)
+    responder = QueryResponder(client, MongoReads(database), bus_settings)
     await responder.start()
     try:
         yield responder.micro

@@ -5,8 +5,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.search_terms import search_terms
-from services.store.indexes import NAME_TERMS
-from services.store.keys import record_key, tag_key
+from services.store.keys import NAME_TERMS, document_id, tag_key
 
 Document = dict[str, Any]
 
@@ -25,7 +24,7 @@ def entity(
 ) -> Document:
     name = name if name is not None else f"name of {entity_id}"
     document: Document = {
-        "_id": record_key(tenant, entity_id),
+        "_id": document_id(tenant, entity_id),
         "id": entity_id,
         "groupId": tenant,
         "type": type,
@@ -55,7 +54,7 @@ def connection(
     deleted: int | None = None,
 ) -> Document:
     document: Document = {
-        "_id": record_key(tenant, connection_id),
+        "_id": document_id(tenant, connection_id),
         "id": connection_id,
         "groupId": tenant,
         "fromEntityId": from_id,
@@ -82,7 +81,7 @@ def event(
     target: str | None = None,
 ) -> Document:
     document: Document = {
-        "_id": record_key(tenant, event_id),
+        "_id": document_id(tenant, event_id),
         "id": event_id,
         "groupId": tenant,
         "type": type,

@@ -5,7 +5,16 @@ from typing import Any
 import pytest
 
 from contracts.errors import SERVICE_ERROR_CODE_HEADER, SERVICE_ERROR_HEADER
-from contracts.queries import QUERY_MODELS, REPLY_DATA, Counts, Graph, Items, OkReply, Page
+from contracts.queries import (
+    QUERY_MODELS,
+    QUERY_SPECS,
+    REPLY_DATA,
+    Counts,
+    Graph,
+    Items,
+    OkReply,
+    Page,
+)
 from contracts.records import EntityRecord, TagRecord
 from services.query.routes import ROUTES
 from tests.services.query.conftest import Answer, Ask
@@ -17,7 +26,8 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_responder_serves_exactly_the_contract_catalog() -> None:
-    assert set(ROUTES) == set(QUERY_MODELS) == set(REPLY_DATA)
+    assert set(ROUTES) == set(QUERY_SPECS) == set(QUERY_MODELS) == set(REPLY_DATA)
+    assert all(ROUTES[name].spec is QUERY_SPECS[name] for name in ROUTES)
     assert all(ROUTES[name].model is QUERY_MODELS[name] for name in ROUTES)
 
 

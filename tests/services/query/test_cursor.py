@@ -14,7 +14,7 @@ from services.query.cursor import (
     decode_cursor,
     encode_cursor,
 )
-from services.store.reads import Keyset
+from services.store.port import Keyset
 
 SCOPE = cursor_scope("events.list", "acme", EventsList(actorId="u1"))
 

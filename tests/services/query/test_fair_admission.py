@@ -26,7 +26,7 @@ from one_bus import OneClient, OverloadedError
 from services.runtime.service import OneBusService
 from services.runtime.tenant_directory import put_quotas, tenants_bucket
 from services.settings import Settings
-from services.store.indexes import ensure_indexes
+from services.store.mongodb.indexes import ensure_indexes
 from tests.fixtures.waiting import eventually
 from tests.services.query.stored import entity, insert
 

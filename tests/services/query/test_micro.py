@@ -19,6 +19,7 @@ from contracts.subjects import query_subject
 from services.query.micro import SERVICE_NAME, MicroService
 from services.query.responder import QueryResponder
 from services.settings import Settings
+from services.store.mongodb.store import MongoReads
 from tests.services.query.micro_client import ask_all, ask_one
 from tests.services.query.stored import entity, insert
 
@@ -32,7 +33,7 @@ async def replica(
     private_nats_url: str, query_db: AsyncDatabase[Document], bus_settings: Settings
 ) -> AsyncIterator[MicroService]:
     connection = await nats.connect(private_nats_url)
-    responder = QueryResponder(connection, query_db, bus_settings)
+    responder = QueryResponder(connection, MongoReads(query_db), bus_settings)
     await responder.start()
     try:
         yield responder.micro

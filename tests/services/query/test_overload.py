@@ -16,6 +16,7 @@ from contracts.errors import TIMEOUT_HEADER
 from contracts.subjects import query_subject
 from services.query.responder import QueryResponder
 from services.settings import Settings
+from services.store.mongodb.store import MongoReads
 from tests.services.query.stored import entity, insert
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ async def small_replica(
     """One replica that reads one query at a time and holds at most 4."""
     settings = bus_settings.model_copy(update={"query_max_concurrency": 1, "query_max_pending": 4})
     connection = await nats.connect(private_nats_url)
-    responder = QueryResponder(connection, query_db, settings)
+    responder = QueryResponder(connection, MongoReads(query_db), settings)
     await responder.start()
     try:
         yield responder

@@ -32,6 +32,7 @@ from services.runtime.tenants import (
     watch_records,
 )
 from services.settings import Settings
+from services.store.mongodb.store import MongoTenantRecords
 from tests.fixtures.waiting import eventually
 from tests.services.watch.conftest import Watcher
 
@@ -105,7 +106,9 @@ async def test_quotas_in_the_per_tenant_layout_are_the_streams_limits_at_once(
     assert ack.stream == stream
     assert tenant in await registered_tenants(js)
     # Its backlog and the bytes its stream holds, each against its quota.
-    [usage] = await tenant_usage(js, settings, database, [tenant], interval_s=0.1)
+    [usage] = await tenant_usage(
+        js, settings, MongoTenantRecords(database), [tenant], interval_s=0.1
+    )
     assert usage.backlog.messages == 3
     assert usage.backlog.bytes is not None
     assert usage.backlog.bytes > 0
@@ -141,7 +144,9 @@ async def test_usage_counts_records_dead_letters_watches_consumers_and_quotas(
     )
 
     async def usage() -> Any:
-        return (await tenant_usage(js, settings, bus_db, [tenant], interval_s=0.2))[0]
+        return (
+            await tenant_usage(js, settings, MongoTenantRecords(bus_db), [tenant], interval_s=0.2)
+        )[0]
 
     seen = await eventually(usage, lambda u: u.dead_letters == 1 and u.backlog.messages == 0)
     assert seen.records == {"entities": 0, "connections": 0, "events": 3, "tags": 0}
@@ -180,7 +185,7 @@ async def test_a_lane_consumers_pending_messages_are_the_tenants_backlog(
     )
     for n in range(5):
         await js.publish(f"one.v1.{tenant}.events.user_login", event(f"{tenant}-{n}"))
-    [usage] = await tenant_usage(js, settings, bus_db, [tenant], interval_s=0.1)
+    [usage] = await tenant_usage(js, settings, MongoTenantRecords(bus_db), [tenant], interval_s=0.1)
     assert usage.backlog.measured_from == lane
     assert usage.backlog.messages == 5
     assert usage.backlog.oldest_age_s is not None
@@ -281,7 +286,9 @@ async def test_purge_erases_records_changes_dead_letters_and_input_of_that_tenan
     before = {c: await bus_db[c].count_documents({"groupId": tenant}) for c in COLLECTIONS}
     changes = await subject_count(js, settings.changes_stream, f"one.v1.{tenant}.changes.>")
 
-    removal = await remove_tenant(nats_client, js, settings, tenant, database=bus_db)
+    removal = await remove_tenant(
+        nats_client, js, settings, tenant, records=MongoTenantRecords(bus_db)
+    )
     assert removal.records_erased == before
     assert removal.changes_erased == changes
     assert removal.dead_letters_erased == 1

@@ -10,7 +10,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from services.runtime.embedded import EmbeddedServers
 from services.runtime.secure_dev import SecureStack, secure_servers
-from services.security.mongo_users import create_users
+from services.store.mongodb.users import create_users
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.queries import ConnectionsList, EntitiesList, EventsList, TagsList
-from services.store import reads
-from services.store.indexes import ensure_indexes
-from services.store.keys import record_key
+from services.store.keys import document_id
+from services.store.mongodb import reads
+from services.store.mongodb.indexes import ensure_indexes
 from services.watch.matcher import may_enter
 
 TENANT = "acme"
@@ -25,7 +25,7 @@ LEVELS = ["pro", "new", 5, True, None]
 def entity(rng: random.Random, n: int) -> dict[str, Any]:
     created = rng.randrange(0, 100)
     document: dict[str, Any] = {
-        "_id": record_key(TENANT, f"e{n}"), "id": f"e{n}", "groupId": TENANT,
+        "_id": document_id(TENANT, f"e{n}"), "id": f"e{n}", "groupId": TENANT,
         "type": rng.choice(TYPES), "name": f"entity {n}", "createdAt": created,
         "updatedAt": created + rng.randrange(0, 50),
         "properties": {} if rng.random() < 0.2 else {"level": rng.choice(LEVELS)},
@@ -61,7 +61,7 @@ def entities_request(rng: random.Random) -> EntitiesList:
 
 def event(rng: random.Random, n: int) -> dict[str, Any]:
     return {
-        "_id": record_key(TENANT, f"v{n}"), "id": f"v{n}", "groupId": TENANT,
+        "_id": document_id(TENANT, f"v{n}"), "id": f"v{n}", "groupId": TENANT,
         "type": rng.choice(["payment_event", "task_event"]),
         "actorId": rng.choice(["u1", "u2"]), "targetId": rng.choice(["t1", "t2"]),
         "timestamp": rng.randrange(0, 100),
@@ -86,7 +86,7 @@ def events_request(rng: random.Random) -> EventsList:
 
 def connection(rng: random.Random, n: int) -> dict[str, Any]:
     document: dict[str, Any] = {
-        "_id": record_key(TENANT, f"c{n}"), "id": f"c{n}", "groupId": TENANT,
+        "_id": document_id(TENANT, f"c{n}"), "id": f"c{n}", "groupId": TENANT,
         "fromEntityId": rng.choice(["a", "b"]), "toEntityId": rng.choice(["a", "b", "c"]),
         "relationshipType": rng.choice(["owns", "following"]), "createdAt": rng.randrange(0, 100),
     }  # fmt: skip

@@ -4,7 +4,13 @@ from typing import Any
 
 import pytest
 
-from services.store.indexes import INDEXES, NAME_TERMS, SEARCH_INDEXES, KeysetIndex, ensure_indexes
+from services.store.keys import NAME_TERMS
+from services.store.mongodb.indexes import (
+    INDEXES,
+    SEARCH_INDEXES,
+    KeysetIndex,
+    ensure_indexes,
+)
 
 SEED_INDEXES = {
     "entities": {"by_type", "by_status", "by_type_status", "by_created", "by_updated"},

@@ -9,6 +9,8 @@ from typing import Final
 
 from pymongo.errors import BulkWriteError
 
+from services.store.errors import StoreUnavailableError
+
 DUPLICATE_KEY: Final = 11000
 
 # Per-document write errors that still mean "try again later".
@@ -17,17 +19,13 @@ _TRANSIENT_CODES: Final = frozenset(
 )
 
 
-class TransientStoreError(Exception):
-    """The store could not take the batch now; retry the whole batch later."""
-
-
 def bulk_write_errors(error: BulkWriteError) -> tuple[set[int], dict[int, str]]:
     """Sort a failed bulk write into (duplicate-key op indexes, permanent failures by index).
 
-    Raises TransientStoreError if the write concern was not met or any error is transient.
+    Raises StoreUnavailableError if the write concern was not met or any error is transient.
     """
     if error.details.get("writeConcernErrors"):
-        raise TransientStoreError(str(error.details["writeConcernErrors"])) from error
+        raise StoreUnavailableError(str(error.details["writeConcernErrors"])) from error
     collided: set[int] = set()
     failed: dict[int, str] = {}
     for problem in error.details.get("writeErrors", []):
@@ -35,7 +33,7 @@ def bulk_write_errors(error: BulkWriteError) -> tuple[set[int], dict[int, str]]:
         if code == DUPLICATE_KEY:
             collided.add(problem["index"])
         elif code in _TRANSIENT_CODES:
-            raise TransientStoreError(f"write error {code}: {problem.get('errmsg')}")
+            raise StoreUnavailableError(f"write error {code}: {problem.get('errmsg')}")
         else:
             failed[problem["index"]] = (
                 f"store refused the document ({code}): {problem.get('errmsg')}"

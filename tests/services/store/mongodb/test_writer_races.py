@@ -14,10 +14,10 @@ from pymongo import AsyncMongoClient, MongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.commands import EntityArchive, EntityDelete, EntityUpsert
-from services.store.failures import TransientStoreError
-from services.store.keys import record_key, to_record
+from services.store.errors import StoreUnavailableError
+from services.store.keys import document_id, to_record
+from services.store.mongodb.writer import StoreWriter
 from services.store.write_request import WriteRequest
-from services.store.writer import StoreWriter
 
 pytestmark = pytest.mark.integration
 
@@ -61,12 +61,12 @@ async def test_two_writers_racing_on_the_same_entities_store_what_one_would(
 
     async def write(writer: StoreWriter, batch: list[WriteRequest]) -> None:
         # As ingest does: a batch that kept losing to the other writer is retried
-        # (TransientStoreError), which a loaded machine makes happen now and then.
+        # (StoreUnavailableError), which a loaded machine makes happen now and then.
         for _ in range(10):
             try:
                 await writer.write(batch)
                 return
-            except TransientStoreError:
+            except StoreUnavailableError:
                 await asyncio.sleep(0.05)
         raise AssertionError("a batch lost ten times in a row")
 
@@ -129,7 +129,7 @@ async def test_a_swap_lost_to_another_replica_merges_again_without_rewriting_its
         return WriteRequest("acme", "creator", command, seq=seq, received_ms=0)
 
     await StoreWriter(database).write([upsert("first", 1, 1)])
-    key = record_key("acme", "e1")
+    key = document_id("acme", "e1")
     race = AnotherReplicaWritesFirst(mongodb_uri, database.name, key)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, event_listeners=[race])
     try:
@@ -149,5 +149,5 @@ async def test_a_swap_lost_to_another_replica_merges_again_without_rewriting_its
     events = await database["events"].find({"targetId": "e1"}).sort("timestamp", 1).to_list()
     assert [e["type"] for e in events] == ["entity_created", "entity_updated"]
     assert [c.document["_id"] for c in outcome.changes].count(
-        record_key("acme", "lc@updated@2@e1")
+        document_id("acme", "lc@updated@2@e1")
     ) == 1

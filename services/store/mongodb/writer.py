@@ -18,39 +18,28 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from contracts.command_kinds import command_kind
 from contracts.ontology import Collection
-from contracts.outcomes import OutcomeRecord
 from services.store import documents
 from services.store.command_writes import WriteEffects, bulk_write
 from services.store.entity_fold import (
-    AppliedStep,
     Document,
     EntityCommand,
-    entity_version,
     fold_entities,
-    step_effect,
+    step_change,
+    step_record,
 )
-from services.store.entity_swap import EntitySwap
-from services.store.failures import TransientStoreError, bulk_write_errors
+from services.store.errors import StoreUnavailableError
 from services.store.guarded_write import GuardedWrite
-from services.store.keys import record_key
+from services.store.keys import document_id
+from services.store.mongodb.entity_swap import EntitySwap
+from services.store.mongodb.failures import bulk_write_errors
+from services.store.mongodb.guarded_ops import apply_to_existing, bulk_op
+from services.store.port import BatchOutcome
 from services.store.stored_change import StoredChange
 from services.store.write_request import WriteRequest
 
 # Rounds of read-merge-swap before the batch is retried as a whole: replicas racing on one
 # entity settle in one or two.
 _MAX_MERGE_ROUNDS = 8
-
-
-@dataclass(slots=True)
-class BatchOutcome:
-    """What became of a batch: changes to publish, requests the store refused, and what
-    each stored request did to its record (its outcome, contracts/outcomes.py)."""
-
-    changes: list[StoredChange] = field(default_factory=list)
-    # Index into the batch → why the store refused it (bad input: never retried).
-    failed: dict[int, str] = field(default_factory=dict)
-    # Index into the batch → the record it wrote, for every request not failed.
-    records: dict[int, OutcomeRecord] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -92,12 +81,12 @@ class StoreWriter:
         self._one_at_a_time = asyncio.Lock()
 
     async def write(self, batch: Sequence[WriteRequest]) -> BatchOutcome:
-        """Write the batch; raise TransientStoreError if it must be retried as a whole."""
+        """Write the batch; raise StoreUnavailableError if it must be retried as a whole."""
         try:
             async with self._one_at_a_time:
                 return await self._write(batch)
         except PyMongoError as error:
-            raise TransientStoreError(f"{type(error).__name__}: {error}") from error
+            raise StoreUnavailableError(f"{type(error).__name__}: {error}") from error
 
     async def _write(self, batch: Sequence[WriteRequest]) -> BatchOutcome:
         bulks: dict[Collection, _Bulk] = {
@@ -204,33 +193,18 @@ class StoreWriter:
                 if key in failed:
                     outcome.failed[position[id(step.request)]] = failed[key]
                 elif key not in conflicts:
-                    outcome.changes.append(_entity_change(step))
-                    outcome.records[position[id(step.request)]] = _entity_record(step)
+                    outcome.changes.append(step_change(step))
+                    outcome.records[position[id(step.request)]] = step_record(step)
             pending = [r for r in pending if _entity_key(r) in conflicts]
         if pending:
-            raise TransientStoreError(f"{len(pending)} entity writes kept losing to other writers")
+            raise StoreUnavailableError(
+                f"{len(pending)} entity writes kept losing to other writers"
+            )
 
 
 def _entity_key(request: WriteRequest) -> str:
     assert isinstance(request.command, EntityCommand)
-    return record_key(request.tenant, request.command.id)
-
-
-def _entity_record(step: AppliedStep) -> OutcomeRecord:
-    document = step.document
-    return OutcomeRecord(
-        collection="entities",
-        id=document["id"],
-        effect=step_effect(step),
-        version=document["version"],
-    )
-
-
-def _entity_change(step: AppliedStep) -> StoredChange:
-    command = step.request.command
-    assert isinstance(command, EntityCommand)
-    version = entity_version(command.updatedAt, step.request.seq)
-    return StoredChange.of("entities", step.document["type"], step.op, step.document, version)
+    return document_id(request.tenant, request.command.id)
 
 
 async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: BatchOutcome) -> None:
@@ -255,7 +229,7 @@ async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: Batc
             inserted -= {inserts[i] for i in collided}
     if guarded:
         try:
-            await collection.bulk_write([operations[i].bulk_op() for i in guarded], ordered=False)
+            await collection.bulk_write([bulk_op(operations[i]) for i in guarded], ordered=False)
         except BulkWriteError as error:
             collided, refused = bulk_write_errors(error)
             failed.update({guarded[i]: why for i, why in refused.items()})
@@ -263,7 +237,7 @@ async def _run(collection: AsyncCollection[Document], bulk: _Bulk, outcome: Batc
             stale = {
                 guarded[i]
                 for i in collided
-                if not await operations[guarded[i]].apply_to_existing(collection)
+                if not await apply_to_existing(operations[guarded[i]], collection)
             }
     for position, changes in enumerate(bulk.changes):
         if position in failed:

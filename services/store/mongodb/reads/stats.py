@@ -5,7 +5,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.queries import GROUP_BY_FIELDS
-from services.store.reads.entities import LIVE
+from services.store.mongodb.reads.entities import LIVE
 
 Document = dict[str, Any]
 

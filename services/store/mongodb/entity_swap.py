@@ -26,7 +26,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from services.store.entity_fold import EntityFold
-from services.store.failures import bulk_write_errors
+from services.store.mongodb.failures import bulk_write_errors
 
 Document = dict[str, Any]
 

@@ -1,22 +1,22 @@
 """Entity reads: by id, and keyset pages for `entities.list`."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.queries import EntitiesList
-from services.store.indexes import ENTITY_INDEXES
-from services.store.keys import record_key, to_record
-from services.store.reads.keyset import (
+from contracts.queries import ENTITIES_LIST, EntitiesList
+from services.store.keys import document_id, to_record
+from services.store.mongodb.indexes import ENTITY_INDEXES
+from services.store.mongodb.reads.keyset import (
     Bound,
-    Keyset,
     KeysetQuery,
-    Page,
+    PageRead,
     Span,
     read_page,
     span_condition,
 )
+from services.store.port import Keyset, Page
 
 Document = dict[str, Any]
 
@@ -37,7 +37,7 @@ async def get_entities(
     The lookup is by tenant-qualified `_id`, so it cannot reach another tenant's record;
     `groupId` is checked as well so that stays true whatever a key looks like.
     """
-    keys = list(dict.fromkeys(record_key(tenant, entity_id) for entity_id in ids))
+    keys = list(dict.fromkeys(document_id(tenant, entity_id) for entity_id in ids))
     if not keys:
         return {}
     # `_id` alone, the rest checked here on the (at most one per id) documents found: a
@@ -112,3 +112,6 @@ async def list_entities(
             limit=limit,
         ),
     )
+
+
+PAGE_READS: Final[dict[str, PageRead[Any]]] = {ENTITIES_LIST.name: list_entities}

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from contracts.queries import ConnectionsList, EntitiesList, EventsList, TagsList
-from services.store import reads
-from services.store.indexes import (
+from services.store.keys import document_id
+from services.store.mongodb import reads
+from services.store.mongodb.indexes import (
     CONNECTION_INDEXES,
     ENTITY_INDEXES,
     EVENT_INDEXES,
@@ -19,16 +20,15 @@ from services.store.indexes import (
     TAG_INDEXES,
     ensure_indexes,
 )
-from services.store.keys import record_key
-from services.store.reads.graph import hop_pipeline
-from services.store.reads.keyset import (
+from services.store.mongodb.reads.graph import hop_pipeline
+from services.store.mongodb.reads.keyset import (
     Bound,
-    Keyset,
     KeysetQuery,
     Span,
     choose_index,
     keyset_pipeline,
 )
+from services.store.port import Keyset, Walk
 from tests.fixtures.explain import indexes_scanned
 from tests.services.query.stored import connection, entity, event, insert, record, tag
 
@@ -427,7 +427,7 @@ async def test_graph_walks_are_bounded(db: Any, tenant: str) -> None:
         connection(tenant, "ea", "e", "a", created=4),
     )
 
-    async def walk(**options: Any) -> reads.Walk:
+    async def walk(**options: Any) -> Walk:
         fields: dict[str, Any] = {
             "direction": "out",
             "relationship_types": None,
@@ -534,7 +534,7 @@ async def test_each_list_shape_scans_its_index(
     sort_type: type[int] | type[str],
     paged: bool,
 ) -> None:
-    after = Keyset(5 if sort_type is int else "m", record_key(tenant, "x")) if paged else None
+    after = Keyset(5 if sort_type is int else "m", document_id(tenant, "x")) if paged else None
     query = _query(
         tenant=tenant,
         sort=sort,
@@ -557,7 +557,7 @@ async def test_each_list_shape_scans_its_index(
 @pytest.mark.integration
 async def test_lookups_by_id_use_the_id_index(db: Any, tenant: str) -> None:
     pipeline = [
-        {"$match": {"_id": {"$in": [record_key(tenant, "e1"), record_key(tenant, "e2")]}}},
+        {"$match": {"_id": {"$in": [document_id(tenant, "e1"), document_id(tenant, "e2")]}}},
         {"$match": {"groupId": tenant, "deletedAt": None}},
     ]
     explained = await db.command(

@@ -12,16 +12,16 @@ from hypothesis import strategies as st
 
 from contracts.commands import EntityDelete, EntityUpsert
 from services.store.entity_fold import fold_entities
-from services.store.indexes import NAME_TERMS, ensure_indexes
-from services.store.keys import to_record
-from services.store.reads.search import (
+from services.store.keys import NAME_TERMS, to_record
+from services.store.mongodb.indexes import ensure_indexes
+from services.store.mongodb.reads.search import (
     MAX_CANDIDATES,
     Search,
     candidates_pipeline,
-    rank,
     search_entities,
     successor,
 )
+from services.store.search_rank import rank
 from services.store.write_request import WriteRequest
 from tests.fixtures.explain import indexes_scanned
 from tests.services.query.stored import entity, insert

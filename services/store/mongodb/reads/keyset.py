@@ -14,25 +14,18 @@ Values placed here come from validated request models or from a decoded cursor: 
 only, never objects, so none of them can act as an operator.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 
-from services.store.indexes import KeysetIndex
+from contracts.matching import SortValue, sort_key
+from contracts.queries import ListQuery
 from services.store.keys import to_record
-
-Document = dict[str, Any]
-SortValue = int | str
-
-
-@dataclass(frozen=True, slots=True)
-class Keyset:
-    """Where a page ended: the last item's sort value and its `_id`."""
-
-    value: SortValue
-    last_id: str
+from services.store.mongodb.indexes import KeysetIndex
+from services.store.port import Document, Keyset, Page
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,33 +42,20 @@ class Span:
     upper: Bound | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[Document]
-    # Set when more items follow: where the next page starts.
-    next: Keyset | None
-
-
 def _tighter_lower(a: Bound | None, b: Bound) -> Bound:
-    if a is None or _key(b.value) > _key(a.value):
+    if a is None or sort_key(b.value) > sort_key(a.value):
         return b
-    if _key(b.value) == _key(a.value):
+    if sort_key(b.value) == sort_key(a.value):
         return Bound(a.value, a.inclusive and b.inclusive)
     return a
 
 
 def _tighter_upper(a: Bound | None, b: Bound) -> Bound:
-    if a is None or _key(b.value) < _key(a.value):
+    if a is None or sort_key(b.value) < sort_key(a.value):
         return b
-    if _key(b.value) == _key(a.value):
+    if sort_key(b.value) == sort_key(a.value):
         return Bound(a.value, a.inclusive and b.inclusive)
     return a
-
-
-def _key(value: SortValue) -> tuple[int, int | bytes]:
-    # Numbers sort before strings (MongoDB's type order); strings by UTF-8 bytes, as
-    # MongoDB compares them without a collation.
-    return (0, value) if isinstance(value, int) else (1, value.encode())
 
 
 def _range(span: Span, sort_type: type[SortValue]) -> dict[str, SortValue]:
@@ -181,3 +161,20 @@ async def read_page(
         items=[to_record(document) for document in documents],
         next=Keyset(last[query.sort], last["_id"]) if last is not None else None,
     )
+
+
+L_contra = TypeVar("L_contra", bound=ListQuery, contravariant=True)
+
+
+class PageRead(Protocol[L_contra]):
+    """A keyset list query's read: one page of what its request matches."""
+
+    def __call__(
+        self,
+        database: AsyncDatabase[Document],
+        tenant: str,
+        request: L_contra,
+        *,
+        after: Keyset | None,
+        limit: int,
+    ) -> Awaitable[Page]: ...

@@ -1,13 +1,14 @@
 """Connection reads: keyset pages for `connections.list`, optionally joined to entities."""
 
-from typing import Any
+from typing import Any, Final
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.queries import ConnectionsList
-from services.store.indexes import CONNECTION_INDEXES
-from services.store.reads.entities import LIVE, get_entities
-from services.store.reads.keyset import Keyset, KeysetQuery, Page, Span, read_page
+from contracts.queries import CONNECTIONS_LIST, ConnectionsList
+from services.store.mongodb.indexes import CONNECTION_INDEXES
+from services.store.mongodb.reads.entities import LIVE, get_entities
+from services.store.mongodb.reads.keyset import KeysetQuery, PageRead, Span, read_page
+from services.store.port import Keyset, Page
 
 Document = dict[str, Any]
 
@@ -74,3 +75,6 @@ async def join_entities(
         }
         for connection in connections
     ]
+
+
+PAGE_READS: Final[dict[str, PageRead[Any]]] = {CONNECTIONS_LIST.name: list_connections}

@@ -1,13 +1,14 @@
 """Event reads: keyset pages for `events.list`, newest first."""
 
-from typing import Any
+from typing import Any, Final
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.correlation import correlation_refs
-from contracts.queries import EventsList
-from services.store.indexes import EVENT_INDEXES
-from services.store.reads.keyset import Bound, Keyset, KeysetQuery, Page, Span, read_page
+from contracts.queries import EVENTS_LIST, EventsList
+from services.store.mongodb.indexes import EVENT_INDEXES
+from services.store.mongodb.reads.keyset import Bound, KeysetQuery, PageRead, Span, read_page
+from services.store.port import Keyset, Page
 
 Document = dict[str, Any]
 
@@ -53,3 +54,6 @@ async def list_events(
             limit=limit,
         ),
     )
+
+
+PAGE_READS: Final[dict[str, PageRead[Any]]] = {EVENTS_LIST.name: list_events}

@@ -9,7 +9,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.store.entity_fold import EntityFold
-from services.store.entity_swap import EntitySwap
+from services.store.mongodb.entity_swap import EntitySwap
 
 pytestmark = pytest.mark.integration
 

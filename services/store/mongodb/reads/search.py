@@ -22,14 +22,15 @@ longer word.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.store.indexes import NAME_TERMS, SEARCH_INDEXES, SearchIndex
-from services.store.reads.entities import LIVE, get_entities
-
-Document = dict[str, Any]
+from services.store.keys import NAME_TERMS
+from services.store.mongodb.indexes import SEARCH_INDEXES, SearchIndex
+from services.store.mongodb.reads.entities import LIVE, get_entities
+from services.store.port import Document
+from services.store.search_rank import rank
 
 MAX_CANDIDATES: Final = 1000
 _MAX_CODE_POINT: Final = 0x10FFFF
@@ -87,25 +88,6 @@ def candidates_pipeline(search: Search) -> tuple[SearchIndex, list[Document]]:
         {"$limit": MAX_CANDIDATES},
         {"$project": {"_id": 1, "id": 1, "createdAt": 1, NAME_TERMS: 1}},
     ]
-
-
-def rank(terms: Sequence[str], candidates: Sequence[Document]) -> list[Document]:
-    """The candidates that match every term, best first (module docstring).
-
-    Matching is checked again here, so a server that interprets the filter loosely can
-    only cost candidates, never return a wrong entity.
-    """
-    scored: list[tuple[int, Document]] = []
-    for candidate in candidates:
-        words = candidate.get(NAME_TERMS)
-        if not isinstance(words, list):
-            continue
-        if all(any(w.startswith(t) for w in words if isinstance(w, str)) for t in terms):
-            scored.append((sum(t in words for t in terms), candidate))
-    # Stable sorts, least significant key first.
-    scored.sort(key=lambda pair: str(pair[1]["_id"]), reverse=True)
-    scored.sort(key=lambda pair: (pair[0], pair[1].get("createdAt", 0)), reverse=True)
-    return [candidate for _exact, candidate in scored]
 
 
 async def search_entities(

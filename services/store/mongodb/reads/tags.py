@@ -1,13 +1,14 @@
 """Tag reads: an entity's tags (by key), or a key's tags (by entity id)."""
 
-from typing import Any
+from typing import Any, Final
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.queries import TagsList
-from services.store.indexes import TAG_INDEXES
-from services.store.reads.entities import LIVE
-from services.store.reads.keyset import Keyset, KeysetQuery, Page, Span, read_page
+from contracts.queries import TAGS_LIST, TagsList
+from services.store.mongodb.indexes import TAG_INDEXES
+from services.store.mongodb.reads.entities import LIVE
+from services.store.mongodb.reads.keyset import KeysetQuery, PageRead, Span, read_page
+from services.store.port import Keyset, Page
 
 Document = dict[str, Any]
 
@@ -46,3 +47,6 @@ async def list_tags(
             limit=limit,
         ),
     )
+
+
+PAGE_READS: Final[dict[str, PageRead[Any]]] = {TAGS_LIST.name: list_tags}

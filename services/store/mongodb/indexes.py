@@ -24,6 +24,8 @@ from typing import Any, Final, Literal
 from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.store.keys import NAME_TERMS
+
 Direction = Literal[1, -1]
 
 
@@ -90,9 +92,6 @@ TAG_INDEXES: Final = (
     KeysetIndex("by_key", ("key",), "entityId", 1),
     KeysetIndex("by_key_value", ("key", "value"), "entityId", 1),
 )
-
-NAME_TERMS: Final = "nameTerms"
-"""Internal multikey field of entities: the folded words of `name` (contracts.search_terms)."""
 
 
 @dataclass(frozen=True, slots=True)
