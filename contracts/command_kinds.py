@@ -36,6 +36,10 @@ class CommandKind:
     # The payload field that must equal the subject's type token; None where the payload
     # names no type (deletes and archives: the subject's type is all there is).
     type_field: str | None
+    # Whether publishers use the record's id as the message id (`Nats-Msg-Id`): for
+    # records written once (events, connection creates) a republish is then a duplicate
+    # the stream drops; commands that change a record are each a message of their own.
+    id_is_msg_id: bool = False
 
     @property
     def name(self) -> str:
@@ -47,11 +51,11 @@ COMMAND_KINDS: Final[tuple[CommandKind, ...]] = (
     CommandKind(EntityUpsert, "entities", "upsert", "upsert", "type"),
     CommandKind(EntityDelete, "entities", "delete", "delete", None),
     CommandKind(EntityArchive, "entities", "archive", "archive", None),
-    CommandKind(ConnectionCreate, "connections", "create", "create", "relationshipType"),
+    CommandKind(ConnectionCreate, "connections", "create", "create", "relationshipType", True),
     CommandKind(ConnectionDelete, "connections", "delete", "delete", None),
     CommandKind(TagSet, "tags", "set", "set", None),
     CommandKind(TagDelete, "tags", "delete", "delete", None),
-    CommandKind(EventPublish, "events", None, "create", "type"),
+    CommandKind(EventPublish, "events", None, "create", "type", True),
 )
 
 _BY_SUBJECT: Final[dict[tuple[str, str | None], CommandKind]] = {
@@ -67,3 +71,14 @@ def subject_command_kind(subject_kind: str, subject_op: str | None) -> CommandKi
 
 def command_kind(command: Command) -> CommandKind:
     return _BY_MODEL[type(command)]
+
+
+def record_msg_id(subject_kind: str, subject_op: str | None, payload: object) -> str | None:
+    """The message id a publisher gives a payload on this subject by default: its record
+    id where its kind says so (and it has one), else None (a new id per message; also for
+    protocol messages, which are no command)."""
+    kind = _BY_SUBJECT.get((subject_kind, subject_op))
+    record_id = payload.get("id") if isinstance(payload, dict) else None
+    if kind is None or not kind.id_is_msg_id or not isinstance(record_id, str):
+        return None
+    return record_id

@@ -45,6 +45,7 @@ from nats.js.errors import NoStreamResponseError
 from pydantic import BaseModel, TypeAdapter
 
 from contracts.clock import now_ms
+from contracts.command_kinds import command_kind
 from contracts.commands import (
     AnyCommand,
     ConnectionCreate,
@@ -432,7 +433,6 @@ class OneClient:
                 subject = entity_subject(self.tenant, entity_type, op)
             case ConnectionCreate():
                 subject = connection_subject(self.tenant, command.relationshipType, "create")
-                msg_id = msg_id or command.id
             case ConnectionDelete():
                 raise ValueError("use delete_connection(): its subject needs the relationship type")
             case TagSet():
@@ -441,7 +441,8 @@ class OneClient:
                 subject = tag_subject(self.tenant, "delete")
             case EventPublish():
                 subject = event_subject(self.tenant, command.type)
-                msg_id = msg_id or command.id
+        if msg_id is None and command_kind(command).id_is_msg_id:
+            msg_id = getattr(command, "id", None)
         return await self._publish(subject, data, {HEADER_RECORD_ID: msg_id or new_id()}, wait)
 
     async def upsert_entity(

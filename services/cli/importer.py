@@ -39,6 +39,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from contracts.command_kinds import record_msg_id
 from contracts.dead_letters import HEADER_ERROR, HEADER_REASON, HEADER_STREAM, HEADER_STREAM_SEQ
 from contracts.outcomes import Rejected
 from contracts.protocols.envelope import HEADER_RECORD_ID
@@ -118,9 +119,8 @@ class Outcome:
 
 def default_msg_id(subject: str, payload: Any, data: bytes) -> str:
     parsed = parse_ingest_subject(subject)
-    kind, op = parsed.kind, parsed.op
-    record_id = payload.get("id") if isinstance(payload, dict) else None
-    if isinstance(record_id, str) and (kind == "events" or (kind, op) == ("connections", "create")):
+    record_id = record_msg_id(parsed.kind, parsed.op, payload)
+    if record_id is not None:
         return record_id
     digest = hashlib.sha256(subject.encode() + b"\n" + data).hexdigest()[:40]
     return f"imp-{digest}"

@@ -26,7 +26,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from contracts.command_kinds import subject_command_kind
+from contracts.command_kinds import record_msg_id, subject_command_kind
 from contracts.outcomes import Rejected, Stored
 from contracts.protocols.envelope import HEADER_RECORD_ID, EnvelopeError, ProtocolEnvelope
 from contracts.subjects import SubjectError, is_qualified, parse_ingest_subject, qualified
@@ -57,10 +57,7 @@ def parse_headers(values: list[str]) -> dict[str, str]:
 def default_msg_id(kind: str, op: str | None, payload: Any) -> str:
     """The record id for events and connection creates (a republish is then a duplicate),
     a new UUIDv7 for commands (two updates of one entity are two messages)."""
-    record_id = payload.get("id") if isinstance(payload, dict) else None
-    if isinstance(record_id, str) and (kind == "events" or (kind, op) == ("connections", "create")):
-        return record_id
-    return new_id()
+    return record_msg_id(kind, op, payload) or new_id()
 
 
 def check(subject: str, payload: Any, headers: dict[str, str]) -> str:

@@ -8,6 +8,7 @@ from contracts.command_kinds import (
     COMMAND_KINDS,
     CommandKind,
     command_kind,
+    record_msg_id,
     subject_command_kind,
 )
 from contracts.commands import AnyCommand
@@ -78,3 +79,14 @@ def test_a_change_has_its_subject_op_and_an_event_is_a_create() -> None:
     for kind in COMMAND_KINDS:
         expected = "create" if kind.collection == "events" else kind.subject_op
         assert kind.change_op == expected, kind.name
+
+
+def test_only_records_written_once_take_their_id_as_the_message_id() -> None:
+    # A republished event or connection create is then a duplicate the stream drops; an
+    # entity upsert or a tag write is a change of its own each time.
+    by_id = {kind.name for kind in COMMAND_KINDS if kind.id_is_msg_id}
+    assert by_id == {"events", "connections.create"}
+    assert record_msg_id("events", None, {"id": "ev-1"}) == "ev-1"
+    assert record_msg_id("events", None, {"id": 7}) is None
+    assert record_msg_id("entities", "upsert", {"id": "c1"}) is None
+    assert record_msg_id("protocols", "Message", {"id": "m1"}) is None
