@@ -59,15 +59,15 @@ class MemoryWrites:
         outcome = BatchOutcome()
         for index, request in enumerate(batch):
             if isinstance(request.command, EventPublish):
-                self._event(index, request, outcome)
+                self._event(index, request, request.command, outcome)
         self._entities(batch, outcome)
         deletes: list[int] = []
         for index, request in enumerate(batch):
             if isinstance(request.command, ConnectionCreate):
-                self._connection_create(index, request, outcome)
+                self._connection_create(index, request, request.command, outcome)
             elif isinstance(request.command, ConnectionDelete):
                 deletes.append(len(outcome.changes))
-                self._connection_delete(index, request, outcome)
+                self._connection_delete(index, request, request.command, outcome)
         for position in deletes:
             # The change of a delete carries the connection as stored after the batch.
             stored = self._tables["connections"][outcome.changes[position].document["_id"]]
@@ -77,7 +77,7 @@ class MemoryWrites:
             )
         for index, request in enumerate(batch):
             if isinstance(request.command, TagSet | TagDelete):
-                self._tag(index, request, outcome)
+                self._tag(index, request, request.command, outcome)
         return outcome
 
     def _insert_once(self, collection: Collection, document: Document) -> _Applied:
@@ -87,9 +87,9 @@ class MemoryWrites:
         table[document["_id"]] = dict(document)
         return _INSERTED
 
-    def _event(self, index: int, request: WriteRequest, outcome: BatchOutcome) -> None:
-        command = request.command
-        assert isinstance(command, EventPublish)
+    def _event(
+        self, index: int, request: WriteRequest, command: EventPublish, outcome: BatchOutcome
+    ) -> None:
         document = documents.event_document(request, command)
         applied = self._insert_once("events", document)
         outcome.changes.append(StoredChange.of("events", command.type, "create", document))
@@ -121,9 +121,9 @@ class MemoryWrites:
             outcome.changes.append(step_change(step))
             outcome.records[position[id(step.request)]] = step_record(step)
 
-    def _connection_create(self, index: int, request: WriteRequest, outcome: BatchOutcome) -> None:
-        command = request.command
-        assert isinstance(command, ConnectionCreate)
+    def _connection_create(
+        self, index: int, request: WriteRequest, command: ConnectionCreate, outcome: BatchOutcome
+    ) -> None:
         document = {**documents.connection_document(request, command), "createSeq": request.seq}
         table = self._tables["connections"]
         current = table.get(document["_id"])
@@ -146,9 +146,9 @@ class MemoryWrites:
             collection="connections", id=command.id, effect=effect
         )
 
-    def _connection_delete(self, index: int, request: WriteRequest, outcome: BatchOutcome) -> None:
-        command = request.command
-        assert isinstance(command, ConnectionDelete)
+    def _connection_delete(
+        self, index: int, request: WriteRequest, command: ConnectionDelete, outcome: BatchOutcome
+    ) -> None:
         _operation, tombstone = documents.connection_delete(request, command)
         table = self._tables["connections"]
         current = table.get(tombstone["_id"])
@@ -165,9 +165,9 @@ class MemoryWrites:
             collection="connections", id=command.id, effect="deleted"
         )
 
-    def _tag(self, index: int, request: WriteRequest, outcome: BatchOutcome) -> None:
-        command = request.command
-        assert isinstance(command, TagSet | TagDelete)
+    def _tag(
+        self, index: int, request: WriteRequest, command: TagSet | TagDelete, outcome: BatchOutcome
+    ) -> None:
         _operation, document = (
             documents.tag_set(request, command)
             if isinstance(command, TagSet)
