@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 INSTALL_HINT = "pip install 'one-bus[embedded]'"
 _LOG_TAIL_LINES = 40
+MONGO_PROBE_TIMEOUT_S = 5.0
 
 
 class EmbeddedServerError(RuntimeError):
@@ -282,7 +283,13 @@ class EmbeddedServers:
         argv = [str(binary), "--host", HOST, "--port", str(self.mongo_port),
                 "--storage-path", str(store), *self.mongo_args]  # fmt: skip
         self._mongo.start([*argv, "--sync-on-commit"] if self.sync_on_commit else argv)
-        await self._until_ready(self._mongo, lambda: answers(self.mongodb_uri))
+        # One patient probe rather than many hasty ones: the client retries the connection
+        # itself and answers as soon as the server does, and a TLS handshake is not cut
+        # short on a slow machine (SecantusDB runs handshakes on its accept thread, with no
+        # timeout: one left half-done holds up every later connection).
+        await self._until_ready(
+            self._mongo, lambda: answers(self.mongodb_uri, timeout_s=MONGO_PROBE_TIMEOUT_S)
+        )
         self._wanted[self._mongo] = self.start_mongo
 
     async def stop_nats(self) -> None:

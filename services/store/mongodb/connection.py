@@ -86,10 +86,11 @@ async def admin_records(
         await client.close()
 
 
-async def answers(uri: str) -> bool:
-    """Whether a MongoDB server at `uri` answers a ping within a second or so."""
+async def answers(uri: str, timeout_s: float = 1.0) -> bool:
+    """Whether a MongoDB server at `uri` answers a ping within `timeout_s` or so."""
+    timeout_ms = int(timeout_s * 1000)
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        uri, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000
+        uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
     )
     try:
         await client.admin.command("ping")
