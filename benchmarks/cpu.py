@@ -8,7 +8,10 @@ noisy, and it is what decides how many processes a faster store needs.
   workload is published and drained. ONE Bus: ingest processes, and beside them a query
   process with no watches and no requests (what ingest costs it; without watches it
   receives no changes); plain: `plain-ingest` processes (fetch a batch, parse,
-  `insert_many`, ack each) on a consumer of the same stream. CPU per message of each,
+  `insert_many`, ack each) on a consumer of the same stream; and with one process,
+  `plain-republish` (the same, each record also published to JetStream and its
+  acknowledgement awaited before the acks: the floor for a bus that republishes what it
+  stored, which the plain client does not do). CPU per message of each,
   records per second (first publish to drained), and the servers' own CPU (embedded
   servers only) per message.
 - Lookups, over the data ONE Bus stored for the mix: `entities.get` and `entities.list`
@@ -52,7 +55,8 @@ from benchmarks.workload import WORKLOADS
 from contracts.subjects import query_subject
 from services.settings import Settings
 
-Client = Literal["bus", "plain"]
+Client = Literal["bus", "plain", "republish"]
+PLAIN_ROLES: Final[Mapping[Client, str]] = {"plain": "plain-ingest", "republish": "plain-republish"}
 SCALE_WORKLOAD: Final = "events"
 LOOKUPS: Final = ("entities.get", "entities.list")
 _WARM_UP: Final = 20
@@ -209,7 +213,7 @@ async def ingest_round(
     await fresh_streams(js, settings)
     # The plain client's single consumer; ONE Bus takes the stream through its lanes.
     consumer = PLAIN_CONSUMER
-    if client == "plain":
+    if client != "bus":
         config = ConsumerConfig(
             durable_name=consumer,
             ack_policy=AckPolicy.EXPLICIT,
@@ -224,7 +228,7 @@ async def ingest_round(
             groups["query"] = await stack.enter_async_context(service_processes("query", 1, env))
             role = "ingest"
         else:
-            role = "plain-ingest"
+            role = PLAIN_ROLES[client]
         groups["ingest"] = await stack.enter_async_context(service_processes(role, processes, env))
         pids = {name: [p.pid for p in group] for name, group in groups.items()}
         pids.update({name: [pid] for name, pid in servers.pids.items()})
@@ -234,7 +238,7 @@ async def ingest_round(
             await publish_all(js, WORKLOADS[workload](PLAIN_TENANT, count))
             done = (
                 _drained(js, settings.ingest_stream, consumer, count)
-                if client == "plain"
+                if client != "bus"
                 else drained(nc, settings, count)
             )
             await asyncio.wait_for(done, 600)
@@ -327,8 +331,9 @@ async def run(
     lookup_db: str | None = None
     for round_ in range(rounds):
         for workload, n in plan(workloads, processes):
-            clients: list[Client] = ["bus", "plain"] if round_ % 2 == 0 else ["plain", "bus"]
-            for client in clients:
+            # The republishing floor with one process only: it is a reference, not a scale.
+            clients: list[Client] = ["bus", "plain", "republish"] if n == 1 else ["bus", "plain"]
+            for client in clients if round_ % 2 == 0 else reversed(clients):
                 where = (
                     profile / f"{workload.replace(' ', '_')}-{client}"
                     if profile and round_ == 0
@@ -419,7 +424,7 @@ def ingest_summary(rounds: Sequence[IngestCpu]) -> list[dict[str, Any]]:
         by_round: dict[int, dict[str, IngestCpu]] = {}
         for r in runs:
             by_round.setdefault(r.round, {})[r.client] = r
-        pairs = [(p["bus"], p["plain"]) for p in by_round.values() if len(p) == 2]
+        pairs = [(p["bus"], p["plain"]) for p in by_round.values() if {"bus", "plain"} <= p.keys()]
         bus = [b for b, _ in pairs]
         plain = [p for _, p in pairs]
 
@@ -443,6 +448,18 @@ def ingest_summary(rounds: Sequence[IngestCpu]) -> list[dict[str, Any]]:
                 round((b.per_message_us("ingest") or 0) / (p.per_message_us("ingest") or 1), 2)
                 for b, p in pairs
             ],
+            # The floor of a bus that republishes what it stored (one process only).
+            "republish_us_per_message": median(
+                p["republish"].per_message_us("ingest")
+                for p in by_round.values()
+                if "republish" in p
+            ),
+            "ratio_to_republish": median(
+                (p["bus"].per_message_us("ingest") or 0)
+                / (p["republish"].per_message_us("ingest") or 1)
+                for p in by_round.values()
+                if {"bus", "republish"} <= p.keys()
+            ),
             "query_us_per_message": median(r.per_message_us("query") for r in bus),
             # CPU seconds per second of the drain: the share of one core the replica gives
             # to following changes while ingest runs flat out.
@@ -502,7 +519,8 @@ def print_tables(document: Mapping[str, Any]) -> None:
     table = Table(title="Ingest CPU per message (µs, process CPU time, medians), same run")
     for column in (
         "workload", "proc", "ONE Bus /s", "plain /s", "ONE Bus µs", "plain µs", "ratio",
-        "per round", "query replica µs", "its core share", "nats µs (bus/plain)",
+        "per round", "plain + republish µs", "ratio to it", "query replica µs",
+        "its core share", "nats µs (bus/plain)",
         "store µs (bus/plain)",
     ):  # fmt: skip
         table.add_column(column, justify="left" if column == "workload" else "right")
@@ -516,6 +534,8 @@ def print_tables(document: Mapping[str, Any]) -> None:
             _us(row["plain_us_per_message"]),
             f"{row['ratio']:.2f}" if row["ratio"] is not None else "",
             " ".join(f"{r:.2f}" for r in row["ratios"]),
+            _us(row["republish_us_per_message"]),
+            f"{row['ratio_to_republish']:.2f}" if row["ratio_to_republish"] is not None else "",
             _us(row["query_us_per_message"]),
             f"{row['query_core_share']:.1%}" if row["query_core_share"] is not None else "",
             f"{_us(row['bus_nats-server_us_per_message'])}/"

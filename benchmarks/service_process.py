@@ -3,8 +3,10 @@
 `python -m benchmarks.service_process <role> <stats.json>`, settings from `ONE_*`
 variables. Roles: `ingest` and `query` (ONE Bus), and the plain clients ONE Bus is
 measured against: `echo` (a trivial NATS responder, the baseline of a lookup's round
-trip), `plain-ingest` (fetch a batch, parse, bulk write, ack each) and `plain-lookup`
-(receive, `find_one` or the page's aggregation, reply).
+trip), `plain-ingest` (fetch a batch, parse, bulk write, ack each), `plain-republish`
+(the same, and each record published to JetStream and acknowledged before the acks: the
+least a bus that republishes what it stored has to do) and `plain-lookup` (receive,
+`find_one` or the page's aggregation, reply).
 Runs until SIGTERM, then stops the service (draining the batch in hand) and writes what
 PyMongo command monitoring saw while it ran: the store commands by name, and when the
 first write command started and the last one finished (wall clock, comparable across
@@ -20,10 +22,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import nats
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from pymongo import AsyncMongoClient, WriteConcern, monitoring
 
-from contracts.subjects import ALL_SUBJECTS
+from contracts.nats_headers import HEADER_MSG_ID
+from contracts.subjects import ALL_SUBJECTS, change_subject
 from services.runtime import event_loop
 from services.runtime.service import OneBusService
 from services.settings import Settings
@@ -95,7 +99,12 @@ async def main(role: str, stats_path: Path) -> None:
     ready = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, terminated)
     settings = Settings()
-    plain = {"echo": echo, "plain-ingest": plain_ingest, "plain-lookup": plain_lookup}
+    plain = {
+        "echo": echo,
+        "plain-ingest": plain_ingest,
+        "plain-republish": plain_republish,
+        "plain-lookup": plain_lookup,
+    }
     if role in plain:
         ready.set()  # the plain clients check `stop` themselves
         await plain[role](settings, stop)
@@ -131,6 +140,16 @@ async def echo(settings: Settings, stop: asyncio.Event) -> None:
 async def plain_ingest(settings: Settings, stop: asyncio.Event) -> None:
     """What a user would write without ONE Bus: fetch a batch, parse every body, one
     `insert_many` with the service's write concern, then ack each message."""
+    await _plain_consume(settings, stop, republish=False)
+
+
+async def plain_republish(settings: Settings, stop: asyncio.Event) -> None:
+    """`plain-ingest`, and before the acks each record published on a changes subject with
+    a message id, one reply subject and one wait for the whole batch's acknowledgements."""
+    await _plain_consume(settings, stop, republish=True)
+
+
+async def _plain_consume(settings: Settings, stop: asyncio.Event, *, republish: bool) -> None:
     client = await nats.connect(settings.nats_url)
     js = client.jetstream()
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri)
@@ -139,6 +158,8 @@ async def plain_ingest(settings: Settings, stop: asyncio.Event) -> None:
     subscription = await js.pull_subscribe(
         ALL_SUBJECTS, durable=PLAIN_CONSUMER, stream=settings.ingest_stream
     )
+    acknowledged = _Acknowledgements(client)
+    subject = change_subject(PLAIN_TENANT, "plain", "record")
     print("ready", flush=True)
     while not stop.is_set():
         try:
@@ -148,10 +169,52 @@ async def plain_ingest(settings: Settings, stop: asyncio.Event) -> None:
         if not batch:
             continue
         await records.insert_many([json.loads(msg.data) for msg in batch], ordered=False)
+        if republish:
+            reply, stored = await acknowledged.expect(len(batch))
+            for msg in batch:
+                # The ack subject's stream sequence: the record's id across redeliveries.
+                msg_id = msg.reply.split(".")[5]
+                await client.publish(
+                    subject, msg.data, reply=reply, headers={HEADER_MSG_ID: msg_id}
+                )
+            await asyncio.wait_for(stored, settings.publish_ack_timeout_s)
         for msg in batch:
             await msg.ack()
     await client.close()
     await mongo.close()
+
+
+class _Acknowledgements:
+    """JetStream's acknowledgements of a batch's publishes, counted on one subscription."""
+
+    def __init__(self, client: NatsClient) -> None:
+        self._client = client
+        self._prefix: str | None = None
+        self._waiting: dict[str, tuple[list[int], asyncio.Future[None]]] = {}
+        self._batches = 0
+
+    async def expect(self, count: int) -> tuple[str, asyncio.Future[None]]:
+        if self._prefix is None:
+            self._prefix = f"{self._client.new_inbox()}."
+            await self._client.subscribe(f"{self._prefix}*", cb=self._received)
+        self._batches += 1
+        reply = f"{self._prefix}{self._batches}"
+        stored = asyncio.get_running_loop().create_future()
+        self._waiting[reply] = ([count], stored)
+        stored.add_done_callback(lambda _: self._waiting.pop(reply, None))
+        return reply, stored
+
+    async def _received(self, msg: Msg) -> None:
+        waiting = self._waiting.get(msg.subject)
+        if waiting is None:
+            return
+        left, stored = waiting
+        if b'"error"' in msg.data:
+            stored.set_exception(RuntimeError(msg.data.decode()))
+            return
+        left[0] -= 1
+        if left[0] == 0:
+            stored.set_result(None)
 
 
 async def plain_lookup(settings: Settings, stop: asyncio.Event) -> None:

@@ -82,6 +82,9 @@ def test_a_small_benchmark_runs_every_part_and_writes_its_report(tmp_path: Path)
         assert row["rounds"] == 1
         assert row["bus_us_per_message"] > 0
         assert row["plain_us_per_message"] > 0
+        # ... and the plain client that also republishes, the floor of a bus.
+        assert row["republish_us_per_message"] > 0
+        assert row["ratio_to_republish"] > 0
         assert row["query_us_per_message"] is not None
         assert row["bus_store_us_per_message"] is not None
     assert {row["query"] for row in cpu["lookups"]} == {"entities.get", "entities.list"}
